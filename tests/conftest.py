@@ -1,0 +1,29 @@
+"""Shared fixtures. Real public annotations live outside the repository (../shared/data);
+tests that need them skip with a clear reason when they are absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """``$HSCNET_SHARED_DATA`` or ``../shared/data`` beside the repository."""
+    return Path(os.environ.get("HSCNET_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not (path / "README.md").is_file():
+        pytest.skip(f"real annotation data not found at {path} (set HSCNET_SHARED_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_video(shared_data: Path) -> Path:
+    return shared_data / "videos" / "v_ZNVhz7ctTq0.mp4"
