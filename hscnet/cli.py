@@ -1,9 +1,9 @@
 """The ``hscnet`` command: one subcommand per workflow stage.
 
 Each stage module defines ``register(subparsers)``, which adds its subcommand(s) and sets
-``func`` on the parser to a callable taking the parsed ``argparse.Namespace``. Modules are
-imported lazily by name so that ``hscnet --help`` stays fast and a stage's heavy imports
-(torch, decord, gensim) load only when that stage runs.
+``func`` on the parser to a callable taking the parsed ``argparse.Namespace``. Only the module
+of the command being run is imported, so a light stage (annotations, tokenisation) does not pay
+for torch's import.
 """
 
 from __future__ import annotations
@@ -13,37 +13,40 @@ import importlib
 import logging
 import sys
 
-# Modules that contribute subcommands, in the order of the pipeline.
-STAGE_MODULES = [
-    "hscnet.data.demo",
-    "hscnet.data.annotations",
-    "extractors.cli",
-    "hscnet.text.cli",
-    "hscnet.train",
-    "hscnet.evaluate",
-    "hscnet.report",
-    "hscnet.ground",
-]
+# Subcommand -> the module that registers it, in the order of the pipeline.
+STAGE_COMMANDS = {
+    "demo-data": "hscnet.data.demo",
+    "prepare-annotations": "hscnet.data.annotations",
+    "clip-index": "extractors.cli",
+    "extract-c3d": "extractors.cli",
+    "merge-features": "extractors.cli",
+    "import-features": "extractors.cli",
+    "tokenize": "hscnet.text.cli",
+    "glove-convert": "hscnet.text.cli",
+    "embed-words": "hscnet.text.cli",
+    "train": "hscnet.train",
+    "evaluate": "hscnet.evaluate",
+    "baseline": "hscnet.evaluate",
+    "report": "hscnet.report",
+    "ground": "hscnet.ground",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or only ``command``'s (a stage pays only its own imports)."""
     parser = argparse.ArgumentParser(prog="hscnet", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in STAGE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:  # stage not built yet
-                continue
-            raise
-        module.register(subparsers)
+    modules = [STAGE_COMMANDS[command]] if command in STAGE_COMMANDS else STAGE_COMMANDS.values()
+    for name in dict.fromkeys(modules):
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,0 +1,86 @@
+"""The project's own files agree with each other: pins, conda envs, config schema, README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from snakemake.utils import validate
+
+from conftest import REPO_ROOT
+
+
+def _requirement_pins() -> dict[str, str]:
+    pins = {}
+    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep, f"requirements.txt: {line!r} is not pinned with =="
+            pins[name.lower()] = version
+    return pins
+
+
+def test_requirements_pin_the_required_versions():
+    pins = _requirement_pins()
+    for name, version in {"torch": "2.14.1", "torchvision": "0.29.1", "decord": "0.6.0", "av": "18.1.0",
+                          "gensim": "4.4.0", "spacy": "3.8.18"}.items():
+        assert pins[name] == version
+    assert pins["snakemake"].startswith("9.")
+    for name in ("h5py", "numpy", "pytest", "tqdm"):
+        assert name in pins
+
+
+def test_conda_envs_agree_with_requirements():
+    pins = _requirement_pins()
+    env_files = sorted((REPO_ROOT / "envs").glob("*.yaml"))
+    assert env_files
+    for env_file in env_files:
+        env = yaml.safe_load(env_file.read_text())
+        pip_lists = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+        assert pip_lists, f"{env_file.name}: no pip section"
+        env_pins = {}
+        for spec in pip_lists[0]:
+            name, sep, version = spec.partition("==")
+            assert sep, f"{env_file.name}: {spec!r} is not pinned with =="
+            env_pins[name.lower()] = version
+        assert env_pins == pins, f"{env_file.name} disagrees with requirements.txt"
+
+
+def test_every_rule_env_exists():
+    for smk in (REPO_ROOT / "workflow" / "rules").glob("*.smk"):
+        for env in re.findall(r'conda:\s*"([^"]+)"', smk.read_text()):
+            assert (smk.parent / env).resolve().is_file(), f"{smk.name}: conda env {env} missing"
+
+
+def test_config_validates_against_schema():
+    config = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())
+    validate(config, str(REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+
+
+def test_schema_describes_every_key():
+    schema = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+
+    def walk(node, where):
+        for key, sub in node.get("properties", {}).items():
+            assert "description" in sub, f"schema key {where}{key} has no description"
+            assert "type" in sub or "enum" in sub, f"schema key {where}{key} has no type"
+            walk(sub, f"{where}{key}.")
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict):
+            walk(extra, f"{where}*.")
+
+    walk(schema, "")
+
+
+def test_readme_quick_start_matches_ci():
+    readme = (REPO_ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```(?:bash|sh)?\n(.*?)```", quick, flags=re.S)
+    lines = [ln for block in commands for ln in block.strip().splitlines() if ln.strip()]
+    assert len(lines) == 3, f"Quick start must have exactly 3 commands, found {lines}"
+    install, main_job, test = lines
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert install in ci and test in ci, "CI must run the README's install and test commands"
+    assert main_job.startswith("snakemake ") and "results/demo/" in main_job

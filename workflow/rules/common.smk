@@ -1,0 +1,107 @@
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+sys.path.insert(0, workflow.basedir)  # this checkout's packages, installed or not
+from extractors.videos import resolve_videos, shard_of
+from hscnet.model.config import ABLATION_TABLES
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+DATASETS = config["datasets"]
+SPLITS = ["train", "val", "test"]
+CONDA_ENV = "../../envs/hscnet.yaml"
+
+
+wildcard_constraints:
+    dataset="|".join(map(re.escape, DATASETS)),
+    split="train|val|test",
+    shard=r"\d+",
+    run=r"[A-Za-z0-9+\-]+",
+    name=r"[A-Za-z0-9._]+",
+
+# Rules run this checkout's `python -m hscnet` (also under --use-conda, where it is not installed).
+# (braces doubled twice: once for this f-string, once for Snakemake's shell formatting)
+shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
+
+
+def datasets_where(predicate):
+    """Regex matching the names of the datasets for which ``predicate(dataset_config)`` holds."""
+    names = [re.escape(name) for name, ds in DATASETS.items() if predicate(ds)]
+    return "|".join(names) if names else "(?!)"
+
+
+def ds(wildcards):
+    return DATASETS[wildcards.dataset]
+
+
+for _name, _ds in DATASETS.items():
+    if _ds["generate"] and not all(
+        Path(p).parts[:2] == ("data", _name) for p in [*_ds["annotations"].values(), _ds["glove"], _ds["video_dir"]]
+    ):
+        raise ValueError(f"config.yaml: generated dataset {_name!r} must keep its files under data/{_name}/")
+    if _ds["visual_features"] == "precomputed" and not (_ds["precomputed_features"] and _ds["precomputed_layout"]):
+        raise ValueError(
+            f"config.yaml: dataset {_name!r} uses precomputed features but precomputed_features/precomputed_layout are not set"
+        )
+
+
+def raw_annotation(wildcards):
+    return ds(wildcards)["annotations"][wildcards.split]
+
+
+def dataset_videos(name):
+    """{video id: video file} of every video referenced by the dataset's raw annotation files."""
+    d = DATASETS[name]
+    if d["generate"]:
+        checkpoints.demo_data.get(dataset=name)  # the videos exist once the generator has run
+    ids = set()
+    for path in d["annotations"].values():
+        data = json.loads(Path(path).read_text())
+        # paragraph lists name the video per entry; per-video formats key entries by video id
+        ids.update(entry["video"] for entry in data) if isinstance(data, list) else ids.update(data)
+    return {vid: str(path) for vid, path in resolve_videos(sorted(ids), d["video_dir"], d["video_extensions"]).items()}
+
+
+def shard_videos(wildcards):
+    """Video files of one extraction shard (stable CRC-32 assignment)."""
+    n = config["c3d"]["shards"]
+    return [p for vid, p in dataset_videos(wildcards.dataset).items() if shard_of(vid, n) == int(wildcards.shard)]
+
+
+def prepared(dataset, split):
+    return f"results/{dataset}/annotations/{split}.json"
+
+
+def vectors_name(path):
+    """Cache name of a word-vector file: its path without suffix, separators replaced."""
+    return re.sub(r"[^A-Za-z0-9.]+", "_", str(Path(path).with_suffix("")))
+
+
+def vectors_source(wildcards):
+    """The dataset config whose word-vector file converts to results/vectors/{name}."""
+    for d in DATASETS.values():
+        if vectors_name(d["glove"]) == wildcards.name:
+            return d
+    raise ValueError(f"no dataset in config.yaml has word vectors that convert to {wildcards.name!r}")
+
+
+def converted_vectors(wildcards):
+    return f"results/vectors/{vectors_name(ds(wildcards)['glove'])}"
+
+
+# Runs: "full" is the complete model; "table<N>-<row>" a row of the paper's ablation Tables 2-4.
+FULL_ROWS = {(2, "SL+PL+WL"), (3, "W+S+P"), (4, "SD+PD+WD")}  # these rows are the full model
+ABLATION_RUNS = {
+    f"table{table}-{row}": f"table{table}:{row}"
+    for table, rows in ABLATION_TABLES.items()
+    for row in rows
+    if (table, row) not in FULL_ROWS
+}

@@ -1,0 +1,23 @@
+checkpoint demo_data:
+    """Generate a demo dataset (raw .mp4 videos, paragraph annotations, GloVe-format vectors)."""
+    output:
+        train="data/{dataset}/annotations/train.json",
+        val="data/{dataset}/annotations/val.json",
+        test="data/{dataset}/annotations/test.json",
+        glove="data/{dataset}/glove.txt",
+    params:
+        size=lambda w: DATASETS[w.dataset]["generate"],
+        seed=config["seed"],
+    wildcard_constraints:
+        dataset=datasets_where(lambda d: d["generate"]),
+    log:
+        "logs/{dataset}/demo_data.log",
+    benchmark:
+        "benchmarks/{dataset}/demo_data.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m hscnet demo-data --size {params.size} --seed {params.seed} --out data/{wildcards.dataset} 2> {log}"

@@ -1,0 +1,68 @@
+rule evaluate:
+    """Ground the test paragraphs with an ablation run's best checkpoint; R@m and mIoU on seconds."""
+    input:
+        checkpoint="results/{dataset}/runs/{run}/best.pt",
+        features="results/{dataset}/features/c3d.h5",
+        text="results/{dataset}/text/glove.h5",
+        annotations="results/{dataset}/annotations/test.json",
+    output:
+        predictions="results/{dataset}/runs/{run}/predictions.json",
+        metrics="results/{dataset}/runs/{run}/metrics.json",
+    params:
+        iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
+        device=config["train"]["device"],
+    wildcard_constraints:
+        run="|".join(map(re.escape, ABLATION_RUNS)),  # the full run's metrics are results/{dataset}/metrics.json
+    log:
+        "logs/{dataset}/evaluate_{run}.log",
+    benchmark:
+        "benchmarks/{dataset}/evaluate_{run}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m hscnet evaluate --checkpoint {input.checkpoint} --features {input.features} --text {input.text}"
+        " --annotations {input.annotations} --iou {params.iou} --device {params.device}"
+        " --predictions {output.predictions} --metrics {output.metrics} 2> {log}"
+
+
+use rule evaluate as evaluate_full with:
+    input:
+        checkpoint="results/{dataset}/runs/full/best.pt",
+        features="results/{dataset}/features/c3d.h5",
+        text="results/{dataset}/text/glove.h5",
+        annotations="results/{dataset}/annotations/test.json",
+    output:
+        predictions="results/{dataset}/predictions.json",
+        metrics="results/{dataset}/metrics.json",
+    log:
+        "logs/{dataset}/evaluate_full.log",
+    benchmark:
+        "benchmarks/{dataset}/evaluate_full.tsv"
+
+
+rule baseline:
+    """Test metrics of a video-blind prior (uniform: sentences spread evenly over the video)."""
+    input:
+        "results/{dataset}/annotations/test.json",
+    output:
+        predictions="results/{dataset}/baselines/{kind}/predictions.json",
+        metrics="results/{dataset}/baselines/{kind}/metrics.json",
+    params:
+        iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
+    wildcard_constraints:
+        kind="uniform|whole",
+    log:
+        "logs/{dataset}/baseline_{kind}.log",
+    benchmark:
+        "benchmarks/{dataset}/baseline_{kind}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m hscnet baseline --kind {wildcards.kind} --annotations {input} --iou {params.iou}"
+        " --predictions {output.predictions} --metrics {output.metrics} 2> {log}"

@@ -1,0 +1,38 @@
+rule train:
+    """Train HSCNet (Adam, lr 1e-4, best checkpoint by validation mIoU)."""
+    input:
+        features="results/{dataset}/features/c3d.h5",
+        text="results/{dataset}/text/glove.h5",
+        train="results/{dataset}/annotations/train.json",
+        val="results/{dataset}/annotations/val.json",
+    output:
+        best="results/{dataset}/runs/{run}/best.pt",
+        history="results/{dataset}/runs/{run}/history.csv",
+        config="results/{dataset}/runs/{run}/config.json",
+    params:
+        preset=lambda w: ds(w)["model_preset"],
+        ablation=lambda w: f"--ablation {shlex.quote(ABLATION_RUNS[w.run])}" if w.run != "full" else "",
+        epochs=f"--epochs {config['train']['epochs']}" if config["train"]["epochs"] else "",
+        batch_size=f"--batch-size {config['train']['batch_size']}" if config["train"]["batch_size"] else "",
+        iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
+        seed=config["seed"],
+        device=config["train"]["device"],
+        num_workers=config["train"]["num_workers"],
+    wildcard_constraints:
+        run="|".join(["full", *map(re.escape, ABLATION_RUNS)]),
+    log:
+        "logs/{dataset}/train_{run}.log",
+    benchmark:
+        "benchmarks/{dataset}/train_{run}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        gpu=1 if config["train"]["device"] != "cpu" else 0,
+    conda:
+        CONDA_ENV
+    shell:
+        # --resume: a run killed mid-way continues from its last.pt (refused if the config differs)
+        "python -m hscnet train --features {input.features} --text {input.text} --train {input.train} --val {input.val}"
+        " --preset {params.preset} {params.ablation} {params.epochs} {params.batch_size} --iou {params.iou}"
+        " --seed {params.seed} --device {params.device} --num-workers {params.num_workers}"
+        " --out results/{wildcards.dataset}/runs/{wildcards.run} --resume 2> {log}"
