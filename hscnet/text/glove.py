@@ -1,0 +1,315 @@
+"""Pretrained word vectors: read GloVe / word2vec files once, save as memory-mappable gensim KeyedVectors.
+
+Input formats:
+
+``glove``
+    GloVe text: ``word v_1 ... v_D`` per line, no header (``glove.840B.300d.txt``).
+``word2vec``
+    word2vec text: a ``count dim`` header line, then the same lines as GloVe.
+``word2vec-binary``
+    the original word2vec C tool's binary format (read with gensim).
+
+The text formats are read by this module rather than by gensim's
+``KeyedVectors.load_word2vec_format(..., no_header=True)`` because gensim splits every line on
+spaces and takes the first field as the word: the few 840B lines whose "word" contains spaces
+(e.g. ``". . ."``) then fail with "could not convert string to float" (or give a vector of the
+wrong length). Here a line is split from the RIGHT: the last D fields are the vector and
+everything before them is the word. gensim also converts each number with a Python call, which
+is several times slower than numpy's C reader (``np.loadtxt``) used here (see bench/text.md).
+
+Reading is streaming and linear: one pass counts lines so the (N, D) float32 matrix is
+allocated once (no Python list of all lines, no growing copies), a second pass parses
+batches of lines with numpy. D is the header's (word2vec) or, for GloVe, the number of
+trailing numeric fields of the first line (``dim`` overrides it).
+
+Line policy: a line with fewer than D + 1 fields, or a non-numeric / non-finite value, is an
+error naming the file and line. Blank lines are skipped. A repeated word keeps its first vector
+(as gensim does). A word that is not valid UTF-8 or is empty is skipped: no tokeniser output can
+ever equal it. Each skip is counted in the log; the numbers of a skipped line are not parsed.
+
+Converted layout (``convert_vectors(..., output=DIR)``): ``DIR/vectors.kv`` (gensim pickle) and
+``DIR/vectors.kv.vectors.npy`` (the (N, D) float32 matrix, memory-mapped on load),
+``DIR/unk.npy`` (the mean of all N vectors, (D,) float32, for the ``unk`` OOV policy) and
+``DIR/meta.json`` (source file name, format, dim, count). The directory appears only once
+complete (written to a temporary sibling, then renamed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+from tqdm import tqdm
+
+from hscnet.io import atomic_directory, read_json, write_json
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
+# gensim is imported inside the functions that use it: `hscnet --help` imports every stage
+# module, and gensim alone takes seconds to import.
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("glove", "word2vec", "word2vec-binary")
+KEYED_VECTORS_FILE = "vectors.kv"
+UNK_FILE = "unk.npy"
+META_FILE = "meta.json"
+
+_BATCH_LINES = 4096  # lines parsed per numpy call: amortises the call, bounds the temporary bytes
+_READ_BLOCK = 1 << 24
+
+
+@dataclass
+class WordVectors:
+    """Loaded vectors: ``keyed.vectors`` (N, D) float32 (memory-mapped), ``unk`` (D,) their mean."""
+
+    keyed: KeyedVectors
+    unk: np.ndarray
+    meta: dict[str, Any]
+
+    @property
+    def dim(self) -> int:
+        return self.keyed.vector_size
+
+
+def read_vectors(path: str | os.PathLike, fmt: str, dim: int | None = None) -> KeyedVectors:
+    """Read a GloVe / word2vec (text or binary) file into KeyedVectors (in memory).
+
+    ``dim`` forces the vector size of a GloVe file (default: detected from its first line); the
+    word2vec formats take it from their header.
+    Raises FileNotFoundError / ValueError naming the file (and line) on bad input.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown vectors format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file, no word vectors")
+    if fmt == "word2vec-binary":
+        keyed = _read_word2vec_binary(path)
+    else:
+        keyed = _read_text_vectors(path, has_header=fmt == "word2vec", dim=dim)
+    if len(keyed) == 0:
+        raise ValueError(f"{path}: no word vectors")
+    return keyed
+
+
+def convert_vectors(
+    input_path: str | os.PathLike, fmt: str, output: str | os.PathLike, dim: int | None = None
+) -> Path:
+    """Convert a vectors file into the memory-mappable directory layout described above; returns it."""
+    input_path = Path(input_path)
+    keyed = read_vectors(input_path, fmt, dim)
+    # Mean over all N vectors, accumulated in float64 so that 2M rows do not lose precision.
+    unk = keyed.vectors.mean(axis=0, dtype=np.float64).astype(np.float32)
+    meta = {"source": input_path.name, "format": fmt, "dim": keyed.vector_size, "count": len(keyed)}
+    with atomic_directory(output) as tmp:
+        # separately=["vectors"]: always a sidecar .npy, so mmap="r" works even for tiny files
+        # (gensim would otherwise pickle arrays under 10 MB inline).
+        keyed.save(str(tmp / KEYED_VECTORS_FILE), separately=["vectors"])
+        np.save(tmp / UNK_FILE, unk)
+        write_json(tmp / META_FILE, meta)
+    log.info("converted %s (%s): %d words x %d dims -> %s", input_path, fmt, len(keyed), keyed.vector_size, output)
+    return Path(output)
+
+
+def load_vectors(path: str | os.PathLike) -> WordVectors:
+    """Load a directory written by :func:`convert_vectors`, the matrix memory-mapped read-only."""
+    from gensim.models import KeyedVectors
+
+    path = Path(path)
+    missing = [name for name in (KEYED_VECTORS_FILE, UNK_FILE, META_FILE) if not (path / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{path}: not a converted vectors directory (missing {', '.join(missing)}); "
+            "create it with `hscnet glove-convert`"
+        )
+    keyed = KeyedVectors.load(str(path / KEYED_VECTORS_FILE), mmap="r")
+    unk = np.load(path / UNK_FILE)
+    if unk.shape != (keyed.vector_size,):
+        raise ValueError(f"{path / UNK_FILE}: shape {unk.shape} does not match vector size {keyed.vector_size}")
+    return WordVectors(keyed=keyed, unk=unk, meta=read_json(path / META_FILE))
+
+
+# ---------------------------------------------------------------- text formats
+
+
+def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVectors:
+    num_lines, header, first_line = _scan(path, has_header)
+    if has_header:
+        declared_count, dim = _parse_header(header, path)
+    elif dim is None:
+        if first_line is None:
+            raise ValueError(f"{path}: no word vectors (only blank lines)")
+        dim = _detect_dim(first_line, path)
+    if dim < 1:
+        raise ValueError(f"{path}: vector size must be positive, got {dim}")
+
+    capacity = num_lines - int(has_header)
+    vectors = np.zeros((capacity, dim), dtype=np.float32)  # zero pages are only touched when filled
+    words: list[str] = []
+    key_to_index: dict[str, int] = {}
+    events: Counter[str] = Counter()  # skipped / repaired lines, for the log
+    vector_lines = 0
+    batch_tails: list[bytes] = []
+    batch_line_numbers: list[int] = []
+
+    def flush() -> None:
+        start = len(words) - len(batch_tails)
+        vectors[start : len(words)] = _parse_batch(batch_tails, batch_line_numbers, dim, path)
+        batch_tails.clear()
+        batch_line_numbers.clear()
+
+    with open(path, "rb") as fh, tqdm(
+        total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", leave=False
+    ) as progress:
+        line_number = 0
+        if has_header:
+            fh.readline()
+            line_number = 1
+        bytes_since_update = 0
+        for line in fh:
+            line_number += 1
+            bytes_since_update += len(line)
+            body = line.rstrip()
+            if not body:
+                events["blank line"] += 1
+                continue
+            vector_lines += 1
+            spaces = body.count(b" ")
+            if spaces == dim:
+                cut = body.index(b" ")
+            elif spaces > dim:
+                # The word itself contains spaces (840B has a few): the vector is the last dim fields.
+                cut = len(body.rsplit(b" ", dim)[0])
+                events["multi-word line (kept)"] += 1
+            else:
+                raise ValueError(
+                    f"{path}: line {line_number}: expected a word and {dim} numbers, found {spaces + 1} fields"
+                )
+            try:
+                word = body[:cut].decode("utf-8")
+            except UnicodeDecodeError:
+                events["word not valid UTF-8"] += 1
+                continue
+            if not word:
+                events["empty word"] += 1
+                continue
+            if word in key_to_index:
+                events["repeated word (first kept)"] += 1
+                continue
+            key_to_index[word] = len(words)
+            words.append(word)
+            batch_tails.append(body[cut + 1 :])
+            batch_line_numbers.append(line_number)
+            if len(batch_tails) == _BATCH_LINES:
+                flush()
+                progress.update(bytes_since_update)
+                bytes_since_update = 0
+        if batch_tails:
+            flush()
+        progress.update(bytes_since_update)
+
+    if has_header and vector_lines != declared_count:
+        raise ValueError(f"{path}: header declares {declared_count} vectors but the file has {vector_lines}")
+    for reason, count in sorted(events.items()):
+        log.info("%s: %d x %s", path, count, reason)
+    from gensim.models import KeyedVectors
+
+    keyed = KeyedVectors(dim)
+    # Assign the filled matrix directly: KeyedVectors.add_vectors would vstack a second copy
+    # (2x the 2.6 GB of 840B at peak).
+    keyed.vectors = vectors[: len(words)]
+    keyed.index_to_key = words
+    keyed.key_to_index = key_to_index
+    keyed.next_index = len(words)
+    return keyed
+
+
+def _scan(path: Path, has_header: bool) -> tuple[int, bytes | None, bytes | None]:
+    """Number of lines, the header line (if any) and the first non-blank vector line."""
+    with open(path, "rb") as fh:
+        header = fh.readline() if has_header else None
+        first_line = None
+        for line in fh:
+            if line.strip():
+                first_line = line.rstrip()
+                break
+        fh.seek(0)
+        return _count_lines(fh), header, first_line
+
+
+def _count_lines(fh: BinaryIO) -> int:
+    count, last = 0, b"\n"
+    while block := fh.read(_READ_BLOCK):
+        count += block.count(b"\n")
+        last = block[-1:]
+    return count + (last != b"\n")  # a last line without newline still counts
+
+
+def _parse_header(header: bytes | None, path: Path) -> tuple[int, int]:
+    fields = (header or b"").split()
+    try:
+        count, dim = (int(field) for field in fields)
+    except ValueError:
+        raise ValueError(f"{path}: line 1: expected a word2vec header 'count dim', got {header[:80]!r}") from None
+    return count, dim
+
+
+def _detect_dim(line: bytes, path: Path) -> int:
+    """Number of trailing numeric fields, leaving at least one field for the word."""
+    fields = line.split(b" ")
+    dim = 0
+    for field in reversed(fields[1:]):
+        try:
+            float(field)
+        except ValueError:
+            break
+        dim += 1
+    if dim == 0:
+        raise ValueError(f"{path}: first vector line has no numbers: {line[:80]!r}")
+    return dim
+
+
+def _parse_batch(tails: list[bytes], line_numbers: list[int], dim: int, path: Path) -> np.ndarray:
+    """Parse the numeric parts of a batch of lines into (len(tails), dim) float32."""
+    try:
+        # numpy's C reader (numpy >= 1.23): about 3x faster than float() per field.
+        values = np.loadtxt(tails, dtype=np.float32, delimiter=" ", comments=None, ndmin=2)
+    except ValueError:
+        values = None
+    if values is not None and values.shape == (len(tails), dim) and np.isfinite(values).all():
+        return values
+    # Slow path, only on bad input: find and name the offending line.
+    for tail, line_number in zip(tails, line_numbers):
+        try:
+            row = np.array([float(field) for field in tail.split()], dtype=np.float32)
+        except ValueError as err:
+            raise ValueError(f"{path}: line {line_number}: malformed vector ({err})") from None
+        if row.size != dim:
+            raise ValueError(f"{path}: line {line_number}: expected {dim} numbers, found {row.size}")
+        if not np.isfinite(row).all():
+            raise ValueError(f"{path}: line {line_number}: non-finite value in vector")
+    raise ValueError(f"{path}: lines {line_numbers[0]}-{line_numbers[-1]}: could not parse the vectors")
+
+
+# ---------------------------------------------------------------- binary format
+
+
+def _read_word2vec_binary(path: Path) -> KeyedVectors:
+    from gensim.models import KeyedVectors
+
+    try:
+        keyed = KeyedVectors.load_word2vec_format(str(path), binary=True)
+    except (ValueError, EOFError) as err:  # gensim's errors for bad headers and truncated files
+        raise ValueError(f"{path}: not a valid word2vec binary file ({err})") from None
+    if not np.isfinite(keyed.vectors).all():
+        raise ValueError(f"{path}: non-finite values in vectors")
+    return keyed

@@ -1,0 +1,81 @@
+"""Sentence tokenisation for the word-level text input.
+
+Tokeniser: spaCy's rule-based English tokenizer (``spacy.blank("en")``, no statistical model to
+download), which splits off punctuation, clitics ("don't" -> "do", "n't"; "camera's" -> "camera",
+"'s") and infix hyphens ("cutting-board" -> "cutting", "-", "board"), close to the Stanford
+tokenisation GloVe 840B was trained on.
+
+Punctuation policy: a token made only of Unicode punctuation characters (category P*, spaCy's
+``Token.is_punct``: ".", ",", "--", "...", "'", "%", "&", ":)") is dropped, and so are whitespace
+tokens. Symbols and numbers stay ("$", "+", "3.5"), as do clitics ("n't", "'s"). A sentence with
+no token left is an error: it would have no words to pool into the sentence feature (the
+paper's I^S would be empty).
+
+Casing: :func:`tokenize_sentences` lowercases, the project's canonical word form; the original
+casing (:func:`tokenize_sentences` with ``lowercase=False``) is kept alongside in tokens.json so
+that the embedding stage can fall back to cased vocabulary entries.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
+
+from hscnet.data.annotations import load_normalised
+
+if TYPE_CHECKING:
+    from spacy.tokenizer import Tokenizer
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _tokenizer() -> Tokenizer:
+    # Imported here: spaCy takes seconds to import and `hscnet --help` imports every stage module.
+    import spacy
+
+    return spacy.blank("en").tokenizer
+
+
+def tokenize_sentences(sentences: list[str], lowercase: bool = True) -> list[list[str]]:
+    """Words of each sentence, punctuation-only and whitespace tokens dropped.
+
+    Raises ValueError naming the sentence's index when a sentence has no word left.
+    """
+    words_per_sentence = []
+    for index, doc in enumerate(_tokenizer().pipe(sentences)):
+        words = [token.text for token in doc if not (token.is_punct or token.is_space)]
+        if not words:
+            raise ValueError(f"sentence {index} has no word after dropping punctuation: {sentences[index]!r}")
+        words_per_sentence.append([word.lower() for word in words] if lowercase else words)
+    return words_per_sentence
+
+
+def vocabulary(token_lists: Iterable[list[list[str]]]) -> set[str]:
+    """The distinct words over paragraphs given as sentence-wise token lists."""
+    return {word for sentences in token_lists for words in sentences for word in words}
+
+
+def tokenize_annotations(annotation_paths: list[str | os.PathLike]) -> dict[str, dict[str, Any]]:
+    """tokens.json content for paragraph JSON files: ``{id: {"video", "tokens", "cased"}}``.
+
+    ``tokens`` are lowercase, ``cased`` the same words as written; both (N_S, words) nested lists.
+    """
+    tokens: dict[str, dict[str, Any]] = {}
+    for path in annotation_paths:
+        for paragraph in tqdm(load_normalised(path), desc=f"tokenizing {Path(path).name}", unit="paragraph"):
+            if paragraph.id in tokens:
+                raise ValueError(f"{path}: paragraph id {paragraph.id!r} also appears in an earlier annotation file")
+            try:
+                cased = tokenize_sentences(paragraph.sentences, lowercase=False)
+            except ValueError as err:
+                raise ValueError(f"{path}: paragraph {paragraph.id!r}: {err}") from None
+            lower = [[word.lower() for word in words] for words in cased]
+            tokens[paragraph.id] = {"video": paragraph.video, "tokens": lower, "cased": cased}
+    return tokens
