@@ -1,13 +1,30 @@
-"""C3D (Tran et al., 2015), the Sports-1M network used for VPG features.
+"""C3D (Tran et al., 2015), the Sports-1M network used for VPG features, and its weight loading.
 
-OWNERSHIP NOTE (remove when done): initial network by the lead; the extractor helper completes
-weight loading (c3d.pickle, mmaction2), key/shape checks, preprocessing and ``extract``.
+Two public weight formats load into the same network (layer names follow the converted Caffe
+model, ``conv1 ... conv5b, fc6, fc7, fc8``):
+
+* ``c3d-pickle``: the Sports-1M ``c3d.pickle`` of DavideA/c3d-pytorch, a state dict with keys
+  ``conv1.weight ... fc8.bias`` (fc8: 487 Sports-1M classes). Every key and shape must match.
+* ``mmaction2``: an mmaction2 C3D checkpoint, ``{"state_dict": {...}, "meta": ...}`` with keys
+  ``backbone.conv1a.conv.weight ... backbone.fc7.bias`` (ConvModule wraps each conv as ``.conv``;
+  ``conv1a``/``conv2a`` are our ``conv1``/``conv2``) plus an optional classifier
+  ``cls_head.*``, which is ignored. A bare backbone state dict (keys without ``backbone.``) is
+  accepted too. mmaction2 has no fc8; ours keeps its seeded initialisation and is never used.
+
+Each format has its own input preprocessing (``extractors.preprocess.PREPROCESSING``). Without
+weights the network is randomly initialised from a seed, with a loud warning: such features only
+make sense for the generated demo dataset.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import pickle
+import re
 import warnings
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -46,6 +63,9 @@ class C3D(nn.Module):
         self.fc7 = nn.Linear(4096, 4096)
         self.fc8 = nn.Linear(4096, 487)  # Sports-1M classes; kept so full checkpoints load strictly
         self.relu = nn.ReLU()
+        # Provenance, set by load_c3d: which preprocessing applies and what to record in outputs.
+        self.weights_format = "random"
+        self.weights_id = "random-seed-0"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, 16, 112, 112) -> (B, 4096)
         r = self.relu
@@ -60,17 +80,124 @@ class C3D(nn.Module):
         return x
 
 
-def load_c3d(weights_path: str | None = None, layer: str = "fc6", seed: int = 0) -> C3D:
-    """Return C3D in eval mode. ``weights_path=None`` gives a seeded random init (demo use only)."""
-    if weights_path is not None:
-        raise NotImplementedError("weight loading is being written")
-    warnings.warn(
-        "C3D has no pretrained weights: using a seeded RANDOM initialisation. "
-        "Features are only meaningful for the generated demo dataset.",
-        stacklevel=2,
-    )
+# mmaction2 backbone module name -> our module name (others are identical, e.g. conv3a, fc6).
+_MMACTION2_RENAMES = {"conv1a": "conv1", "conv2a": "conv2"}
+_MMACTION2_CONV = re.compile(r"(?:backbone\.)?(?P<module>conv\w+)\.conv\.(?P<param>weight|bias)")
+_MMACTION2_FC = re.compile(r"(?:backbone\.)?(?P<module>fc6|fc7)\.(?P<param>weight|bias)")
+
+
+def load_c3d(weights_path: str | os.PathLike | None = None, layer: str = "fc6", seed: int = 0) -> C3D:
+    """C3D in eval mode with weights from ``weights_path`` (c3d.pickle or mmaction2 checkpoint).
+
+    ``weights_path=None`` gives a seeded random initialisation (demo use only, with a warning).
+    The result's ``weights_format`` ("c3d-pickle", "mmaction2" or "random") selects the input
+    preprocessing; ``weights_id`` is the sha256 of the weights file or ``random-seed-<seed>``.
+    Raises FileNotFoundError/ValueError naming the file for a missing, unreadable or mismatched
+    checkpoint.
+    """
+    if weights_path is None:
+        warnings.warn(
+            "C3D has no pretrained weights: using a seeded RANDOM initialisation. "
+            "Features are only meaningful for the generated demo dataset.",
+            stacklevel=2,
+        )
+        model = _seeded_c3d(layer, seed)
+        model.weights_id = f"random-seed-{seed}"
+        return model.eval()
+
+    path = Path(weights_path)
+    weights_format, state_dict = convert_state_dict(_read_checkpoint(path), path)
+    model = _seeded_c3d(layer, seed)  # seeded too: mmaction2 checkpoints leave fc8 at its init
+    check_state_dict(model, state_dict, path, strict_fc8=weights_format == "c3d-pickle")
+    model.load_state_dict(state_dict, strict=False)  # keys checked above; mmaction2 may omit fc8
+    model.weights_format = weights_format
+    model.weights_id = sha256_file(path)
+    log.info("loaded C3D %s weights from %s (sha256 %s)", weights_format, path, model.weights_id[:12])
+    return model.eval()
+
+
+def _seeded_c3d(layer: str, seed: int) -> C3D:
+    """C3D initialised from ``seed`` without disturbing the global RNG of the caller."""
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     model = C3D(layer)
     torch.random.set_rng_state(generator_state)
-    return model.eval()
+    return model
+
+
+def convert_state_dict(checkpoint: object, path: Path) -> tuple[str, dict[str, torch.Tensor]]:
+    """Detect the weight format of a loaded checkpoint and return (format, state dict in our names)."""
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise ValueError(f"{path}: not a C3D state dict (got {type(checkpoint).__name__})")
+    non_tensors = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if non_tensors:
+        raise ValueError(f"{path}: state dict entries are not tensors: {', '.join(map(str, non_tensors[:5]))}")
+    keys = list(state)
+    if "conv1.weight" in state:
+        return "c3d-pickle", dict(state)
+    if any(k.endswith("conv1a.conv.weight") for k in keys):
+        return "mmaction2", _rename_mmaction2(state, path)
+    raise ValueError(
+        f"{path}: neither a c3d.pickle (conv1.weight ...) nor an mmaction2 C3D checkpoint "
+        f"(backbone.conv1a.conv.weight ...); first keys: {', '.join(keys[:5])}"
+    )
+
+
+def _rename_mmaction2(state: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    renamed: dict[str, torch.Tensor] = {}
+    unexpected = []
+    for key, value in state.items():
+        if key.startswith("cls_head."):
+            continue  # the fine-tuned classifier is not part of the feature network
+        match = _MMACTION2_CONV.fullmatch(key) or _MMACTION2_FC.fullmatch(key)
+        name = match and f"{_MMACTION2_RENAMES.get(match['module'], match['module'])}.{match['param']}"
+        if name is None or name in renamed:  # unknown, or the same weight with and without "backbone."
+            unexpected.append(key)
+            continue
+        renamed[name] = value
+    if unexpected:
+        raise ValueError(f"{path}: unexpected keys in mmaction2 C3D checkpoint: {', '.join(unexpected)}")
+    return renamed
+
+
+def check_state_dict(model: C3D, state: dict[str, torch.Tensor], path: Path, strict_fc8: bool = True) -> None:
+    """Raise ValueError listing every missing, unexpected and mis-shaped key of ``state``."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if not strict_fc8:
+        expected = {k: s for k, s in expected.items() if not k.startswith("fc8.")}
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    misshaped = [
+        f"{k} {tuple(state[k].shape)} (expected {expected[k]})"
+        for k in expected
+        if k in state and tuple(state[k].shape) != expected[k]
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+    if misshaped:
+        problems.append(f"mis-shaped keys: {'; '.join(misshaped)}")
+    if problems:
+        raise ValueError(f"{path}: C3D weights do not match the network: " + " | ".join(problems))
+
+
+def _read_checkpoint(path: Path) -> object:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: C3D weights file not found")
+    try:
+        # weights_only: a checkpoint is data; never execute code from a downloaded pickle.
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
+        raise ValueError(
+            f"{path}: cannot be read as a PyTorch checkpoint with weights_only=True ({err}). If it is a "
+            "trusted checkpoint carrying extra metadata, save just its state dict and pass that file."
+        ) from err
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

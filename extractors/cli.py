@@ -1,0 +1,134 @@
+"""Video-stage subcommands: clip-index, extract-c3d, merge-features, import-features.
+
+Workflow (per dataset, K shards): ``clip-index`` of shard i -> ``extract-c3d`` of shard i ->
+``merge-features`` of all shards -> results/{dataset}/features/c3d.h5. Datasets with public
+precomputed features use ``import-features`` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "clip-index",
+        help="probe the videos of one shard and lay out N^V clips over each (JSON)",
+        description="Probe videos (fps, frames, duration) and write their uniform clip layout as JSON. "
+        "Videos come from --videos, --video-list or --annotations with --video-dir; --num-shards/--shard "
+        "keep only the videos whose stable CRC-32 shard is --shard.",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--videos", nargs="+", metavar="ID=PATH", help="videos given on the command line")
+    source.add_argument("--video-list", metavar="FILE", help="text file with one ID=PATH per line")
+    source.add_argument("--annotations", nargs="+", metavar="JSON", help="paragraph JSON files; ids are their 'video' strings")
+    p.add_argument("--video-dir", help="folder of the videos (with --annotations)")
+    p.add_argument("--extensions", nargs="*", default=[], metavar="EXT", help="extensions tried after the bare id, e.g. .mp4 .avi")
+    p.add_argument("--num-shards", type=int, default=1, help="number of shards (default 1)")
+    p.add_argument("--shard", type=int, default=0, help="index of this shard, 0..num-shards-1 (default 0)")
+    p.add_argument("--num-clips", type=int, required=True, help="clips per video, N^V")
+    p.add_argument("--backend", choices=("auto", "decord", "pyav"), default="auto", help="video reader (default: decord, PyAV fallback)")
+    p.add_argument("--output", required=True, help="clip index JSON to write")
+    p.set_defaults(func=run_clip_index)
+
+    p = subparsers.add_parser(
+        "extract-c3d",
+        help="C3D features of the videos of a clip index (HDF5 shard)",
+        description="Extract C3D fc6/fc7 features of every clip of a clip index into an HDF5 feature store.",
+    )
+    p.add_argument("--clips", required=True, help="clip index JSON written by clip-index")
+    p.add_argument("--weights", default=None, help="c3d.pickle or mmaction2 C3D checkpoint; omit for a seeded random init (demo only)")
+    p.add_argument("--layer", choices=("fc6", "fc7"), default="fc6", help="feature layer, after ReLU (default fc6)")
+    p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default 8)")
+    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda[:N] (default auto)")
+    p.add_argument("--autocast", action="store_true", help="mixed precision (float16 on CUDA)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random init without --weights (default 0)")
+    p.add_argument("--decoder-threads", type=int, default=1, help="FFmpeg decoding threads (default 1)")
+    p.add_argument("--output", required=True, help="HDF5 shard to write")
+    p.set_defaults(func=run_extract_c3d)
+
+    p = subparsers.add_parser(
+        "merge-features",
+        help="merge HDF5 feature shards into one store",
+        description="Merge feature shards; duplicate ids, mismatched extractors and (with --annotations) "
+        "annotated videos missing from every shard are errors.",
+    )
+    p.add_argument("shards", nargs="+", metavar="SHARD.h5", help="shard files")
+    p.add_argument("--annotations", nargs="*", default=None, metavar="JSON", help="paragraph JSON files whose videos must all be present")
+    p.add_argument("--output", required=True, help="merged HDF5 store to write")
+    p.set_defaults(func=run_merge_features)
+
+    p = subparsers.add_parser(
+        "import-features",
+        help="import public precomputed C3D features, resampled to N^V clips",
+        description="Resample TACoS (TALL) or ActivityNet (sub_activitynet_v1-3.c3d) features of every annotated "
+        "video into N^V equal time bins and write them as a feature store.",
+    )
+    p.add_argument("--input", required=True, help="precomputed HDF5 file")
+    p.add_argument("--layout", required=True, choices=("tacos", "activitynet"), help="layout of the input file")
+    p.add_argument("--num-clips", type=int, required=True, help="clips per video, N^V")
+    p.add_argument("--annotations", nargs="+", required=True, metavar="JSON", help="paragraph JSON files (video ids and durations)")
+    p.add_argument("--output", required=True, help="HDF5 store to write")
+    p.set_defaults(func=run_import_features)
+
+
+def run_clip_index(args: argparse.Namespace) -> None:
+    from extractors.clip_index import build_clip_index, write_clip_index
+    from extractors.videos import parse_video_spec, read_paragraph_videos, read_video_list, resolve_videos, shard_of
+
+    if not 0 <= args.shard < args.num_shards:
+        raise ValueError(f"--shard {args.shard} is not in 0..{args.num_shards - 1}")
+
+    def in_shard(video_id: str) -> bool:
+        return shard_of(video_id, args.num_shards) == args.shard
+
+    if args.videos:
+        videos = {v: p for v, p in map(parse_video_spec, args.videos) if in_shard(v)}
+    elif args.video_list:
+        videos = {v: p for v, p in read_video_list(args.video_list).items() if in_shard(v)}
+    else:
+        if not args.video_dir:
+            raise ValueError("--annotations needs --video-dir")
+        # Filter before resolving: only this shard's videos need to exist for this job.
+        ids = [v for v in read_paragraph_videos(args.annotations) if in_shard(v)]
+        videos = resolve_videos(ids, args.video_dir, args.extensions)
+    index = build_clip_index(videos, args.num_clips, backend=args.backend)
+    write_clip_index(args.output, index)
+    log.info("clip index of %d videos (shard %d/%d) written to %s", len(videos), args.shard, args.num_shards, args.output)
+
+
+def run_extract_c3d(args: argparse.Namespace) -> None:
+    from extractors.clip_index import read_clip_index
+    from extractors.extract import C3DExtractor, extract_shard
+
+    num_clips, videos = read_clip_index(args.clips)
+    extractor = C3DExtractor(
+        weights_path=args.weights,
+        layer=args.layer,
+        num_clips=num_clips,
+        batch_size=args.batch_size,
+        device=args.device,
+        autocast=args.autocast,
+        seed=args.seed,
+        decoder_threads=args.decoder_threads,
+    )
+    extract_shard(videos, num_clips, args.output, extractor)
+
+
+def run_merge_features(args: argparse.Namespace) -> None:
+    from extractors.store import merge_feature_files
+    from extractors.videos import read_paragraph_videos
+
+    expected = list(read_paragraph_videos(args.annotations)) if args.annotations else None
+    merge_feature_files(args.shards, args.output, expected_ids=expected)
+
+
+def run_import_features(args: argparse.Namespace) -> None:
+    from extractors.precomputed import import_precomputed
+    from extractors.videos import read_paragraph_videos
+
+    durations = read_paragraph_videos(args.annotations)
+    import_precomputed(args.input, args.layout, args.num_clips, durations, args.output)

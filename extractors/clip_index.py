@@ -1,0 +1,76 @@
+"""Clip index of a shard: the probe and the clip layout of each of its videos, as JSON.
+
+Written by ``hscnet clip-index`` and read by ``hscnet extract-c3d``, so that probing (cheap, may
+fail on bad files) and the C3D forward (expensive) are separate, individually cached steps::
+
+    {"num_clips": 256, "clip_len": 16,
+     "videos": [{"id": "v_x", "path": "data/v_x.mp4", "backend": "decord", "fps": 30.0,
+                 "num_frames": 420, "duration": 14.05, "width": 480, "height": 360,
+                 "size_bytes": 1234, "clip_starts": [0, ...], "clip_spans": [[0.0, 0.533], ...]}]}
+
+Videos are sorted by id, so the file does not depend on the order they were listed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+
+import numpy as np
+from tqdm import tqdm
+
+from extractors.clips import CLIP_LEN, clip_spans, clip_start_frames
+from extractors.probe import VideoInfo, probe_video
+from hscnet.io import read_json, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexedVideo:
+    """One video of a clip index: its probe and the start frame of each clip, (N^V,)."""
+
+    video_id: str
+    info: VideoInfo
+    clip_starts: np.ndarray
+
+
+def build_clip_index(videos: Mapping[str, str | os.PathLike], num_clips: int, backend: str = "auto") -> dict:
+    """Probe every video (id -> path) and lay out ``num_clips`` clips over it."""
+    if num_clips < 1:
+        raise ValueError(f"num_clips must be at least 1, got {num_clips}")
+    entries = []
+    for video_id in tqdm(sorted(videos), desc="probe", unit="video"):
+        info = probe_video(videos[video_id], backend=backend)
+        starts = clip_start_frames(info.num_frames, num_clips)
+        entry = {"id": video_id, **dataclasses.asdict(info)}
+        entry["clip_starts"] = starts.tolist()
+        entry["clip_spans"] = clip_spans(starts, info.fps, info.duration).tolist()
+        entries.append(entry)
+        log.debug("%s: %d frames at %.3f fps via %s", video_id, info.num_frames, info.fps, info.backend)
+    return {"num_clips": num_clips, "clip_len": CLIP_LEN, "videos": entries}
+
+
+def write_clip_index(path: str | os.PathLike, index: dict) -> None:
+    write_json(path, index)
+
+
+def read_clip_index(path: str | os.PathLike) -> tuple[int, list[IndexedVideo]]:
+    """(num_clips, videos) of a clip index file; ValueError naming the file if it is malformed."""
+    data = read_json(path)
+    try:
+        num_clips = int(data["num_clips"])
+        if int(data["clip_len"]) != CLIP_LEN:
+            raise ValueError(f"clip_len {data['clip_len']} is not {CLIP_LEN}")
+        videos = []
+        for entry in data["videos"]:
+            info = VideoInfo(**{f.name: entry[f.name] for f in dataclasses.fields(VideoInfo)})
+            starts = np.asarray(entry["clip_starts"], dtype=np.int64)
+            if starts.shape != (num_clips,):
+                raise ValueError(f"video {entry['id']!r} has {starts.size} clip starts, expected {num_clips}")
+            videos.append(IndexedVideo(entry["id"], info, starts))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: malformed clip index ({err!r})") from err
+    return num_clips, videos

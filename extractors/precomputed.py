@@ -1,0 +1,132 @@
+"""Import public precomputed C3D features into the project's feature store, resampled to N^V clips.
+
+Layouts:
+
+* ``tacos``: TALL's ``tall_c3d_features.hdf5`` (used by 2D-TAN, MMN, PRVG): ``f[video]`` is a
+  (T, 4096) dataset, ``video`` like ``s13-d21.avi``.
+* ``activitynet``: the ActivityNet challenge's ``sub_activitynet_v1-3.c3d.hdf5``:
+  ``f[video]["c3d_features"]`` is (T, 500) (C3D fc7 reduced to 500-d by PCA), ``video`` like
+  ``v_QOlSCBRmfWY``. The feature dimension stays 500 and is recorded in the store.
+
+Resampling (``resample_rows``): the T source rows are split into N^V equal bins; bin i holds rows
+``round(i*T/N^V) .. round((i+1)*T/N^V) - 1`` and becomes their mean; a bin with no row (T < N^V)
+takes the nearest row, ``min(round(i*T/N^V), T-1)``. This is 2D-TAN's/PRVG's
+``average_to_fixed_length`` except that 2D-TAN also clamps the bin edges to T-1, which drops the
+last source row from the last bin; we keep it.
+
+The source rows carry no timing, so durations come from the paragraph annotations and the clip
+spans are N^V equal spans over ``[0, duration]``. ``fps`` is stored as NaN and ``num_frames`` as
+-1 (unknown), ``weights`` as "precomputed", ``source`` as ``precomputed:<layout>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from extractors.clips import uniform_spans
+from extractors.store import check_video_id, write_file_attrs, write_video_features
+from hscnet.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+LAYOUTS = {
+    # layout: (extractor attr, feature dim)
+    "tacos": ("c3d-tall-precomputed", 4096),
+    "activitynet": ("c3d-fc7-pca500", 500),
+}
+
+
+def resample_rows(features: np.ndarray, num_bins: int) -> np.ndarray:
+    """Average (T, D) rows into ``num_bins`` equal bins -> (num_bins, D) float32."""
+    num_rows = features.shape[0]
+    if num_rows < 1:
+        raise ValueError("cannot resample zero feature rows")
+    edges = np.round(np.arange(num_bins + 1) * num_rows / num_bins).astype(np.int64)
+    out = np.empty((num_bins, features.shape[1]), dtype=np.float32)
+    for i in range(num_bins):
+        start, end = edges[i], edges[i + 1]
+        if end > start:
+            out[i] = features[start:end].mean(axis=0, dtype=np.float64)
+        else:
+            out[i] = features[min(start, num_rows - 1)]
+    return out
+
+
+def source_rows(h5: h5py.File, video_id: str, layout: str, path: str | os.PathLike) -> np.ndarray:
+    """The (T, D) feature rows of one video in a precomputed file of ``layout``."""
+    node = h5[video_id]
+    if layout == "tacos":
+        if not isinstance(node, h5py.Dataset):
+            raise ValueError(f"{path}: {video_id!r} is a group, not a (T, 4096) dataset; is the layout activitynet?")
+        rows = node[()]
+    else:
+        if not isinstance(node, h5py.Group) or "c3d_features" not in node:
+            raise ValueError(f"{path}: {video_id!r} has no 'c3d_features' dataset; is the layout tacos?")
+        rows = node["c3d_features"][()]
+    expected_dim = LAYOUTS[layout][1]
+    if rows.ndim != 2 or rows.shape[1] != expected_dim or rows.shape[0] < 1:
+        raise ValueError(f"{path}: {video_id!r} features have shape {rows.shape}, expected (T>0, {expected_dim})")
+    return rows
+
+
+def import_precomputed(
+    input_path: str | os.PathLike,
+    layout: str,
+    num_clips: int,
+    durations: Mapping[str, float],
+    output: str | os.PathLike,
+) -> int:
+    """Resample the features of every video in ``durations`` (id -> s) into ``output`` (atomic).
+
+    Raises ValueError listing how many and some of the videos the input file lacks, before any
+    output is written. Returns the number of videos written.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown precomputed layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    if num_clips < 1:
+        raise ValueError(f"num_clips must be at least 1, got {num_clips}")
+    if not os.path.isfile(input_path):
+        raise FileNotFoundError(f"{input_path}: precomputed feature file not found")
+    extractor, feature_dim = LAYOUTS[layout]
+    for video_id in durations:
+        check_video_id(video_id)
+    try:
+        source = h5py.File(input_path, "r")
+    except OSError as err:
+        raise ValueError(f"{input_path}: not a readable HDF5 file ({err})") from err
+    with source:
+        missing = [v for v in durations if v not in source]
+        if missing:
+            raise ValueError(
+                f"{input_path}: {len(missing)} of {len(durations)} annotated videos have no features, "
+                f"e.g. {', '.join(missing[:5])}"
+            )
+        attrs = {
+            "extractor": extractor,
+            "weights": "precomputed",
+            "source": f"precomputed:{layout}",
+            "num_clips": num_clips,
+            "feature_dim": feature_dim,
+            "preprocessing": f"resampled to {num_clips} equal bins (mean of rows) from {os.path.basename(input_path)}",
+        }
+        with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
+            write_file_attrs(h5, attrs)
+            for video_id in tqdm(sorted(durations), desc="import", unit="video"):
+                features = resample_rows(source_rows(source, video_id, layout, input_path), num_clips)
+                write_video_features(
+                    h5,
+                    video_id,
+                    features,
+                    fps=float("nan"),
+                    num_frames=-1,
+                    duration=durations[video_id],
+                    clip_spans=uniform_spans(num_clips, durations[video_id]),
+                )
+    log.info("imported %d videos from %s (%s) into %s", len(durations), input_path, layout, output)
+    return len(durations)

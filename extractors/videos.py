@@ -1,0 +1,123 @@
+"""Which videos a dataset has, where their files are, and which extraction shard each belongs to.
+
+* Video ids are the ``video`` strings of the paragraph JSON annotations (project data contract).
+* A video's file is ``{video_dir}/{video}`` if that exists, else ``{video_dir}/{video}{ext}`` for the
+  first ``ext`` of the dataset's ``video_extensions`` that exists.
+* ``shard_of`` uses CRC-32 of the id, which is stable across runs and machines (unlike
+  ``hash()``) and does not depend on the other ids, so adding a video never moves another video
+  to a different shard and never invalidates the other shards' cached outputs.
+* A video list file has one ``ID=PATH`` per line (blank lines and ``#`` comments ignored), the
+  same syntax as ``--videos ID=PATH`` on the command line; relative paths are relative to the
+  list file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from hscnet.io import read_json
+
+DURATION_TOLERANCE = 1e-3  # seconds; paragraphs of one video must agree on its duration
+
+
+def shard_of(video_id: str, num_shards: int) -> int:
+    """Shard (0..num_shards-1) of ``video_id``: CRC-32 of its UTF-8 bytes modulo ``num_shards``."""
+    if num_shards < 1:
+        raise ValueError(f"num_shards must be at least 1, got {num_shards}")
+    return zlib.crc32(video_id.encode("utf-8")) % num_shards
+
+
+def resolve_video_path(video_dir: str | os.PathLike, video_id: str, extensions: Sequence[str] = ()) -> Path | None:
+    """The file of ``video_id`` in ``video_dir`` per the data contract, or None if there is none."""
+    base = Path(video_dir)
+    exact = base / video_id
+    if exact.is_file():
+        return exact
+    for ext in extensions:
+        candidate = base / f"{video_id}{ext}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_videos(video_ids: Iterable[str], video_dir: str | os.PathLike, extensions: Sequence[str] = ()) -> dict[str, Path]:
+    """Map every id to its file; FileNotFoundError listing how many and some of those without one."""
+    found: dict[str, Path] = {}
+    missing = []
+    for video_id in video_ids:
+        path = resolve_video_path(video_dir, video_id, extensions)
+        if path is None:
+            missing.append(video_id)
+        else:
+            found[video_id] = path
+    if missing:
+        tried = ", ".join(extensions) if extensions else "no extensions"
+        raise FileNotFoundError(
+            f"{video_dir}: {len(missing)} of {len(missing) + len(found)} videos not found "
+            f"(tried the id itself and {tried}), e.g. {', '.join(missing[:5])}"
+        )
+    return found
+
+
+def read_paragraph_videos(annotation_paths: Iterable[str | os.PathLike]) -> dict[str, float]:
+    """Video id -> duration (s) over paragraph JSON files, in order of first appearance.
+
+    Raises ValueError naming the file for a malformed entry or for two paragraphs of one video
+    that disagree on its duration.
+    """
+    durations: dict[str, float] = {}
+    first_seen: dict[str, str] = {}
+    for path in annotation_paths:
+        paragraphs = read_json(path)
+        if not isinstance(paragraphs, list):
+            raise ValueError(f"{path}: expected a JSON list of paragraphs, got {type(paragraphs).__name__}")
+        for i, paragraph in enumerate(paragraphs):
+            video, duration = _video_and_duration(paragraph, path, i)
+            if video in durations and abs(durations[video] - duration) > DURATION_TOLERANCE:
+                raise ValueError(
+                    f"{path}: paragraph {i} gives video {video!r} duration {duration}, but "
+                    f"{first_seen[video]} gives {durations[video]}"
+                )
+            durations.setdefault(video, duration)
+            first_seen.setdefault(video, str(path))
+    return durations
+
+
+def _video_and_duration(paragraph: object, path: str | os.PathLike, index: int) -> tuple[str, float]:
+    if not isinstance(paragraph, dict):
+        raise ValueError(f"{path}: paragraph {index} is not a JSON object")
+    video = paragraph.get("video")
+    duration = paragraph.get("duration")
+    if not isinstance(video, str) or not video:
+        raise ValueError(f"{path}: paragraph {index} has no 'video' string")
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not duration > 0:
+        raise ValueError(f"{path}: paragraph {index} (video {video!r}) has no positive 'duration'")
+    return video, float(duration)
+
+
+def parse_video_spec(spec: str, source: str = "--videos") -> tuple[str, str]:
+    """Split ``ID=PATH`` at the first ``=``."""
+    video_id, sep, path = spec.partition("=")
+    if not sep or not video_id.strip() or not path.strip():
+        raise ValueError(f"{source}: expected ID=PATH, got {spec!r}")
+    return video_id.strip(), path.strip()
+
+
+def read_video_list(path: str | os.PathLike) -> dict[str, Path]:
+    """Read an ``ID=PATH`` list file; duplicate ids are an error."""
+    list_path = Path(path)
+    if not list_path.is_file():
+        raise FileNotFoundError(f"{list_path}: video list not found")
+    videos: dict[str, Path] = {}
+    for line_no, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        video_id, video_path = parse_video_spec(line, f"{list_path}:{line_no}")
+        if video_id in videos:
+            raise ValueError(f"{list_path}:{line_no}: duplicate video id {video_id!r}")
+        videos[video_id] = list_path.parent / video_path
+    return videos

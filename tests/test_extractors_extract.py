@@ -1,0 +1,174 @@
+"""C3D feature extraction (extractors.extract) on generated videos and the real sample video.
+
+A C3D forward costs about half a second per clip on a 2-core CPU, so the tests share one
+extractor of 3 clips (batches of 2: the last batch is partial) and the features of one video.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from extractors.clip_index import build_clip_index, read_clip_index, write_clip_index
+from extractors.extract import C3DExtractor, extract_shard, resolve_device
+from extractors.store import read_file_attrs, read_video_features
+from extractors.synthetic import write_video
+
+
+def make_extractor(**kwargs) -> C3DExtractor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the random-init warning is tested in test_extractors_c3d
+        return C3DExtractor(**{"num_clips": 3, "batch_size": 2, "device": "cpu", **kwargs})
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return make_extractor()
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("extract")
+    write_video(root / "ramp.mp4", num_frames=40, fps=10)  # grey level rises every frame
+    write_video(root / "short.mp4", num_frames=6, fps=10)  # shorter than one clip
+    return root
+
+
+@pytest.fixture(scope="module")
+def ramp(extractor, videos):
+    """extract() of ramp.mp4 by the shared extractor (decord backend)."""
+    return extractor.extract(videos / "ramp.mp4")
+
+
+def test_extract_returns_video_features_style_dict(ramp):
+    assert set(ramp) == {"features", "clip_spans", "fps", "num_frames", "duration"}
+    assert ramp["features"].shape == (3, 4096) and ramp["features"].dtype == np.float32
+    assert np.isfinite(ramp["features"]).all() and (ramp["features"] >= 0).all()
+    np.testing.assert_allclose(ramp["clip_spans"], [[0, 1.6], [1.2, 2.8], [2.4, 4.0]])  # starts 0, 12, 24
+    assert (ramp["fps"], ramp["num_frames"]) == (10.0, 40)
+    # Each clip sees different grey levels, so no two clips may share features.
+    distances = np.linalg.norm(ramp["features"][:, None] - ramp["features"][None], axis=-1)
+    assert distances[~np.eye(3, dtype=bool)].min() > 1e-3
+
+
+def test_video_shorter_than_a_clip(extractor, videos):
+    result = extractor.extract(videos / "short.mp4")
+    assert result["features"].shape == (3, 4096)
+    # All clips are frames 0..5 with the last frame repeated: identical inputs, so the features
+    # agree up to float rounding (a batch of 2 and a batch of 1 take different kernel paths).
+    features = result["features"]
+    np.testing.assert_allclose(features, np.repeat(features[:1], 3, axis=0), rtol=0, atol=1e-3 * features.max())
+    assert result["clip_spans"][:, 1].max() == pytest.approx(result["duration"])
+
+
+@pytest.mark.slow
+def test_same_seed_same_features_other_seed_differs(ramp, videos):
+    again = make_extractor().extract(videos / "ramp.mp4")["features"]
+    np.testing.assert_array_equal(ramp["features"], again)
+    other = make_extractor(seed=1, num_clips=1).extract(videos / "ramp.mp4")["features"]
+    assert not np.allclose(other[0], again[0])
+
+
+@pytest.mark.slow
+def test_backends_and_batch_sizes_agree(extractor, ramp, videos):
+    reference = ramp["features"]
+    pyav = extractor.extract(videos / "ramp.mp4", backend="pyav")["features"]
+    np.testing.assert_allclose(pyav, reference, rtol=1e-2, atol=1e-2 * np.abs(reference).max())
+    whole = make_extractor(batch_size=3).extract(videos / "ramp.mp4")["features"]  # one batch instead of 2 + 1
+    np.testing.assert_allclose(whole, reference, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_autocast_stays_close_to_float32(ramp, videos):
+    mixed = make_extractor(num_clips=1, autocast=True).extract(videos / "ramp.mp4")["features"]  # bfloat16 on CPU
+    assert mixed.dtype == np.float32
+    reference = ramp["features"][0]
+    assert np.abs(mixed[0] - reference).max() < 0.05 * np.abs(reference).max()
+
+
+@pytest.mark.slow
+def test_real_video(extractor, real_video):
+    result = extractor.extract(real_video)
+    assert result["features"].shape == (3, 4096)
+    assert result["num_frames"] == 420 and result["fps"] == pytest.approx(30.0)
+    assert result["duration"] == pytest.approx(14.05, abs=0.01)
+    # Clips start at frames 0, 202, 404 (linspace over 0..404).
+    np.testing.assert_allclose(result["clip_spans"][:, 0], np.array([0, 202, 404]) / 30.0)
+    assert result["clip_spans"][-1, 1] == pytest.approx(14.0)
+    assert np.isfinite(result["features"]).all() and result["features"].std() > 0
+
+
+def test_extract_bad_file(extractor, tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    with pytest.raises(ValueError, match=r"empty\.mp4: video file is empty"):
+        extractor.extract(empty)
+
+
+def test_extract_shard_writes_contract_store(extractor, ramp, videos, tmp_path):
+    index_path = tmp_path / "shard.json"
+    write_clip_index(index_path, build_clip_index({"v_ramp": videos / "ramp.mp4", "v_short": videos / "short.mp4"}, 3))
+    num_clips, indexed = read_clip_index(index_path)
+    output = tmp_path / "shard.h5"
+    clips_before = extractor.stats.clips
+    extract_shard(indexed, num_clips, output, extractor)
+    assert extractor.stats.clips == clips_before + 6
+    assert 0 <= extractor.stats.decode_wait_s < extractor.stats.seconds
+
+    attrs = read_file_attrs(output)
+    assert attrs["extractor"] == "c3d-fc6" and attrs["weights"] == "random-seed-0" and attrs["source"] == "video"
+    assert attrs["num_clips"] == 3 and attrs["feature_dim"] == 4096
+    features, video_attrs = read_video_features(output, "v_ramp")
+    np.testing.assert_array_equal(features, ramp["features"])
+    assert video_attrs["num_frames"] == 40 and video_attrs["fps"] == 10.0
+    np.testing.assert_array_equal(video_attrs["clip_spans"], ramp["clip_spans"])
+    assert video_attrs["extractor"] == "c3d-fc6" and video_attrs["weights"] == "random-seed-0"
+
+
+def test_extract_shard_refuses_changed_video_and_leaves_nothing(extractor, tmp_path):
+    video = tmp_path / "v.mp4"
+    write_video(video, num_frames=20)
+    index_path = tmp_path / "shard.json"
+    write_clip_index(index_path, build_clip_index({"v": video}, 3))
+    write_video(video, num_frames=30)  # re-encoded after indexing
+    num_clips, indexed = read_clip_index(index_path)
+    output = tmp_path / "shard.h5"
+    with pytest.raises(ValueError, match=r"v\.mp4: file size changed since the clip index"):
+        extract_shard(indexed, num_clips, output, extractor)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shard.json", "v.mp4"]
+
+
+def test_decoding_failure_mid_shard_leaves_no_output(extractor, videos, tmp_path):
+    index_path = tmp_path / "shard.json"
+    write_clip_index(index_path, build_clip_index({"a": videos / "ramp.mp4", "b": videos / "short.mp4"}, 3))
+    num_clips, indexed = read_clip_index(index_path)
+    # Claim more frames than "b" has: its reader refuses it after "a" was already written.
+    broken = type(indexed[1].info)(**{**indexed[1].info.__dict__, "num_frames": 60})
+    indexed[1] = type(indexed[1])(indexed[1].video_id, broken, indexed[1].clip_starts)
+    with pytest.raises(ValueError, match=r"short\.mp4: has 6 frames but was probed with 60"):
+        extract_shard(indexed, num_clips, tmp_path / "shard.h5", extractor)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shard.json"]
+
+
+def test_empty_shard_is_a_valid_store(extractor, tmp_path):
+    extract_shard([], 3, tmp_path / "empty.h5", extractor)  # a shard can receive no video
+    assert read_file_attrs(tmp_path / "empty.h5")["num_clips"] == 3
+    with h5py.File(tmp_path / "empty.h5", "r") as h5:
+        assert len(h5) == 0
+
+
+def test_clip_count_mismatch(extractor, tmp_path):
+    with pytest.raises(ValueError, match="samples 3 clips but the clip index has 8"):
+        extract_shard([], 8, tmp_path / "x.h5", extractor)
+
+
+def test_device_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")

@@ -1,0 +1,120 @@
+"""Import of public precomputed features (extractors.precomputed) from small files of both layouts."""
+
+from __future__ import annotations
+
+import math
+
+import h5py
+import numpy as np
+import pytest
+
+from extractors.precomputed import import_precomputed, resample_rows
+from extractors.store import read_file_attrs, read_video_features
+
+
+def test_resample_averages_equal_bins():
+    rows = np.arange(10, dtype=np.float32)[:, None] * np.ones((1, 2), np.float32)  # row i = [i, i]
+    out = resample_rows(rows, 4)
+    # Bin edges round(0, 2.5, 5, 7.5, 10) = 0, 2, 5, 8, 10 (half to even): rows 0-1, 2-4, 5-7, 8-9.
+    np.testing.assert_allclose(out[:, 0], [0.5, 3.0, 6.0, 8.5])
+    assert out.shape == (4, 2) and out.dtype == np.float32
+
+
+def test_resample_exact_multiple_and_identity():
+    rows = np.random.default_rng(0).normal(size=(12, 5)).astype(np.float32)
+    np.testing.assert_allclose(resample_rows(rows, 3), rows.reshape(3, 4, 5).mean(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(resample_rows(rows, 12), rows)
+
+
+def test_resample_upsampling_takes_nearest_rows():
+    rows = np.array([[0.0], [10.0], [20.0]], np.float32)
+    out = resample_rows(rows, 6)
+    # Edges round(0, .5, 1, 1.5, 2, 2.5, 3) = 0, 0, 1, 2, 2, 2, 3: empty bins take row min(edge, 2).
+    np.testing.assert_allclose(out[:, 0], [0, 0, 10, 20, 20, 20])
+
+
+def test_resample_keeps_the_last_row():
+    rows = np.array([[0.0], [0.0], [0.0], [9.0]], np.float32)
+    assert resample_rows(rows, 2)[1, 0] == pytest.approx(4.5)  # 2D-TAN's clamp would give 0
+
+
+@pytest.fixture
+def tacos_file(tmp_path):
+    path = tmp_path / "tall_c3d_features.hdf5"
+    with h5py.File(path, "w") as h5:
+        h5["s13-d21.avi"] = np.arange(20 * 4096, dtype=np.float32).reshape(20, 4096)
+        h5["s14-d22.avi"] = np.ones((3, 4096), np.float32)
+        h5["unused.avi"] = np.zeros((5, 4096), np.float32)
+    return path
+
+
+@pytest.fixture
+def activitynet_file(tmp_path):
+    path = tmp_path / "sub_activitynet_v1-3.c3d.hdf5"
+    with h5py.File(path, "w") as h5:
+        h5.create_group("v_a")["c3d_features"] = np.linspace(0, 1, 16 * 500, dtype=np.float32).reshape(16, 500)
+        h5.create_group("v_b")["c3d_features"] = np.full((7, 500), 2.0, np.float32)
+    return path
+
+
+def test_import_tacos_layout(tacos_file, tmp_path):
+    output = tmp_path / "c3d.h5"
+    count = import_precomputed(tacos_file, "tacos", 4, {"s13-d21.avi": 10.0, "s14-d22.avi": 2.5}, output)
+    assert count == 2
+    attrs = read_file_attrs(output)
+    assert attrs["feature_dim"] == 4096 and attrs["num_clips"] == 4
+    assert attrs["source"] == "precomputed:tacos" and attrs["weights"] == "precomputed"
+    features, video_attrs = read_video_features(output, "s13-d21.avi")
+    source = np.arange(20 * 4096, dtype=np.float32).reshape(20, 4096)
+    np.testing.assert_allclose(features, source.reshape(4, 5, 4096).mean(axis=1))
+    np.testing.assert_allclose(video_attrs["clip_spans"], [[0, 2.5], [2.5, 5], [5, 7.5], [7.5, 10]])
+    assert video_attrs["duration"] == 10.0 and video_attrs["num_frames"] == -1 and math.isnan(video_attrs["fps"])
+    with h5py.File(output, "r") as h5:
+        assert sorted(h5) == ["s13-d21.avi", "s14-d22.avi"]  # only annotated videos
+
+
+def test_import_activitynet_layout_keeps_500_dims(activitynet_file, tmp_path):
+    output = tmp_path / "c3d.h5"
+    import_precomputed(activitynet_file, "activitynet", 8, {"v_a": 30.0, "v_b": 12.0}, output)
+    assert read_file_attrs(output)["feature_dim"] == 500
+    features, attrs = read_video_features(output, "v_b")
+    assert features.shape == (8, 500)
+    np.testing.assert_array_equal(features, 2.0)  # 7 rows into 8 bins: one bin takes its nearest row
+    assert attrs["extractor"] == "c3d-fc7-pca500" and attrs["source"] == "precomputed:activitynet"
+
+
+def test_missing_videos_are_listed_and_nothing_written(tacos_file, tmp_path):
+    output = tmp_path / "c3d.h5"
+    durations = {"s13-d21.avi": 10.0, "s99-d1.avi": 3.0, "s98-d2.avi": 4.0}
+    with pytest.raises(ValueError, match=r"tall_c3d_features\.hdf5: 2 of 3 annotated videos have no features, e\.g\. s99-d1\.avi, s98-d2\.avi"):
+        import_precomputed(tacos_file, "tacos", 4, durations, output)
+    assert not output.exists()
+
+
+def test_wrong_layout_is_named(tacos_file, activitynet_file, tmp_path):
+    with pytest.raises(ValueError, match=r"'s13-d21\.avi' has no 'c3d_features' dataset; is the layout tacos\?"):
+        import_precomputed(tacos_file, "activitynet", 4, {"s13-d21.avi": 10.0}, tmp_path / "out.h5")
+    with pytest.raises(ValueError, match=r"'v_a' is a group, not a \(T, 4096\) dataset"):
+        import_precomputed(activitynet_file, "tacos", 4, {"v_a": 10.0}, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_bad_input_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nothing\.hdf5: precomputed feature file not found"):
+        import_precomputed(tmp_path / "nothing.hdf5", "tacos", 4, {"a": 1.0}, tmp_path / "out.h5")
+    bad = tmp_path / "bad.hdf5"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match=r"bad\.hdf5: not a readable HDF5 file"):
+        import_precomputed(bad, "tacos", 4, {"a": 1.0}, tmp_path / "out.h5")
+    with pytest.raises(ValueError, match="unknown precomputed layout"):
+        import_precomputed(bad, "charades", 4, {"a": 1.0}, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_wrong_feature_width(tmp_path):
+    path = tmp_path / "narrow.hdf5"
+    with h5py.File(path, "w") as h5:
+        h5["v"] = np.zeros((4, 100), np.float32)
+    with pytest.raises(ValueError, match=r"narrow\.hdf5: 'v' features have shape \(4, 100\), expected \(T>0, 4096\)"):
+        import_precomputed(path, "tacos", 2, {"v": 1.0}, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
