@@ -1,0 +1,175 @@
+"""Model configuration: one dataclass, named presets and the ablation rows of Tables 2-4.
+
+Every choice the paper leaves open has a field here with a one-line reason; ``hscnet/DESIGN.md``
+maps the fields to the equations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+LEVELS = ("word", "sentence", "paragraph")
+DECODERS = ("paragraph", "word")  # the sentence decoder is always on (Table 4 baseline "SD")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    # --- inputs -------------------------------------------------------------------------------
+    video_dim: int = 4096  # C3D fc6 (sec. 4.2); ActivityNet's public precomputed C3D is 500-d (PCA)
+    word_dim: int = 300  # GloVe (sec. 4.2)
+
+    # --- widths and depths (sec. 4.2 unless noted) ------------------------------------------------
+    hidden_dim: int = 256  # D = 256 "in all settings"
+    num_heads: int = 8  # not given; 8 heads of 32 channels as in [28]
+    feature_layers: int = 3  # "three-layer self-attention network" for F^V and F^W (sec. 3.2)
+    word_layers: int = 3  # C1
+    sentence_layers: int = 3  # C2
+    paragraph_layers: int = 3  # C3
+    ffn_dim: int = 1024  # not given; 4 * D as in [28], for every feed-forward / modality MLP
+    dropout: float = 0.1  # not given; the value of [28]
+    tau: float = 0.2  # aggregation temperature tau^l, eq. (5), "0.2 for all levels"
+    sigma_init: float = 0.1  # not given; initial sharpness of eq. (1): cosine/0.1 spans [-10, 10]
+    max_positions: int = 4096  # longest clip/word sequence the sinusoidal position table covers
+
+    # --- ablation switches (Tables 2-4) ---------------------------------------------------------
+    levels: tuple[str, ...] = LEVELS  # Table 2; "sentence" is always required
+    align_losses: tuple[str, ...] = LEVELS  # Table 3: which of L_enc^{VW,VS,VP} are used
+    decoders: tuple[str, ...] = DECODERS  # Table 4: optional paragraph / word decoders
+
+    # --- loss weights (eq. 11 sums every term with weight 1) -------------------------------------
+    loss_weights: dict[str, float] = field(default_factory=dict)  # per-key overrides of 1.0
+
+    # --- training defaults of the preset (read by hscnet.train) ----------------------------------
+    batch_size: int = 16  # sec. 4.2: 16 TACoS, 32 ActivityNet
+    num_clips: int = 512  # N^V, sec. 4.2: 512 TACoS, 256 ActivityNet
+    epochs: int = 100  # not given in the paper
+    lr: float = 1e-4  # Adam, no weight decay, "0.0001 on all datasets"
+
+    def __post_init__(self) -> None:
+        # Accept lists (YAML, JSON checkpoints) but store tuples so the config stays hashable.
+        for name in ("levels", "align_losses", "decoders"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "loss_weights", dict(self.loss_weights))
+        self.validate()
+        # Canonical order, so that configs with the same switches compare (and serialise) equal.
+        for name, order in (("levels", LEVELS), ("align_losses", LEVELS), ("decoders", DECODERS)):
+            object.__setattr__(self, name, tuple(x for x in order if x in getattr(self, name)))
+
+    def validate(self) -> None:
+        """Raise ValueError on an inconsistent configuration."""
+        unknown = set(self.levels) - set(LEVELS)
+        if unknown:
+            raise ValueError(f"ModelConfig.levels: unknown level(s) {sorted(unknown)}; known {LEVELS}")
+        if "sentence" not in self.levels:
+            raise ValueError("ModelConfig.levels must contain 'sentence' (the grounded queries are sentences)")
+        unknown = set(self.align_losses) - set(LEVELS)
+        if unknown:
+            raise ValueError(f"ModelConfig.align_losses: unknown level(s) {sorted(unknown)}")
+        missing = set(self.align_losses) - set(self.levels)
+        if missing:
+            raise ValueError(f"ModelConfig.align_losses {sorted(missing)} need those levels in ModelConfig.levels")
+        unknown = set(self.decoders) - set(DECODERS)
+        if unknown:
+            raise ValueError(f"ModelConfig.decoders: unknown decoder(s) {sorted(unknown)}; known {DECODERS}")
+        missing = set(self.decoders) - set(self.levels)
+        if missing:
+            raise ValueError(f"ModelConfig.decoders {sorted(missing)} need those levels in ModelConfig.levels")
+        if self.hidden_dim % self.num_heads:
+            raise ValueError(f"hidden_dim {self.hidden_dim} is not divisible by num_heads {self.num_heads}")
+        if self.hidden_dim % 2:
+            raise ValueError("hidden_dim must be even (sinusoidal positions, bidirectional LSTM halves)")
+        for name in ("word_layers", "sentence_layers", "paragraph_layers", "feature_layers"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"ModelConfig.{name} must be >= 0")
+        if self.tau <= 0 or self.sigma_init <= 0:
+            raise ValueError("tau and sigma_init must be positive")
+
+    # --- presets ----------------------------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> ModelConfig:
+        """The named preset ("tacos", "activitynet", "demo", "tiny") with optional field overrides."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown model preset {name!r}; known: {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (for checkpoints); ``from_dict`` inverts it."""
+        out = dataclasses.asdict(self)
+        for name in ("levels", "align_losses", "decoders"):
+            out[name] = list(out[name])
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"ModelConfig: unknown field(s) {sorted(unknown)}")
+        return cls(**data)
+
+    @staticmethod
+    def table_rows() -> list[tuple[int, str]]:
+        """Every (table, row) of the paper's ablation Tables 2-4, for ``ablation_config``."""
+        return [(table, row) for table, rows in ABLATION_TABLES.items() for row in rows]
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # TACoS, sec. 4.2: {C1, C2, C3} = {3, 3, 3}, batch 16, 512 clips of C3D fc6.
+    "tacos": dict(word_layers=3, sentence_layers=3, paragraph_layers=3, batch_size=16, num_clips=512, epochs=100),
+    # ActivityNet-Captions, sec. 4.2: {1, 1, 1}, batch 32, 256 clips; public C3D features are 500-d.
+    "activitynet": dict(
+        video_dim=500, word_layers=1, sentence_layers=1, paragraph_layers=1, batch_size=32, num_clips=256, epochs=30
+    ),
+    # The generated demo dataset: the full architecture, narrower so that it trains on a CPU in minutes.
+    "demo": dict(
+        hidden_dim=128, num_heads=4, ffn_dim=256, word_layers=1, sentence_layers=1, paragraph_layers=1,
+        batch_size=8, num_clips=24, epochs=60, lr=5e-4,
+    ),
+    # Smallest model with every component, for tests and CI.
+    "tiny": dict(
+        hidden_dim=32, num_heads=2, ffn_dim=64, feature_layers=1, word_layers=1, sentence_layers=1,
+        paragraph_layers=1, batch_size=4, num_clips=8, epochs=3, lr=1e-3,
+    ),
+}
+
+ABLATION_TABLES: dict[int, dict[str, dict[str, Any]]] = {
+    # Table 2: dropping a semantic level removes its encoder, its decoder and its alignment loss.
+    2: {
+        "SL": dict(levels=("sentence",), align_losses=("sentence",), decoders=()),
+        "SL+PL": dict(levels=("sentence", "paragraph"), align_losses=("sentence", "paragraph"), decoders=("paragraph",)),
+        "SL+WL": dict(levels=("word", "sentence"), align_losses=("word", "sentence"), decoders=("word",)),
+        "SL+PL+WL": dict(levels=LEVELS, align_losses=LEVELS, decoders=DECODERS),
+    },
+    # Table 3: all levels and decoders, only the encoder alignment losses change (paper row order).
+    3: {
+        "none": dict(align_losses=()),
+        "P": dict(align_losses=("paragraph",)),
+        "S": dict(align_losses=("sentence",)),
+        "W": dict(align_losses=("word",)),
+        "S+P": dict(align_losses=("sentence", "paragraph")),
+        "W+P": dict(align_losses=("word", "paragraph")),
+        "W+S": dict(align_losses=("word", "sentence")),
+        "W+S+P": dict(align_losses=LEVELS),
+    },
+    # Table 4: all levels and alignment losses, only the optional decoders change.
+    4: {
+        "SD": dict(decoders=()),
+        "SD+PD": dict(decoders=("paragraph",)),
+        "SD+WD": dict(decoders=("word",)),
+        "SD+PD+WD": dict(decoders=DECODERS),
+    },
+}
+
+
+def ablation_config(base: ModelConfig, table: int, row: str) -> ModelConfig:
+    """``base`` with the switches of one row of the paper's Table 2, 3 or 4 (see ``table_rows``)."""
+    if table not in ABLATION_TABLES:
+        raise ValueError(f"no ablation table {table}; tables are {sorted(ABLATION_TABLES)}")
+    rows = ABLATION_TABLES[table]
+    if row not in rows:
+        raise ValueError(f"table {table} has no row {row!r}; rows are {list(rows)}")
+    # Each table varies its own switches on top of the full model.
+    full = dict(levels=LEVELS, align_losses=LEVELS, decoders=DECODERS)
+    return dataclasses.replace(base, **{**full, **rows[row]})

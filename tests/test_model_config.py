@@ -1,0 +1,82 @@
+"""ModelConfig presets, validation, serialisation and the ablation rows of Tables 2-4."""
+
+import dataclasses
+
+import pytest
+
+from hscnet.model import ABLATION_TABLES, ModelConfig, ablation_config
+
+
+def test_paper_presets():
+    tacos, anet = ModelConfig.preset("tacos"), ModelConfig.preset("activitynet")
+    assert (tacos.word_layers, tacos.sentence_layers, tacos.paragraph_layers) == (3, 3, 3)
+    assert (anet.word_layers, anet.sentence_layers, anet.paragraph_layers) == (1, 1, 1)
+    assert (tacos.batch_size, tacos.num_clips, anet.batch_size, anet.num_clips) == (16, 512, 32, 256)
+    for cfg in (tacos, anet):
+        assert cfg.hidden_dim == 256 and cfg.tau == 0.2 and cfg.lr == 1e-4 and cfg.feature_layers == 3
+    assert tacos.video_dim == 4096 and anet.video_dim == 500 and tacos.word_dim == anet.word_dim == 300
+    for name in ("demo", "tiny"):
+        cfg = ModelConfig.preset(name)
+        assert set(cfg.levels) == {"word", "sentence", "paragraph"} and set(cfg.decoders) == {"paragraph", "word"}
+
+
+def test_preset_overrides_and_unknown_preset():
+    assert ModelConfig.preset("tiny", video_dim=500).video_dim == 500
+    with pytest.raises(ValueError, match="unknown model preset 'nope'"):
+        ModelConfig.preset("nope")
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(levels=("word", "paragraph")), "must contain 'sentence'"),
+        (dict(levels=("sentence", "phrase")), "unknown level"),
+        (dict(levels=("sentence",), align_losses=("word", "sentence"), decoders=()), "align_losses"),
+        (dict(levels=("sentence", "paragraph"), align_losses=("sentence",), decoders=("word",)), "decoders"),
+        (dict(hidden_dim=30, num_heads=4), "divisible"),
+        (dict(tau=0.0), "positive"),
+    ],
+)
+def test_invalid_configs_raise(fields, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**fields)
+
+
+def test_switch_order_does_not_matter():
+    a = ModelConfig(levels=["paragraph", "sentence"], align_losses=("sentence",), decoders=())
+    assert a == ModelConfig(levels=("sentence", "paragraph"), align_losses=["sentence"], decoders=[])
+    assert a.levels == ("sentence", "paragraph")
+
+
+def test_dict_round_trip_accepts_lists():
+    cfg = ablation_config(ModelConfig.preset("demo"), table=2, row="SL+WL")
+    data = cfg.to_dict()
+    assert isinstance(data["levels"], list)
+    assert ModelConfig.from_dict(data) == cfg
+    with pytest.raises(ValueError, match="unknown field"):
+        ModelConfig.from_dict({**data, "bogus": 1})
+
+
+def test_every_paper_row_is_listed():
+    rows = ModelConfig.table_rows()
+    assert len(rows) == 4 + 8 + 4
+    # Table 3 covers all 8 subsets of the alignment losses.
+    subsets = {frozenset(ablation_config(ModelConfig(), 3, row).align_losses) for _, row in rows if _ == 3}
+    assert len(subsets) == 8
+
+
+def test_ablation_rows_semantics():
+    base = ModelConfig.preset("tiny")
+    sl = ablation_config(base, 2, "SL")
+    assert sl.levels == ("sentence",) and sl.decoders == () and sl.align_losses == ("sentence",)
+    assert set(ablation_config(base, 2, "SL+PL").decoders) == {"paragraph"}
+    assert set(ablation_config(base, 4, "SD+WD").decoders) == {"word"}
+    assert set(ablation_config(base, 4, "SD+WD").align_losses) == {"word", "sentence", "paragraph"}
+    # A table row is applied on top of the full model, whatever switches the base had.
+    assert ablation_config(sl, 3, "W").levels == ("word", "sentence", "paragraph")
+    assert dataclasses.replace(ablation_config(base, 3, "none"), align_losses=base.align_losses) == base
+    with pytest.raises(ValueError, match="no row"):
+        ablation_config(base, 2, "WL")
+    with pytest.raises(ValueError, match="no ablation table 5"):
+        ablation_config(base, 5, "SL")
+    assert set(ABLATION_TABLES) == {2, 3, 4}
