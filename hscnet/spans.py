@@ -84,6 +84,9 @@ def span_hull(spans: Tensor, mask: Tensor, dim: int) -> Tensor:
     return torch.stack([start, end], dim=-1)
 
 
+GRID_TOLERANCE = 1e-4  # in clips; float32 rounding of k / n * n
+
+
 def clip_mask_in_spans(spans: Tensor, num_clips: Tensor, max_clips: int) -> Tensor:
     """Which clips overlap each normalised span.
 
@@ -92,9 +95,10 @@ def clip_mask_in_spans(spans: Tensor, num_clips: Tensor, max_clips: int) -> Tens
     holding its start), so a zero-length span still has a target; padded clips are always False.
     """
     n = num_clips.to(spans.dtype)[:, None]  # (B, 1)
-    first = torch.floor(spans[..., 0] * n).clamp(min=0)
+    # the tolerance keeps a span on the clip grid (k / n) from also taking the clip it only touches
+    first = torch.floor(spans[..., 0] * n + GRID_TOLERANCE).clamp(min=0)
     first = torch.minimum(first, n - 1)
-    last = torch.maximum(torch.ceil(spans[..., 1] * n) - 1, first)
+    last = torch.maximum(torch.ceil(spans[..., 1] * n - GRID_TOLERANCE) - 1, first)
     last = torch.minimum(last, n - 1)
     index = torch.arange(max_clips, device=spans.device, dtype=spans.dtype)  # (max_clips,)
     return (index >= first[..., None]) & (index <= last[..., None])

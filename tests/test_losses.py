@@ -81,10 +81,24 @@ def test_word_union_loss_hand_value():
 
 def test_alignment_loss_hand_value():
     logits = torch.tensor([[[0.0, 1.0, 2.0, float("-inf")]]])  # 3 valid clips of 4
-    target = torch.tensor([[[1 / 3, 1.0]]])  # clips 1 and 2
-    loss = alignment_nll(logits, target, torch.tensor([[True]]), torch.tensor([3]))
+    inside = torch.tensor([[[False, True, True, False]]])  # clips 1 and 2
+    loss = alignment_nll(logits, inside, torch.tensor([[True]]))
     p = torch.tensor([0.0, 1.0, 2.0]).softmax(0)
     assert loss.item() == pytest.approx(-math.log(p[1] + p[2]))
+
+
+def test_paragraph_alignment_targets_the_union_not_the_hull():
+    """Clips between two sentences are background for the paragraph-level alignment (sec. 3.4)."""
+    batch = hand_batch()
+    batch["spans"][0] = torch.tensor([[0.0, 0.25], [0.75, 1.0]])  # a gap: clips 1 and 2 of 4
+    outputs = perfect_outputs(batch)
+    criterion = build_criterion(ModelConfig.preset("tiny"))
+    outputs["align_paragraph"] = outputs["align_paragraph"].clone()
+    outputs["align_paragraph"][0, 0] = torch.tensor([0.0, 100.0, 100.0, 0.0])  # all mass in the gap
+    in_gap = criterion.loss_align(outputs, batch)["loss_align_paragraph"]
+    outputs["align_paragraph"][0, 0] = torch.tensor([100.0, 0.0, 0.0, 100.0])  # all mass on the sentences
+    on_sentences = criterion.loss_align(outputs, batch)["loss_align_paragraph"]
+    assert in_gap.item() > 40 > on_sentences.item()
 
 
 def test_alignment_losses_targets_per_level():

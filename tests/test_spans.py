@@ -86,6 +86,19 @@ def test_clip_mask_in_spans_hand_cases():
     assert torch.equal(mask, expected)
 
 
+@pytest.mark.parametrize("num_clips", [7, 100, 300, 512])
+def test_clip_mask_of_grid_spans_is_exact(num_clips):
+    """A span (a/n, b/n) on the clip grid covers exactly clips a..b-1, despite float32 rounding."""
+    a, b = torch.meshgrid(torch.arange(num_clips), torch.arange(1, num_clips + 1), indexing="ij")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    spans = torch.stack([a / num_clips, b / num_clips], -1).float()[None]  # (1, Q, 2)
+    mask = clip_mask_in_spans(spans, torch.tensor([num_clips]), num_clips)[0]  # (Q, n)
+    index = torch.arange(num_clips)
+    expected = (index >= a[:, None]) & (index < b[:, None])
+    assert torch.equal(mask, expected)
+
+
 @pytest.mark.parametrize("fn", [temporal_iou, generalized_temporal_iou])
 def test_iou_broadcasts_over_leading_dims(fn):
     a = spans_from_logits(torch.randn(3, 5, 2))

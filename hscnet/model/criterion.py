@@ -30,13 +30,12 @@ def localization_losses(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     return l1, giou
 
 
-def alignment_nll(logits: Tensor, targets: Tensor, query_mask: Tensor, num_clips: Tensor) -> Tensor:
-    """-log of the summed softmax similarity over the clips inside each query's target span.
+def alignment_nll(logits: Tensor, inside: Tensor, query_mask: Tensor) -> Tensor:
+    """-log of the summed softmax similarity over the clips inside each query's target.
 
-    logits (B, Q, N_V) with -inf on padded clips; targets (B, Q, 2) normalised; query_mask (B, Q);
-    num_clips (B,) valid clips -> mean over valid queries.
+    logits (B, Q, N_V) with -inf on padded clips; inside (B, Q, N_V) bool, the target clips of each
+    query (at least one per valid query); query_mask (B, Q) -> mean over valid queries.
     """
-    inside = clip_mask_in_spans(targets, num_clips, logits.shape[-1])  # (B, Q, N_V)
     log_prob = logits.log_softmax(-1)
     nll = -log_prob.masked_fill(~inside, float("-inf")).logsumexp(-1)  # (B, Q)
     return nll[query_mask].mean()
@@ -75,17 +74,21 @@ class HSCNetCriterion(nn.Module):
         Words take their sentence's span, the paragraph the union of its sentences'."""
         num_clips = batch["video_mask"].sum(1)
         spans, sentence_mask = batch["spans"], batch["sentence_mask"]
+        max_clips = batch["video_mask"].shape[1]
+        sentence_clips = clip_mask_in_spans(spans, num_clips, max_clips) & sentence_mask[..., None]  # (B, N_S, N_V)
         losses = {}
         if "word" in self.cfg.align_losses:
-            sentence = batch["word_sentence"].clamp(min=0)[..., None].expand(-1, -1, 2)
-            word_targets = spans.gather(1, sentence)  # (B, N_W, 2)
-            losses["loss_align_word"] = alignment_nll(outputs["align_word"], word_targets, batch["word_mask"], num_clips)
+            sentence = batch["word_sentence"].clamp(min=0)[..., None].expand(-1, -1, max_clips)
+            word_clips = sentence_clips.gather(1, sentence)  # (B, N_W, N_V): the clips of the word's sentence
+            losses["loss_align_word"] = alignment_nll(outputs["align_word"], word_clips, batch["word_mask"])
         if "sentence" in self.cfg.align_losses:
-            losses["loss_align_sentence"] = alignment_nll(outputs["align_sentence"], spans, sentence_mask, num_clips)
+            losses["loss_align_sentence"] = alignment_nll(outputs["align_sentence"], sentence_clips, sentence_mask)
         if "paragraph" in self.cfg.align_losses:
-            target = self.paragraph_target(batch)[:, None]  # (B, 1, 2)
+            # the union of the sentences' clips (gaps between sentences are background), unlike the
+            # single-span decoder target, which must be the hull
+            paragraph_clips = sentence_clips.any(1, keepdim=True)  # (B, 1, N_V)
             query_mask = torch.ones_like(sentence_mask[:, :1])
-            losses["loss_align_paragraph"] = alignment_nll(outputs["align_paragraph"], target, query_mask, num_clips)
+            losses["loss_align_paragraph"] = alignment_nll(outputs["align_paragraph"], paragraph_clips, query_mask)
         return losses
 
     def loss_paragraph(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
