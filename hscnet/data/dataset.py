@@ -1,0 +1,227 @@
+"""Paragraph grounding samples from the normalised annotations, the C3D features and the word vectors.
+
+One sample is one paragraph: its video's clip features ``(N_V, D_v)`` (features HDF5, one dataset per
+video id), its word vectors ``(N_W, D_w)`` with each word's sentence index (text HDF5, one group per
+paragraph id), and the ground-truth span of each sentence normalised by the annotated duration.
+
+Clip features are standardised per dimension with statistics of the TRAINING videos
+(``FeatureStats``; training stores them in its checkpoints, evaluation and ``hscnet ground`` reuse
+them). Why: fc6 activations are non-negative and dominated by a component shared by every clip (on
+the demo's random-init C3D any two clips have cosine similarity ~0.97, across videos too), so what
+tells clips apart is a small deviation from that shared vector. Fed raw, the model learned to ignore
+the video altogether (its predictions moved by 0.08 s on average when every video's features were
+swapped for another's, on training videos as well); standardised, it grounds with them. The paper does
+not say how features are normalised; this is the usual z-scoring of fixed, precomputed features.
+
+The HDF5 files are opened lazily, once per process, so that DataLoader workers (forked) each get their
+own handle; everything is checked when the dataset is built, so a missing video or paragraph, or a
+malformed text group, fails before training starts with the file and the entry named.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+log = logging.getLogger(__name__)
+
+# Annotated durations and the feature extractor's probed durations may differ a little (container vs
+# stream duration, frame rounding); beyond this relative gap the features likely belong to another video.
+DURATION_MISMATCH_WARNING = 0.05
+
+
+def _plain_attrs(h5: h5py.File) -> dict:
+    """File-level attrs as JSON-able Python values (numpy scalars and arrays converted)."""
+    return {key: value.tolist() if isinstance(value, np.ndarray | np.generic) else value for key, value in h5.attrs.items()}
+
+
+def _open_h5(path: Path, what: str) -> h5py.File:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} file not found")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable HDF5 {what} file ({err})") from err
+
+
+@dataclass(frozen=True)
+class FeatureStats:
+    """Per-dimension mean and scale (D_v,) of clip features: ``(x - mean) / scale``.
+
+    ``scale`` is the standard deviation floored at ``SCALE_FLOOR`` times its mean over dimensions, so
+    that a unit (nearly) silent on the training clips cannot blow up a test clip's feature.
+    """
+
+    mean: np.ndarray  # (D_v,) float32
+    scale: np.ndarray  # (D_v,) float32, > 0
+
+    SCALE_FLOOR = 0.01
+
+    @classmethod
+    def of_videos(cls, features_path: str | os.PathLike, videos: Iterable[str]) -> "FeatureStats":
+        """Statistics over every clip of ``videos`` (streamed one video at a time, float64 sums)."""
+        total = total_sq = None
+        count = 0
+        with _open_h5(Path(features_path), "visual features") as feats:
+            for video in sorted(set(videos)):
+                x = feats[video][()].astype(np.float64)  # (N_V, D_v)
+                total = x.sum(0) if total is None else total + x.sum(0)
+                total_sq = (x**2).sum(0) if total_sq is None else total_sq + (x**2).sum(0)
+                count += len(x)
+        if total is None:
+            raise ValueError(f"{features_path}: no videos to compute feature statistics from")
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+        scale = np.maximum(std, cls.SCALE_FLOOR * std.mean()) if std.mean() > 0 else np.ones_like(std)
+        return cls(mean.astype(np.float32), scale.astype(np.float32))
+
+    def apply(self, features: np.ndarray) -> np.ndarray:
+        """(N_V, D_v) -> standardised (N_V, D_v) float32."""
+        if features.shape[-1] != self.mean.shape[0]:
+            raise ValueError(f"features are {features.shape[-1]}-d but the statistics {self.mean.shape[0]}-d")
+        return ((features - self.mean) / self.scale).astype(np.float32)
+
+    def to_state(self) -> dict[str, torch.Tensor]:
+        """For checkpoints (tensors load with ``weights_only``)."""
+        return {"mean": torch.from_numpy(self.mean), "scale": torch.from_numpy(self.scale)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> "FeatureStats":
+        return cls(state["mean"].numpy(), state["scale"].numpy())
+
+
+class ParagraphDataset(Dataset):
+    """Samples of one split.
+
+    Args:
+        paragraphs: annotated paragraphs (objects with ``id``, ``video``, ``duration``, ``sentences``,
+            ``timestamps`` in seconds), e.g. from ``hscnet.data.annotations.load_paragraphs``.
+        features_path: visual features HDF5 (contract: dataset per video id, (N_V, D_v) float32).
+        text_path: word vectors HDF5 (contract: group per paragraph id with ``vectors`` (N_W, D_w)
+            and ``word_sentence`` (N_W,)).
+        feature_stats: standardisation of the clip features (None: raw features).
+
+    ``provenance`` holds the file-level attrs of both files (extractor, C3D weights, number of clips;
+    word vectors source, OOV policy), which training stores in its checkpoints so that grounding a new
+    video can reproduce the features.
+
+    An item is a dict: ``id`` (str), ``video`` (N_V, D_v) float32, ``words`` (N_W, D_w) float32,
+    ``word_sentence`` (N_W,) long, ``spans`` (N_S, 2) float32 in [0, 1], ``duration`` (float, s).
+    """
+
+    def __init__(
+        self,
+        paragraphs: Sequence,
+        features_path: str | os.PathLike,
+        text_path: str | os.PathLike,
+        feature_stats: FeatureStats | None = None,
+    ):
+        if not paragraphs:
+            raise ValueError("no paragraphs to load")
+        self.paragraphs = list(paragraphs)
+        self.features_path = Path(features_path)
+        self.text_path = Path(text_path)
+        self.feature_stats = feature_stats
+        self._handles: tuple[int, h5py.File, h5py.File] | None = None
+        self.video_dim, self.word_dim = self._check()
+        if feature_stats is not None and feature_stats.mean.shape != (self.video_dim,):
+            raise ValueError(
+                f"{self.features_path}: {self.video_dim}-d features but {feature_stats.mean.shape[0]}-d feature statistics"
+            )
+
+    def _check(self) -> tuple[int, int]:
+        """Validate every entry the split needs; returns (video feature dim, word vector dim)."""
+        with _open_h5(self.features_path, "visual features") as feats:
+            video_dim = self._check_features(feats)
+            self.provenance = {"features": _plain_attrs(feats)}
+        with _open_h5(self.text_path, "word vectors") as text:
+            word_dim = self._check_text(text)
+            self.provenance["text"] = _plain_attrs(text)
+        return video_dim, word_dim
+
+    def _check_features(self, feats: h5py.File) -> int:
+        durations = {p.video: float(p.duration) for p in self.paragraphs}
+        missing = [v for v in durations if v not in feats]
+        if missing:
+            raise ValueError(
+                f"{self.features_path}: no features for {len(missing)} of {len(durations)} videos, e.g. {missing[:3]}"
+            )
+        dims, far = set(), []
+        for video, duration in durations.items():
+            ds = feats[video]
+            if not isinstance(ds, h5py.Dataset) or ds.ndim != 2 or ds.shape[0] == 0:
+                raise ValueError(f"{self.features_path}: {video!r} is not a non-empty (num_clips, dim) array")
+            dims.add(ds.shape[1])
+            if abs(float(ds.attrs.get("duration", duration)) - duration) > DURATION_MISMATCH_WARNING * duration:
+                far.append(video)
+        if len(dims) != 1:
+            raise ValueError(f"{self.features_path}: videos have different feature dims {sorted(dims)}")
+        if far:
+            log.warning(
+                "%s: %d videos' feature duration differs from the annotated one by more than %d%%, e.g. %s",
+                self.features_path, len(far), round(100 * DURATION_MISMATCH_WARNING), far[:3],
+            )
+        return dims.pop()
+
+    def _check_text(self, text: h5py.File) -> int:
+        dims = set()
+        for p in self.paragraphs:
+            where = f"{self.text_path}: paragraph {p.id!r}"
+            if p.id not in text:
+                raise ValueError(f"{where}: not found (was the text stage run on these annotations?)")
+            group = text[p.id]
+            if not isinstance(group, h5py.Group) or "vectors" not in group or "word_sentence" not in group:
+                raise ValueError(f"{where}: needs datasets 'vectors' and 'word_sentence'")
+            vectors, word_sentence = group["vectors"], group["word_sentence"][()]
+            if vectors.ndim != 2 or word_sentence.shape != (vectors.shape[0],):
+                raise ValueError(f"{where}: vectors {vectors.shape} and word_sentence {word_sentence.shape} disagree")
+            # Every sentence 0..N_S-1 must own at least one word, in order.
+            if np.any(np.diff(word_sentence) < 0) or not np.array_equal(
+                np.unique(word_sentence), np.arange(len(p.sentences))
+            ):
+                raise ValueError(
+                    f"{where}: word_sentence must be non-decreasing and cover sentences 0..{len(p.sentences) - 1}"
+                )
+            dims.add(vectors.shape[1])
+        if len(dims) != 1:
+            raise ValueError(f"{self.text_path}: paragraphs have different word vector dims {sorted(dims)}")
+        return dims.pop()
+
+    def _files(self) -> tuple[h5py.File, h5py.File]:
+        # A handle opened before a fork must not be shared with DataLoader workers.
+        if self._handles is None or self._handles[0] != os.getpid():
+            self._handles = (os.getpid(), h5py.File(self.features_path, "r"), h5py.File(self.text_path, "r"))
+        return self._handles[1], self._handles[2]
+
+    def __len__(self) -> int:
+        return len(self.paragraphs)
+
+    def __getitem__(self, index: int) -> dict:
+        p = self.paragraphs[index]
+        feats, text = self._files()
+        spans = torch.tensor(p.timestamps, dtype=torch.float32) / float(p.duration)  # (N_S, 2)
+        video = feats[p.video][()].astype(np.float32, copy=False)  # (N_V, D_v)
+        if self.feature_stats is not None:
+            video = self.feature_stats.apply(video)
+        return {
+            "id": p.id,
+            "video": torch.from_numpy(video),
+            "words": torch.from_numpy(text[p.id]["vectors"][()].astype(np.float32, copy=False)),  # (N_W, D_w)
+            "word_sentence": torch.from_numpy(text[p.id]["word_sentence"][()].astype(np.int64)),  # (N_W,)
+            "spans": spans.clamp(0.0, 1.0),
+            "duration": float(p.duration),
+        }
+
+    def __getstate__(self) -> dict:
+        # h5py handles cannot be pickled (spawned workers); they are reopened on first access.
+        state = self.__dict__.copy()
+        state["_handles"] = None
+        return state

@@ -1,0 +1,200 @@
+"""``hscnet evaluate`` and ``hscnet baseline``: predictions in seconds and their R@m / mIoU.
+
+Two ways to run ``hscnet evaluate``:
+
+    hscnet evaluate --checkpoint best.pt --features c3d.h5 --text glove.h5 --annotations test.json \\
+        --predictions predictions.json --metrics metrics.json [--iou 0.1 0.3 0.5 0.7]
+        grounds every paragraph of the annotation file with the trained model, writes its predictions
+        and scores them;
+    hscnet evaluate PREDICTIONS --annotations FILE [--format paragraphs|tacos|activitynet] [--metrics M]
+        scores any predictions file (another method's, a baseline's) against annotations in any
+        supported format, with the same code.
+
+``hscnet baseline --kind uniform|whole --annotations FILE --predictions P [--metrics M]`` writes and
+scores the video-blind priors of ``hscnet.baselines``.
+
+predictions.json is a paragraph-JSON list: per paragraph ``id``, ``video``, ``duration``, ``sentences``,
+``timestamps`` (the final predicted [start, end] seconds of each sentence) and, for the model, ``levels``
+with the intermediate decoders' predictions (``sentence``: one span per sentence, ``paragraph``: one
+span) for figures like the paper's Fig. 3. metrics.json: see ``hscnet.metrics`` (R@m and mIoU in
+percent over all sentences, counts, the hit rule) plus where the numbers came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from hscnet.baselines import BASELINES, baseline_predictions
+from hscnet.data.collate import to_device
+from hscnet.data.annotations import FORMATS, load_normalised, load_paragraphs
+from hscnet.data.dataset import ParagraphDataset
+from hscnet.io import write_json
+from hscnet.metrics import parse_predictions, read_predictions, score
+from hscnet.train import DEFAULT_IOU_THRESHOLDS, load_trained_model, make_loader, resolve_device
+
+log = logging.getLogger(__name__)
+
+ANNOTATION_FORMATS = ("normalised", *FORMATS)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, loader, paragraphs: Sequence, device: torch.device) -> list[dict]:
+    """Predictions-file entries (seconds) for every paragraph of ``loader``, in ``paragraphs`` order.
+
+    Normalised model outputs are scaled by the ANNOTATED duration, the one the ground truth was
+    normalised with.
+    """
+    model.eval()
+    by_id = {p.id: p for p in paragraphs}
+    entries = {}
+    for batch in tqdm(loader, desc="predict", leave=False, unit="batch", dynamic_ncols=True):
+        outputs = model(to_device(batch, device))
+        scale = batch["duration"].double()  # (B,)
+        final = (outputs["pred_spans"].double().cpu() * scale[:, None, None]).tolist()  # (B, N_S, 2) seconds
+        sentence = (outputs["sentence_spans"].double().cpu() * scale[:, None, None]).tolist()
+        paragraph = (outputs["paragraph_span"].double().cpu() * scale[:, None]).tolist() if "paragraph_span" in outputs else None
+        for b, pid in enumerate(batch["ids"]):
+            p = by_id[pid]
+            n = len(p.sentences)
+            levels = {"sentence": sentence[b][:n]}
+            if paragraph is not None:
+                levels["paragraph"] = paragraph[b]
+            entries[pid] = {
+                "id": pid, "video": p.video, "duration": p.duration, "sentences": list(p.sentences),
+                "timestamps": final[b][:n], "levels": levels,
+            }
+    return [entries[p.id] for p in paragraphs]
+
+
+def check_inputs_match_training(dataset: ParagraphDataset, cfg, trained_on: dict, checkpoint: str) -> None:
+    """Features/vectors of another size or from another extractor than training are an error."""
+    for path, dim, expected in ((dataset.features_path, dataset.video_dim, cfg.video_dim),
+                                (dataset.text_path, dataset.word_dim, cfg.word_dim)):
+        if dim != expected:
+            raise ValueError(f"{path}: {dim}-d vectors, but the model of {checkpoint} takes {expected}-d ones")
+    for kind, path in (("features", dataset.features_path), ("text", dataset.text_path)):
+        now = dataset.provenance[kind]
+        for key, value in trained_on.get(kind, {}).items():
+            if key in ("extractor", "weights", "source", "oov") and key in now and now[key] != value:
+                raise ValueError(f"{path}: {key} {now[key]!r} differs from the training data's {value!r} ({checkpoint})")
+
+
+def evaluate_checkpoint(
+    checkpoint: str, features: str, text: str, annotations: str, thresholds: Sequence[float],
+    batch_size: int | None = None, device: str = "auto",
+) -> tuple[list[dict], dict]:
+    """Ground every paragraph of ``annotations`` with a trained model -> (predictions, metrics)."""
+    torch_device = resolve_device(device)
+    trained = load_trained_model(checkpoint, torch_device)
+    cfg, state = trained.cfg, trained.checkpoint
+    paragraphs = load_normalised(annotations)
+    dataset = ParagraphDataset(paragraphs, features, text, trained.feature_stats)
+    check_inputs_match_training(dataset, cfg, state.get("data", {}), checkpoint)
+    loader = make_loader(dataset, batch_size or cfg.batch_size, shuffle=False, generator=None, num_workers=0)
+    predictions = predict(trained.model, loader, paragraphs, torch_device)
+    metrics = score(parse_predictions(predictions, "model predictions"), paragraphs, thresholds, source=annotations)
+    metrics.update(
+        method="hscnet", ablation=state.get("ablation"), checkpoint=str(checkpoint), epoch=state["epoch"],
+        config=cfg.to_dict(), annotations=str(annotations),
+    )
+    return predictions, metrics
+
+
+def _log_metrics(name: str, metrics: dict) -> None:
+    recalls = " ".join(f"{k} {v:.2f}" for k, v in metrics.items() if k.startswith("R@"))
+    log.info("%s: %s mIoU %.2f (%d paragraphs, %d sentences)", name, recalls, metrics["mIoU"],
+             metrics["num_paragraphs"], metrics["num_sentences"])
+
+
+def _emit_metrics(metrics: dict, path: str | None) -> None:
+    if path:
+        write_json(path, metrics)
+    else:
+        json.dump(metrics, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+
+
+def _add_annotation_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--annotations", required=True, help="ground-truth annotation file")
+    p.add_argument("--format", choices=ANNOTATION_FORMATS, default="normalised",
+                   help="annotation format: normalised (default; the paragraph JSON of prepare-annotations, "
+                        "read strictly) or a raw release read like prepare-annotations does")
+    p.add_argument("--split", help="split name for paragraph ids of the per-video formats (default: file stem)")
+    p.add_argument("--max-sentences", type=int,
+                   help="chunk per-video paragraphs into at most N sentences, as prepare-annotations does")
+    p.add_argument("--iou", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS), help="IoU thresholds m of R@m")
+    p.add_argument("--metrics", help="write metrics JSON here (default: print to stdout)")
+
+
+def _annotations(args: argparse.Namespace) -> list:
+    if args.format == "normalised":
+        return load_normalised(args.annotations)
+    return load_paragraphs(args.annotations, args.format, args.split or Path(args.annotations).stem, args.max_sentences)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="ground with a checkpoint and score, or score a predictions file",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scored", nargs="?", metavar="PREDICTIONS", help="predictions file to score (instead of --checkpoint)")
+    _add_annotation_args(p)
+    p.add_argument("--checkpoint", help="trained model (OUT/best.pt of hscnet train)")
+    p.add_argument("--features", help="visual features HDF5 (with --checkpoint)")
+    p.add_argument("--text", help="word vectors HDF5 (with --checkpoint)")
+    p.add_argument("--predictions", help="write the model's predictions JSON here (with --checkpoint)")
+    p.add_argument("--batch-size", type=int, help="paragraphs per forward pass (default: the checkpoint's)")
+    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
+    p.set_defaults(func=_run_evaluate)
+
+    p = subparsers.add_parser("baseline", help="predictions and metrics of a video-blind prior",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kind", choices=BASELINES, default="uniform",
+                   help="uniform: sentences spread evenly over the video; whole: every sentence = whole video")
+    _add_annotation_args(p)
+    p.add_argument("--predictions", required=True, help="write the prior's predictions JSON here")
+    p.set_defaults(func=_run_baseline)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.checkpoint:
+        if args.scored:
+            raise ValueError("give either a PREDICTIONS file to score or --checkpoint, not both")
+        missing = [f"--{k}" for k in ("features", "text", "predictions") if not getattr(args, k)]
+        if missing:
+            raise ValueError(f"--checkpoint needs {', '.join(missing)}")
+        if args.format != "normalised":
+            raise ValueError("--checkpoint evaluates normalised paragraph JSON (the one the text stage embedded)")
+        predictions, metrics = evaluate_checkpoint(
+            args.checkpoint, args.features, args.text, args.annotations, args.iou, args.batch_size, args.device
+        )
+        write_json(args.predictions, predictions)
+        metrics["predictions"] = str(args.predictions)
+    elif args.scored:
+        metrics = score(read_predictions(args.scored), _annotations(args), args.iou, source=args.scored)
+        metrics.update(method="external", predictions=str(args.scored), annotations=str(args.annotations))
+    else:
+        raise ValueError("give a PREDICTIONS file to score, or --checkpoint with --features/--text/--predictions")
+    _log_metrics(Path(args.checkpoint or args.scored).name, metrics)
+    _emit_metrics(metrics, args.metrics)
+    return 0
+
+
+def _run_baseline(args: argparse.Namespace) -> int:
+    paragraphs = _annotations(args)
+    predictions = baseline_predictions(args.kind, paragraphs)
+    metrics = score(parse_predictions(predictions, f"{args.kind} baseline"), paragraphs, args.iou, source=args.annotations)
+    metrics.update(method=f"baseline:{args.kind}", predictions=str(args.predictions), annotations=str(args.annotations))
+    write_json(args.predictions, predictions)
+    _log_metrics(f"{args.kind} baseline", metrics)
+    _emit_metrics(metrics, args.metrics)
+    return 0

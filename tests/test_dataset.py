@@ -1,0 +1,208 @@
+"""ParagraphDataset and collation on small generated files of the project's contract.
+
+``write_synthetic_dataset`` is also used by the train/evaluate/ground tests: it plants a learnable
+signal (each sentence's concept is visible in the clips of its span and in its words), so a model
+trained on it must beat the even-spread prior.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from hscnet.data.annotations import Paragraph, load_normalised
+from hscnet.data.collate import collate_samples
+from hscnet.data.dataset import FeatureStats, ParagraphDataset
+
+NUM_CONCEPTS = 6
+
+
+def write_synthetic_dataset(
+    root: Path,
+    splits: dict[str, int] | None = None,
+    num_clips: int = 8,
+    video_dim: int = 16,
+    word_dim: int = 12,
+    seed: int = 0,
+) -> dict[str, Path]:
+    """Annotations per split + features.h5 + text.h5 under ``root``; returns their paths.
+
+    Each paragraph has its own video of ``num_clips`` clips; its 1-4 sentences (at most (num_clips+1)//2) cover consecutive
+    spans; the clips inside a sentence's span carry that sentence's concept vector, the sentence's
+    words carry the concept's word vector (plus noise), background clips carry noise only.
+    """
+    splits = splits or {"train": 24, "val": 8, "test": 8}
+    rng = np.random.default_rng(seed)
+    concept_video = rng.normal(size=(NUM_CONCEPTS, video_dim)).astype(np.float32) * 2
+    concept_words = rng.normal(size=(NUM_CONCEPTS, word_dim)).astype(np.float32)
+    paths = {"features": root / "features.h5", "text": root / "text.h5"}
+    root.mkdir(parents=True, exist_ok=True)
+    with h5py.File(paths["features"], "w") as feats, h5py.File(paths["text"], "w") as text:
+        # File attrs as the extractor and the text stage write them (grounding reads them back).
+        feats.attrs.update(extractor="c3d-fc6", weights=f"random-seed-{seed}", source="video", num_clips=num_clips,
+                           feature_dim=video_dim, preprocessing="synthetic")
+        text.attrs.update(dim=word_dim, oov="zero", source="synthetic", vectors_format="synthetic")
+        for split, count in splits.items():
+            paragraphs = []
+            for n in range(count):
+                pid, video = f"{split}_{n:05d}", f"{split}_video_{n}.mp4"
+                duration = float(rng.uniform(20, 60))
+                num_sentences = int(rng.integers(1, min(4, (num_clips + 1) // 2) + 1))
+                # Sentence k covers clips [cuts[2k], cuts[2k+1]): consecutive, in order, gaps between.
+                cuts = np.sort(rng.choice(num_clips + 1, size=2 * num_sentences, replace=False))
+                concepts = rng.choice(NUM_CONCEPTS, size=num_sentences, replace=False)
+                clips = rng.normal(scale=0.3, size=(num_clips, video_dim)).astype(np.float32)
+                spans, vectors, word_sentence, sentences = [], [], [], []
+                for k in range(num_sentences):
+                    lo, hi = int(cuts[2 * k]), int(cuts[2 * k + 1])
+                    clips[lo:hi] += concept_video[concepts[k]]
+                    spans.append([lo / num_clips * duration, hi / num_clips * duration])
+                    num_words = int(rng.integers(2, 5))
+                    vectors.append(concept_words[concepts[k]] + rng.normal(scale=0.1, size=(num_words, word_dim)))
+                    word_sentence += [k] * num_words
+                    sentences.append(" ".join(f"concept{concepts[k]}" for _ in range(num_words)))
+                ds = feats.create_dataset(video, data=clips)
+                ds.attrs.update(duration=duration, fps=8.0, num_frames=int(duration * 8))
+                ds.attrs["clip_spans"] = np.stack([np.arange(num_clips), np.arange(1, num_clips + 1)], 1) * duration / num_clips
+                group = text.create_group(pid)
+                group.create_dataset("vectors", data=np.concatenate(vectors).astype(np.float32))
+                group.create_dataset("word_sentence", data=np.array(word_sentence, dtype=np.int32))
+                group.attrs.update(video=video, num_oov=0)
+                paragraphs.append({"id": pid, "video": video, "duration": duration, "sentences": sentences, "timestamps": spans})
+            paths[split] = root / f"{split}.json"
+            paths[split].write_text(json.dumps(paragraphs))
+    return paths
+
+
+@pytest.fixture
+def synthetic(tmp_path):
+    return write_synthetic_dataset(tmp_path / "data")
+
+
+def test_synthetic_annotations_are_valid_contract(synthetic):
+    for split in ("train", "val", "test"):
+        paragraphs = load_normalised(synthetic[split])
+        assert paragraphs and all(len(p.sentences) == len(p.timestamps) for p in paragraphs)
+
+
+def test_item_shapes_and_normalised_spans(synthetic):
+    paragraphs = load_normalised(synthetic["train"])
+    dataset = ParagraphDataset(paragraphs, synthetic["features"], synthetic["text"])
+    assert (dataset.video_dim, dataset.word_dim) == (16, 12)
+    item = dataset[3]
+    p = paragraphs[3]
+    assert item["id"] == p.id and item["duration"] == pytest.approx(p.duration)
+    assert item["video"].shape == (8, 16) and item["video"].dtype == torch.float32
+    assert item["words"].shape[1] == 12 and item["word_sentence"].dtype == torch.int64
+    assert item["spans"].shape == (len(p.sentences), 2)
+    torch.testing.assert_close(item["spans"] * p.duration, torch.tensor(p.timestamps, dtype=torch.float32))
+    assert int(item["word_sentence"].max()) == len(p.sentences) - 1
+
+
+def test_spans_are_clamped_to_the_video(synthetic):
+    p = Paragraph("x", "train_video_0.mp4", 10.0, ["a b"], [(0.0, 10.0)])
+    # A span reaching past the end (duration rounding) is clamped to 1 rather than exceeding it.
+    p.timestamps = [(2.0, 10.5)]
+    with h5py.File(synthetic["text"], "a") as text:
+        text.create_group("x").create_dataset("vectors", data=np.zeros((2, 12), np.float32))
+        text["x"].create_dataset("word_sentence", data=np.zeros(2, np.int32))
+    item = ParagraphDataset([p], synthetic["features"], synthetic["text"])[0]
+    assert item["spans"].tolist() == [[pytest.approx(0.2), 1.0]]
+
+
+def test_collate_pads_and_masks(synthetic):
+    paragraphs = load_normalised(synthetic["train"])
+    dataset = ParagraphDataset(paragraphs, synthetic["features"], synthetic["text"])
+    items = [dataset[i] for i in range(4)]
+    batch = collate_samples(items)
+    n_w = max(len(it["words"]) for it in items)
+    n_s = max(len(it["spans"]) for it in items)
+    assert batch["ids"] == [p.id for p in paragraphs[:4]]
+    assert batch["words"].shape == (4, n_w, 12) and batch["word_mask"].shape == (4, n_w)
+    assert batch["sentence_mask"].shape == (4, n_s) and batch["spans"].shape == (4, n_s, 2)
+    for b, it in enumerate(items):
+        w, s = len(it["words"]), len(it["spans"])
+        assert batch["word_mask"][b].sum() == w and batch["sentence_mask"][b].sum() == s
+        assert (batch["word_sentence"][b, w:] == -1).all() and (batch["spans"][b, s:] == 0).all()
+        torch.testing.assert_close(batch["words"][b, :w], it["words"])
+    torch.testing.assert_close(batch["duration"], torch.tensor([it["duration"] for it in items]))
+
+
+def test_missing_video_names_the_features_file(synthetic):
+    p = Paragraph("train_00000", "no_such_video.mp4", 10.0, ["a"], [(0.0, 1.0)])
+    with pytest.raises(ValueError, match=r"features\.h5: no features for 1 of 1 videos.*no_such_video"):
+        ParagraphDataset([p], synthetic["features"], synthetic["text"])
+
+
+def test_missing_paragraph_names_the_text_file(synthetic):
+    p = Paragraph("unknown_id", "train_video_0.mp4", 10.0, ["a"], [(0.0, 1.0)])
+    with pytest.raises(ValueError, match=r"text\.h5: paragraph 'unknown_id': not found"):
+        ParagraphDataset([p], synthetic["features"], synthetic["text"])
+
+
+def test_word_sentence_must_cover_every_sentence(synthetic):
+    paragraphs = load_normalised(synthetic["train"])
+    p = next(p for p in paragraphs if len(p.sentences) > 1)
+    with h5py.File(synthetic["text"], "a") as text:
+        ws = text[p.id]["word_sentence"]
+        ws[...] = np.zeros_like(ws[()])  # every word in sentence 0: the others have none
+    with pytest.raises(ValueError, match=rf"paragraph '{p.id}': word_sentence must be non-decreasing and cover"):
+        ParagraphDataset([p], synthetic["features"], synthetic["text"])
+
+
+@pytest.mark.parametrize("content", [b"", b"not an hdf5 file"])
+def test_corrupt_features_file_is_named(synthetic, content):
+    synthetic["features"].write_bytes(content)
+    with pytest.raises(ValueError, match=r"features\.h5: not a readable HDF5 visual features file"):
+        ParagraphDataset(load_normalised(synthetic["train"]), synthetic["features"], synthetic["text"])
+
+
+def test_missing_text_file(synthetic, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nothere\.h5: word vectors file not found"):
+        ParagraphDataset(load_normalised(synthetic["train"]), synthetic["features"], tmp_path / "nothere.h5")
+
+
+def test_dataset_works_in_worker_processes(synthetic):
+    dataset = ParagraphDataset(load_normalised(synthetic["val"]), synthetic["features"], synthetic["text"])
+    dataset[0]  # opens handles in this process; workers must reopen their own
+    loader = torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=2, collate_fn=collate_samples)
+    ids = [pid for batch in loader for pid in batch["ids"]]
+    assert ids == [p.id for p in dataset.paragraphs]
+
+
+def test_feature_standardisation_uses_training_videos(synthetic):
+    paragraphs = load_normalised(synthetic["train"])
+    stats = FeatureStats.of_videos(synthetic["features"], [p.video for p in paragraphs])
+    with h5py.File(synthetic["features"]) as feats:
+        clips = np.concatenate([feats[v][()] for v in sorted({p.video for p in paragraphs})])  # (N, 16)
+    z = stats.apply(clips)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(z.std(0), 1, atol=1e-3)
+    item = ParagraphDataset(paragraphs, synthetic["features"], synthetic["text"], stats)[0]
+    with h5py.File(synthetic["features"]) as feats:
+        raw = feats[paragraphs[0].video][()]
+    torch.testing.assert_close(item["video"], torch.from_numpy((raw - stats.mean) / stats.scale))
+    restored = FeatureStats.from_state(stats.to_state())
+    np.testing.assert_array_equal(restored.scale, stats.scale)
+
+
+def test_silent_feature_dimension_is_not_blown_up(tmp_path):
+    path = tmp_path / "f.h5"
+    with h5py.File(path, "w") as feats:
+        x = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
+        x[:, 2] = 0.0  # a ReLU unit that never fires on the training clips
+        feats["v"] = x
+    stats = FeatureStats.of_videos(path, ["v"])
+    assert stats.scale[2] == pytest.approx(FeatureStats.SCALE_FLOOR * np.mean([x[:, 0].std(), x[:, 1].std(), 0.0]), rel=1e-4)
+    assert np.abs(stats.apply(np.array([[0.0, 0.0, 0.05]], np.float32))[0, 2]) < 10
+
+
+def test_feature_statistics_of_another_size_are_refused(synthetic):
+    stats = FeatureStats(np.zeros(5, np.float32), np.ones(5, np.float32))
+    with pytest.raises(ValueError, match=r"features\.h5: 16-d features but 5-d feature statistics"):
+        ParagraphDataset(load_normalised(synthetic["val"]), synthetic["features"], synthetic["text"], stats)

@@ -1,0 +1,250 @@
+"""Metrics, predictions files, baselines and hscnet evaluate (model and scoring modes)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hscnet.baselines import baseline_predictions, baseline_spans
+from hscnet.cli import main
+from hscnet.data.annotations import Paragraph, load_normalised
+from hscnet.evaluate import evaluate_checkpoint
+from hscnet.metrics import parse_predictions, read_predictions, recall_and_miou, score
+from hscnet.train import TrainSettings, train
+from test_dataset import write_synthetic_dataset
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def paragraph(pid, video, duration, spans):
+    return Paragraph(pid, video, duration, [f"s{k}" for k in range(len(spans))], [tuple(s) for s in spans])
+
+
+def prediction(pid, video, spans):
+    return {"id": pid, "video": video, "timestamps": spans}
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_hand_computed_recall_and_miou():
+    gt = [paragraph("a", "v1", 10.0, [[0, 4], [4, 10]]), paragraph("b", "v2", 20.0, [[2, 6]])]
+    pred = parse_predictions([prediction("a", "v1", [[0, 4], [2, 8]]), prediction("b", "v2", [[6, 10]])], "test")
+    # IoUs: 1.0; [2,8] vs [4,10] = 4/8 = 0.5; [6,10] vs [2,6] = 0 (touching).
+    metrics = score(pred, gt, [0.1, 0.5, 0.7])
+    assert metrics["R@0.1"] == pytest.approx(200 / 3)
+    assert metrics["R@0.5"] == pytest.approx(200 / 3)  # IoU == m is a hit
+    assert metrics["R@0.7"] == pytest.approx(100 / 3)
+    assert metrics["mIoU"] == pytest.approx(50.0)
+    assert (metrics["num_paragraphs"], metrics["num_sentences"]) == (2, 3)
+    assert metrics["iou_thresholds"] == [0.1, 0.5, 0.7] and "IoU >= m" in metrics["hit_rule"]
+
+
+def test_iou_equal_to_threshold_in_exact_arithmetic_is_a_hit():
+    # [0.1, 0.3] vs [0.1, 0.5] is IoU 0.5 exactly, but 0.49999999999999994 in floats.
+    gt = [paragraph("a", "v", 1.0, [[0.1, 0.5]])]
+    metrics = score(parse_predictions([prediction("a", "v", [[0.1, 0.3]])], "t"), gt, [0.5])
+    assert metrics["R@0.5"] == 100.0
+    assert recall_and_miou(np.array([0.4999]), [0.5])["R@0.5"] == 0.0
+
+
+def test_predictions_match_by_unique_video_when_ids_are_absent():
+    gt = [paragraph("x_0", "v1", 10.0, [[0, 5]]), paragraph("x_1", "v2", 10.0, [[5, 10]])]
+    pred = parse_predictions([{"video": "v2", "timestamps": [[5, 10]]}, {"video": "v1", "timestamps": [[0, 5]]}], "p")
+    assert score(pred, gt, [0.5])["mIoU"] == pytest.approx(100.0)
+
+
+def test_video_matching_refuses_ambiguous_videos():
+    gt = [paragraph("x_0", "v1", 10.0, [[0, 5]]), paragraph("x_1", "v1", 10.0, [[5, 10]])]
+    pred = parse_predictions([{"video": "v1", "timestamps": [[0, 5]]}], "p.json")
+    with pytest.raises(ValueError, match=r"p\.json: a prediction for video 'v1' has no 'id'.*2 paragraphs"):
+        score(pred, gt, [0.5], source="p.json")
+
+
+def test_missing_prediction_and_sentence_count_mismatch_are_errors():
+    gt = [paragraph("a", "v1", 10.0, [[0, 4], [4, 10]]), paragraph("b", "v2", 10.0, [[0, 4]])]
+    with pytest.raises(ValueError, match=r"p\.json: no prediction for 1 of 2 paragraphs, e\.g\. \['b'\]"):
+        score(parse_predictions([prediction("a", "v1", [[0, 1], [1, 2]])], "p.json"), gt, [0.5], source="p.json")
+    with pytest.raises(ValueError, match=r"paragraph 'a' has 2 sentences but 1 predicted spans"):
+        score(parse_predictions([prediction("a", "v1", [[0, 1]]), prediction("b", "v2", [[0, 1]])], "p"), gt, [0.5])
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"id": "a", "video": "v", "timestamps": [[5, 2]]}, r"\(id 'a'\): timestamp 0 is reversed"),
+        ({"id": "a", "video": "v", "timestamps": [[0, "x"]]}, r"timestamp 0 is not a \[start, end\] pair of numbers"),
+        ({"id": "a", "video": "v", "timestamps": []}, r"'timestamps' must be a non-empty list"),
+        ({"id": "a", "timestamps": [[0, 1]]}, r"expected an object with 'video' and 'timestamps'"),
+        ({"id": "a", "video": "v", "timestamps": [[0, float("nan")]]}, r"timestamp 0 is not finite"),
+    ],
+)
+def test_malformed_predictions_name_file_and_entry(tmp_path, entry, message):
+    path = tmp_path / "pred.json"
+    path.write_text(json.dumps([entry]))
+    with pytest.raises(ValueError, match=rf"pred\.json: entry 0\b.*{message}"):
+        read_predictions(path)
+
+
+def test_predictions_file_must_be_json_list(tmp_path):
+    path = tmp_path / "pred.json"
+    path.write_text('{"a": 1}')
+    with pytest.raises(ValueError, match=r"pred\.json: predictions must be a JSON list"):
+        read_predictions(path)
+    path.write_text("[{")
+    with pytest.raises(ValueError, match=r"pred\.json: not valid JSON"):
+        read_predictions(path)
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+def test_uniform_and_whole_priors():
+    assert baseline_spans("uniform", 3, 12.0) == [[0.0, 4.0], [4.0, 8.0], [8.0, 12.0]]
+    assert baseline_spans("whole", 2, 7.5) == [[0.0, 7.5], [0.0, 7.5]]
+    with pytest.raises(ValueError, match="unknown baseline 'median'"):
+        baseline_spans("median", 2, 1.0)
+    gt = [paragraph("a", "v", 12.0, [[0, 4], [4, 8], [8, 12]])]
+    assert score(parse_predictions(baseline_predictions("uniform", gt), "u"), gt, [0.7])["mIoU"] == pytest.approx(100.0)
+
+
+def test_baseline_cli_writes_predictions_and_metrics_equal_to_rescoring(tmp_path):
+    data = write_synthetic_dataset(tmp_path / "data", splits={"test": 12})
+    pred, metrics = tmp_path / "uniform.json", tmp_path / "uniform_metrics.json"
+    assert main(["baseline", "--kind", "uniform", "--annotations", str(data["test"]), "--predictions", str(pred),
+                 "--metrics", str(metrics), "--iou", "0.3", "0.5"]) == 0
+    written = json.loads(metrics.read_text())
+    assert written["method"] == "baseline:uniform" and written["num_paragraphs"] == 12
+    rescored = tmp_path / "rescored.json"
+    assert main(["evaluate", str(pred), "--annotations", str(data["test"]), "--iou", "0.3", "0.5", "--metrics", str(rescored)]) == 0
+    again = json.loads(rescored.read_text())
+    for key in ("R@0.3", "R@0.5", "mIoU", "num_sentences"):
+        assert again[key] == written[key]
+
+
+def test_score_cli_prints_metrics_without_metrics_file(tmp_path, capsys):
+    data = write_synthetic_dataset(tmp_path / "data", splits={"test": 4})
+    pred = tmp_path / "whole.json"
+    assert main(["baseline", "--kind", "whole", "--annotations", str(data["test"]), "--predictions", str(pred)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["method"] == "baseline:whole" and 0 < printed["mIoU"] < 100
+
+
+def test_score_real_tacos_files_in_both_formats(shared_data, tmp_path):
+    """The uniform prior on TACoS test, scored against PRVG's paragraph file and the 2D-TAN per-video file."""
+    paragraphs_file = shared_data / "tacos" / "paragraphs" / "test.json"
+    pred, metrics = tmp_path / "uniform.json", tmp_path / "m.json"
+    assert main(["baseline", "--annotations", str(paragraphs_file), "--format", "paragraphs", "--split", "test",
+                 "--predictions", str(pred), "--metrics", str(metrics), "--iou", "0.1", "0.3", "0.5"]) == 0
+    m = json.loads(metrics.read_text())
+    assert (m["num_paragraphs"], m["num_sentences"]) == (673, 3989)  # shared/data/README.md
+    assert 0 < m["R@0.5"] < m["R@0.3"] < m["R@0.1"] < 100
+    # Per-video 2D-TAN file: one (sorted) paragraph per video, predictions without ids match by video.
+    per_video = shared_data / "tacos" / "test.json"
+    whole = tmp_path / "whole.json"
+    assert main(["baseline", "--kind", "whole", "--annotations", str(per_video), "--format", "tacos",
+                 "--predictions", str(whole), "--metrics", str(tmp_path / "w.json")]) == 0
+    entries = json.loads(whole.read_text())
+    for entry in entries:
+        del entry["id"]
+    whole.write_text(json.dumps(entries))
+    assert main(["evaluate", str(whole), "--annotations", str(per_video), "--format", "tacos",
+                 "--metrics", str(tmp_path / "w2.json")]) == 0
+    w, w2 = json.loads((tmp_path / "w.json").read_text()), json.loads((tmp_path / "w2.json").read_text())
+    assert w2["num_paragraphs"] == 25 and w2["num_sentences"] == 4001 and w2["mIoU"] == w["mIoU"]
+
+
+def test_scoring_missing_predictions_file_is_one_error(tmp_path, caplog):
+    data = write_synthetic_dataset(tmp_path / "data", splits={"test": 2})
+    assert main(["evaluate", str(tmp_path / "nope.json"), "--annotations", str(data["test"])]) == 1
+    assert "nope.json: file not found" in caplog.text
+
+
+def test_evaluate_needs_a_mode(tmp_path, caplog):
+    data = write_synthetic_dataset(tmp_path / "data", splits={"test": 2})
+    assert main(["evaluate", "--annotations", str(data["test"])]) == 1
+    assert "give a PREDICTIONS file to score, or --checkpoint" in caplog.text
+    assert main(["evaluate", "--annotations", str(data["test"]), "--checkpoint", "x.pt"]) == 1
+    assert "--checkpoint needs --features, --text, --predictions" in caplog.text
+
+
+# ----------------------------------------------------------------------------- model evaluation
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    data = write_synthetic_dataset(root / "data", splits={"train": 16, "val": 6, "test": 6})
+    train(TrainSettings(features=str(data["features"]), text=str(data["text"]), train=str(data["train"]),
+                        val=str(data["val"]), out=str(root / "run"), preset="tiny", epochs=1, device="cpu"))
+    return data, root / "run" / "best.pt"
+
+
+def test_evaluate_checkpoint_writes_predictions_in_seconds_and_metrics(trained, tmp_path):
+    data, checkpoint = trained
+    pred, metrics = tmp_path / "predictions.json", tmp_path / "metrics.json"
+    argv = ["evaluate", "--checkpoint", str(checkpoint), "--features", str(data["features"]), "--text", str(data["text"]),
+            "--annotations", str(data["test"]), "--iou", "0.1", "0.3", "0.5", "0.7", "--predictions", str(pred),
+            "--metrics", str(metrics), "--device", "cpu"]
+    assert main(argv) == 0
+    gt = load_normalised(data["test"])
+    entries = json.loads(pred.read_text())
+    assert [e["id"] for e in entries] == [p.id for p in gt]
+    for entry, p in zip(entries, gt):
+        assert entry["video"] == p.video and len(entry["timestamps"]) == len(p.sentences) == len(entry["levels"]["sentence"])
+        spans = np.array(entry["timestamps"])
+        assert (spans[:, 0] <= spans[:, 1]).all() and spans.min() >= 0 and spans.max() <= p.duration + 1e-6
+        assert len(entry["levels"]["paragraph"]) == 2
+    m = json.loads(metrics.read_text())
+    assert m["method"] == "hscnet" and m["checkpoint"] == str(checkpoint) and m["epoch"] == 1
+    assert m["config"]["video_dim"] == 16 and m["num_sentences"] == sum(len(p.sentences) for p in gt)
+    assert {"R@0.1", "R@0.3", "R@0.5", "R@0.7", "mIoU"} <= m.keys()
+    # The written predictions re-score to the same numbers.
+    rescored = score(read_predictions(pred), gt, [0.1, 0.3, 0.5, 0.7])
+    assert all(rescored[k] == m[k] for k in ("R@0.1", "R@0.5", "mIoU"))
+
+
+def test_evaluate_same_checkpoint_twice_is_identical(trained, tmp_path):
+    data, checkpoint = trained
+    outputs = []
+    for run in ("a", "b"):
+        pred = tmp_path / f"{run}.json"
+        assert main(["evaluate", "--checkpoint", str(checkpoint), "--features", str(data["features"]), "--text",
+                     str(data["text"]), "--annotations", str(data["test"]), "--predictions", str(pred),
+                     "--metrics", str(tmp_path / f"{run}_m.json"), "--batch-size", "1" if run == "a" else "4"]) == 0
+        outputs.append(json.loads(pred.read_text()))
+    # Batch size changes padding only; predictions agree to float precision.
+    for x, y in zip(*outputs):
+        np.testing.assert_allclose(x["timestamps"], y["timestamps"], atol=1e-4)
+
+
+def test_corrupt_checkpoint_is_one_error_and_no_output(trained, tmp_path, caplog):
+    data, _ = trained
+    bad = tmp_path / "best.pt"
+    bad.write_bytes(b"\x00" * 100)
+    pred = tmp_path / "predictions.json"
+    assert main(["evaluate", "--checkpoint", str(bad), "--features", str(data["features"]), "--text", str(data["text"]),
+                 "--annotations", str(data["test"]), "--predictions", str(pred), "--metrics", str(tmp_path / "m.json")]) == 1
+    assert f"{bad}: not a readable checkpoint" in caplog.text
+    assert not pred.exists() and not (tmp_path / "m.json").exists()
+
+
+def test_features_from_another_extractor_are_refused(trained, tmp_path):
+    import h5py
+
+    data, checkpoint = trained
+    other = tmp_path / "features.h5"
+    other.write_bytes(data["features"].read_bytes())
+    with h5py.File(other, "a") as h5:
+        h5.attrs["weights"] = "ab" * 32
+    with pytest.raises(ValueError, match=r"features\.h5: weights 'abab.*' differs from the training data's 'random-seed-0'"):
+        evaluate_checkpoint(str(checkpoint), str(other), str(data["text"]), str(data["test"]), [0.5], device="cpu")

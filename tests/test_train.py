@@ -1,0 +1,194 @@
+"""hscnet train on small synthetic data: outputs, determinism, resume, ablations, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from hscnet.cli import main
+from hscnet.model import ModelConfig
+from hscnet.train import TrainSettings, load_trained_model, parse_ablation, read_checkpoint, train
+from test_dataset import write_synthetic_dataset
+
+SPLITS = {"train": 16, "val": 8, "test": 8}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The tiny model gains nothing from intra-op threads, which thrash when other jobs share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_synthetic_dataset(tmp_path_factory.mktemp("data"), splits=SPLITS)
+
+
+def settings(data, out, **kw) -> TrainSettings:
+    base = dict(features=str(data["features"]), text=str(data["text"]), train=str(data["train"]), val=str(data["val"]),
+                out=str(out), preset="tiny", epochs=2, seed=0, device="cpu")
+    return TrainSettings(**{**base, **kw})
+
+
+def read_history(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def without_time(rows):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def state_dicts_equal(a, b) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def two_epochs(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    history = train(settings(data, out))
+    return out, history
+
+
+def test_outputs_of_a_run(two_epochs, data):
+    out, history = two_epochs
+    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "history.csv", "last.pt"]
+    rows = read_history(out / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2] == [h["epoch"] for h in history]
+    # Every loss part of the full model, the total and the validation metrics are logged.
+    for key in ("loss", "loss_align_word", "loss_word_subset", "loss_grounding_giou", "val_R@0.5", "val_mIoU", "seconds"):
+        assert key in rows[0]
+    best_epoch = max(history, key=lambda h: h["val_mIoU"])["epoch"]
+    best = read_checkpoint(out / "best.pt")
+    assert best["epoch"] == best_epoch and best["val_metrics"]["mIoU"] == pytest.approx(history[best_epoch - 1]["val_mIoU"])
+    config = json.loads((out / "config.json").read_text())
+    assert ModelConfig.from_dict(config["model"]) == ModelConfig.from_dict(best["model_config"])
+    assert config["model"]["video_dim"] == 16 and config["model"]["word_dim"] == 12  # taken from the data
+    trained = load_trained_model(out / "best.pt", torch.device("cpu"))
+    assert not trained.model.training and trained.cfg.epochs == 2
+    assert trained.feature_stats is not None and trained.feature_stats.mean.shape == (16,)
+
+
+def test_evaluating_the_val_split_reproduces_the_validation_of_training(two_epochs, data):
+    """Same model, same feature standardisation, same scoring: evaluate == the epoch's validation."""
+    from hscnet.evaluate import evaluate_checkpoint
+
+    out, _ = two_epochs
+    best = read_checkpoint(out / "best.pt")
+    _, metrics = evaluate_checkpoint(str(out / "best.pt"), str(data["features"]), str(data["text"]), str(data["val"]),
+                                     [0.1, 0.3, 0.5, 0.7], device="cpu")
+    for key in ("R@0.1", "R@0.5", "mIoU", "num_sentences"):
+        assert metrics[key] == best["val_metrics"][key]
+
+
+def test_raw_features_option(data, tmp_path):
+    train(settings(data, tmp_path / "raw", epochs=1, feature_norm="none"))
+    assert read_checkpoint(tmp_path / "raw" / "best.pt")["feature_stats"] is None
+
+
+def test_same_seed_same_run_other_seed_differs(two_epochs, data, tmp_path):
+    out, history = two_epochs
+    again = train(settings(data, tmp_path / "again"))
+    assert without_time(again) == without_time(history)
+    assert state_dicts_equal(read_checkpoint(tmp_path / "again" / "last.pt")["model"], read_checkpoint(out / "last.pt")["model"])
+    other = train(settings(data, tmp_path / "other", seed=1))
+    assert without_time(other) != without_time(history)
+
+
+def test_resume_reproduces_the_uninterrupted_run(two_epochs, data, tmp_path):
+    out, history = two_epochs
+    run = tmp_path / "resumed"
+    train(settings(data, run, epochs=1))  # "killed" after epoch 1
+    resumed = train(settings(data, run, epochs=2, resume=True))
+    assert without_time(resumed) == without_time(history)
+    assert without_time(read_history(run / "history.csv")) == without_time(read_history(out / "history.csv"))
+    a, b = read_checkpoint(run / "last.pt"), read_checkpoint(out / "last.pt")
+    assert state_dicts_equal(a["model"], b["model"])
+    assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"]
+    assert state_dicts_equal(read_checkpoint(run / "best.pt")["model"], read_checkpoint(out / "best.pt")["model"])
+
+
+def test_resume_without_checkpoint_starts_fresh(data, tmp_path):
+    history = train(settings(data, tmp_path / "fresh", epochs=1, resume=True))
+    assert [h["epoch"] for h in history] == [1]
+
+
+def test_resume_refuses_another_configuration(two_epochs, data, tmp_path):
+    run = tmp_path / "r"
+    train(settings(data, run, epochs=1))
+    with pytest.raises(ValueError, match=r"last\.pt: written by a run with another model configuration or seed"):
+        train(settings(data, run, epochs=2, resume=True, ablation="table2:SL"))
+
+
+def test_ablation_row_trains_without_its_levels(data, tmp_path):
+    history = train(settings(data, tmp_path / "sl", epochs=1, ablation="table2:SL"))
+    assert "loss_align_word" not in history[0] and "loss_paragraph_l1" not in history[0]
+    assert "loss_sentence_l1" in history[0] and "loss_grounding_giou" in history[0]
+    cfg = ModelConfig.from_dict(read_checkpoint(tmp_path / "sl" / "best.pt")["model_config"])
+    assert cfg.levels == ("sentence",) and cfg.decoders == ()
+
+
+def test_parse_ablation():
+    assert parse_ablation("table3:W+S") == (3, "W+S")
+    for bad in ("SL", "table:SL", "tableX:SL", "table2:"):
+        with pytest.raises(ValueError, match="expected 'table<N>:<row>'"):
+            parse_ablation(bad)
+
+
+def test_cli_trains_with_overrides(data, tmp_path):
+    out = tmp_path / "cli"
+    argv = ["train", "--features", str(data["features"]), "--text", str(data["text"]), "--train", str(data["train"]),
+            "--val", str(data["val"]), "--preset", "tiny", "--epochs", "1", "--batch-size", "3", "--lr", "0.002",
+            "--device", "cpu", "--out", str(out)]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["model"]["batch_size"], config["model"]["lr"], config["model"]["epochs"]) == (3, 0.002, 1)
+
+
+@pytest.mark.parametrize("broken", ["features", "train", "text"])
+def test_cli_bad_input_is_one_error_and_no_output(data, tmp_path, caplog, broken):
+    paths = {k: str(v) for k, v in data.items()}
+    paths[broken] = str(tmp_path / "missing.file")
+    out = tmp_path / "out"
+    argv = ["train", "--features", paths["features"], "--text", paths["text"], "--train", paths["train"],
+            "--val", paths["val"], "--preset", "tiny", "--epochs", "1", "--device", "cpu", "--out", str(out)]
+    assert main(argv) == 1
+    assert "missing.file" in caplog.text and "not found" in caplog.text
+    assert not out.exists()
+
+
+def test_cli_rejects_reversed_timestamps(data, tmp_path, caplog):
+    paragraphs = json.loads(data["val"].read_text())
+    start, end = paragraphs[0]["timestamps"][0]
+    paragraphs[0]["timestamps"][0] = [end, start]
+    bad = tmp_path / "val.json"
+    bad.write_text(json.dumps(paragraphs))
+    argv = ["train", "--features", str(data["features"]), "--text", str(data["text"]), "--train", str(data["train"]),
+            "--val", str(bad), "--preset", "tiny", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "out")]
+    assert main(argv) == 1
+    assert f"{bad}: paragraph {paragraphs[0]['id']!r}" in caplog.text
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_training_learns_the_planted_signal(tmp_path):
+    """Validation mIoU rises well above its first epoch and the model beats the whole-video prior on test."""
+    from hscnet.baselines import baseline_predictions
+    from hscnet.data.annotations import load_normalised
+    from hscnet.evaluate import evaluate_checkpoint
+    from hscnet.metrics import parse_predictions, score
+
+    data = write_synthetic_dataset(tmp_path / "data", splits={"train": 48, "val": 12, "test": 12})
+    history = train(settings(data, tmp_path / "run", epochs=12))
+    assert max(h["val_mIoU"] for h in history) > history[0]["val_mIoU"] + 15
+    _, metrics = evaluate_checkpoint(str(tmp_path / "run" / "best.pt"), str(data["features"]), str(data["text"]),
+                                     str(data["test"]), [0.5], device="cpu")
+    test = load_normalised(data["test"])
+    whole = score(parse_predictions(baseline_predictions("whole", test), "whole"), test, [0.5])
+    assert metrics["mIoU"] > whole["mIoU"] + 10
