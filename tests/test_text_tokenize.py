@@ -79,7 +79,7 @@ def test_real_tacos_vocabulary(shared_data, tmp_path):
     tokens = tokenize_annotations(paths)
     assert len(tokens) == 1526 + 688 + 673
     words = vocabulary(entry["tokens"] for entry in tokens.values())
-    # 1920 with spaCy 3.8 (reported in bench/text.md); a range so that a tokenizer rule change
+    # 1920 with spaCy 3.8 (reported in bench/README.md); a range so that a tokenizer rule change
     # shows up as a failure only when it is large.
     assert 1800 <= len(words) <= 2050
     assert {"knife", "cutting", "board", "n't"} <= words

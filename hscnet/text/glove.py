@@ -15,7 +15,7 @@ spaces and takes the first field as the word: the few 840B lines whose "word" co
 (e.g. ``". . ."``) then fail with "could not convert string to float" (or give a vector of the
 wrong length). Here a line is split from the RIGHT: the last D fields are the vector and
 everything before them is the word. gensim also converts each number with a Python call, which
-is several times slower than numpy's C reader (``np.loadtxt``) used here (see bench/text.md).
+is several times slower than numpy's C reader (``np.loadtxt``) used here (see bench/README.md).
 
 Reading is streaming and linear: one pass counts lines so the (N, D) float32 matrix is
 allocated once (no Python list of all lines, no growing copies), a second pass parses
