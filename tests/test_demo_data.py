@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -15,8 +16,9 @@ import numpy as np
 import pytest
 
 from hscnet import cli
-from hscnet.data import demo, demo_text
+from hscnet.data import demo
 from hscnet.io import read_json
+from hscnet.text.tokenize import tokenize_sentences
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ("train", "val", "test")
@@ -41,7 +43,12 @@ def tiny_again_by_cli(tmp_path_factory) -> Path:
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     proc = subprocess.run(
         [sys.executable, "-m", "hscnet.cli", "demo-data", "--size", "tiny", "--seed", "0", "--out", str(out)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return out
@@ -128,16 +135,22 @@ def test_glove_has_300_floats_per_word_and_covers_every_sentence(tiny):
         assert len(values) == 300 and np.isfinite(np.array(values, dtype=np.float64)).all()
         assert word not in vocabulary
         vocabulary.add(word)
-    nlp = demo_text.blank_tokenizer()
     texts = [s for ps in _annotations(tiny).values() for p in ps for s in p["sentences"]]
     texts += (tiny / "corpus.txt").read_text(encoding="utf-8").splitlines()
-    tokens = {t for text in texts for t in demo_text.tokenize(nlp, text)}
+    tokens = {t for words in tokenize_sentences(texts) for t in words}
     assert tokens <= vocabulary, sorted(tokens - vocabulary)
 
 
 def test_same_seed_gives_identical_dataset(tiny, tiny_again_by_cli):
-    for name in ("annotations/train.json", "annotations/val.json", "annotations/test.json", "events.json",
-                 "corpus.txt", "glove.txt", "README.txt"):
+    for name in (
+        "annotations/train.json",
+        "annotations/val.json",
+        "annotations/test.json",
+        "events.json",
+        "corpus.txt",
+        "glove.txt",
+        "README.txt",
+    ):
         assert (tiny / name).read_bytes() == (tiny_again_by_cli / name).read_bytes(), name
     for video in demo.video_ids("tiny"):
         a, b = (_decode(root / "videos" / f"{video}.mp4") for root in (tiny, tiny_again_by_cli))
@@ -161,6 +174,8 @@ def test_failure_leaves_no_output_and_no_temporary_files(tmp_path, monkeypatch):
         Path(path).write_bytes(b"partial")
 
     monkeypatch.setattr(demo.demo_render, "write_video", fail_on_third_video)
+    quick = dataclasses.replace(demo.SIZES["tiny"], corpus_sentences=500, word_vector_epochs=1)
+    monkeypatch.setitem(demo.SIZES, "tiny", quick)
     out = tmp_path / "tiny"
     with pytest.raises(OSError, match="disk full"):
         demo.generate_demo(out, size="tiny", seed=0)
@@ -206,13 +221,22 @@ def test_random_c3d_features_carry_colour_and_action(tmp_path, monkeypatch):
     """
     from hscnet.data import demo_probe
 
-    probe_size = demo.DemoSize(num_videos=24, num_frames=(120, 128), num_events=(4, 4), paragraphs_per_video=1,
-                               corpus_sentences=500, word_vector_epochs=5)
+    probe_size = demo.DemoSize(
+        num_videos=24,
+        num_frames=(120, 128),
+        num_events=(4, 4),
+        paragraphs_per_video=1,
+        corpus_sentences=500,
+        word_vector_epochs=5,
+    )
     monkeypatch.setitem(demo.SIZES, "probe", probe_size)
     demo.generate_demo(tmp_path / "probe", size="probe", seed=0)
     results = demo_probe.run_probe(tmp_path / "probe")
-    print(json.dumps({task: {k: r[k] for k in ("accuracy", "majority_baseline", "num_clips")}
-                      for task, r in results.items()}))
+    print(
+        json.dumps(
+            {task: {k: r[k] for k in ("accuracy", "majority_baseline", "num_clips")} for task, r in results.items()}
+        )
+    )
     assert results["action"]["num_clips"] == 96
     for task in ("colour", "action"):
         r = results[task]

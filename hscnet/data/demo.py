@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +31,8 @@ import numpy as np
 from tqdm import tqdm
 
 from hscnet.data import demo_render, demo_script, demo_text
-from hscnet.io import atomic_path, write_json
+from hscnet.io import atomic_directory, atomic_path, write_json
+from hscnet.text.tokenize import tokenize_sentences
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +59,23 @@ class DemoSize:
 
 SIZES: dict[str, DemoSize] = {
     # 40-46 s at 8 fps: the C3D stage's 24 clips of 16 frames (384 frames) cover every video.
-    "demo": DemoSize(num_videos=30, num_frames=(320, 368), num_events=(9, 11), paragraphs_per_video=12,
-                     corpus_sentences=20000, word_vector_epochs=10),
+    "demo": DemoSize(
+        num_videos=30,
+        num_frames=(320, 368),
+        num_events=(9, 11),
+        paragraphs_per_video=12,
+        corpus_sentences=20000,
+        word_vector_epochs=10,
+    ),
     # 15-16 s: 8 clips of 16 frames; for tests and CI.
-    "tiny": DemoSize(num_videos=6, num_frames=(120, 128), num_events=(4, 5), paragraphs_per_video=5,
-                     corpus_sentences=5000, word_vector_epochs=24),
+    "tiny": DemoSize(
+        num_videos=6,
+        num_frames=(120, 128),
+        num_events=(4, 5),
+        paragraphs_per_video=5,
+        corpus_sentences=5000,
+        word_vector_epochs=24,
+    ),
 }
 
 
@@ -137,22 +148,6 @@ def _check_replaceable(out: Path) -> None:
         )
 
 
-def _move_into_place(built: Path, out: Path) -> None:
-    """Rename the finished ``built`` directory onto ``out``, replacing a previous output."""
-    if not out.exists():
-        os.replace(built, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-    os.replace(out, old / out.name)
-    try:
-        os.replace(built, out)
-    except OSError:
-        os.replace(old / out.name, out)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _write_videos(scripts: dict[str, demo_script.VideoScript], video_dir: Path) -> None:
     for video, script in tqdm(scripts.items(), desc="demo videos", unit="video"):
         frames = demo_render.render_frames(script)  # (T, H, W, 3) uint8
@@ -174,29 +169,25 @@ def _make_paragraphs(
             script, rng = scripts[video], np.random.default_rng(text_seeds[video])
             for first, length in paragraph_windows(rng, len(script.events), paragraphs_per_video):
                 events = script.events[first : first + length]
-                paragraphs[split].append({
-                    "id": f"{split}_{len(paragraphs[split]):05d}",
-                    "video": video,
-                    "duration": script.duration,
-                    "sentences": demo_text.describe_paragraph(rng, events),
-                    "timestamps": [[e.start, e.end] for e in events],
-                })
+                paragraphs[split].append(
+                    {
+                        "id": f"{split}_{len(paragraphs[split]):05d}",
+                        "video": video,
+                        "duration": script.duration,
+                        "sentences": demo_text.describe_paragraph(rng, events),
+                        "timestamps": [[e.start, e.end] for e in events],
+                    }
+                )
     return paragraphs
 
 
 def _word_vectors(corpus: list[str], paragraphs: dict[str, list[dict]], seed: int, epochs: int):
     """Word2Vec ``KeyedVectors`` trained on ``corpus``; checked to cover every annotation token."""
-    nlp = demo_text.blank_tokenizer()
     log.info("training %d-d word vectors on %d corpus sentences", demo_text.WORD_VECTOR_DIM, len(corpus))
-    vectors = demo_text.train_word_vectors((demo_text.tokenize(nlp, s) for s in corpus), seed=seed, epochs=epochs)
-    missing = sorted({
-        token
-        for split in SPLITS
-        for paragraph in paragraphs[split]
-        for sentence in paragraph["sentences"]
-        for token in demo_text.tokenize(nlp, sentence)
-        if token not in vectors.key_to_index
-    })
+    # The text stage's own tokenizer, so that the vocabularies agree exactly.
+    vectors = demo_text.train_word_vectors(tokenize_sentences(corpus), seed=seed, epochs=epochs)
+    sentences = [s for split in SPLITS for paragraph in paragraphs[split] for s in paragraph["sentences"]]
+    missing = sorted({t for words in tokenize_sentences(sentences) for t in words} - set(vectors.key_to_index))
     if missing:  # the corpus sweeps every template, so this is a generator bug, not bad input
         raise RuntimeError(f"demo corpus misses words of the annotations: {missing}")
     return vectors
@@ -224,22 +215,25 @@ def _build(out: Path, size: str, seed: int) -> dict:
     _write_videos(scripts, out / "videos")
     for split in SPLITS:
         write_json(out / "annotations" / f"{split}.json", paragraphs[split])
-    write_json(out / "events.json", {
-        "size": size,
-        "seed": seed,
-        "fps": FPS,
-        "width": demo_script.FRAME_WIDTH,
-        "height": demo_script.FRAME_HEIGHT,
-        "videos": {
-            video: {
-                "split": next(s for s in SPLITS if video in splits[s]),
-                "num_frames": script.num_frames,
-                "duration": script.duration,
-                "events": [e.to_json() for e in script.events],
-            }
-            for video, script in scripts.items()
+    write_json(
+        out / "events.json",
+        {
+            "size": size,
+            "seed": seed,
+            "fps": FPS,
+            "width": demo_script.FRAME_WIDTH,
+            "height": demo_script.FRAME_HEIGHT,
+            "videos": {
+                video: {
+                    "split": next(s for s in SPLITS if video in splits[s]),
+                    "num_frames": script.num_frames,
+                    "duration": script.duration,
+                    "events": [e.to_json() for e in script.events],
+                }
+                for video, script in scripts.items()
+            },
         },
-    })
+    )
     with atomic_path(out / "corpus.txt") as tmp:
         tmp.write_text("".join(f"{s}\n" for s in corpus), encoding="utf-8")
     with atomic_path(out / "glove.txt") as tmp:
@@ -273,19 +267,15 @@ def generate_demo(out: str | os.PathLike, size: str = "tiny", seed: int = 0) -> 
         raise ValueError(f"demo seed must be a non-negative integer, got {seed}")
     out = Path(out)
     _check_replaceable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    built = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    built.chmod(0o777 & ~umask)  # mkdtemp makes it private; the dataset is an ordinary folder
-    try:
+    with atomic_directory(out) as built:
         summary = _build(built, size, seed)
-        _move_into_place(built, out)
-    finally:
-        shutil.rmtree(built, ignore_errors=True)  # gone already after a successful rename
     log.info(
-        "demo dataset %r (seed %d) in %s after %.1f s: %s", size, seed, out, time.perf_counter() - started,
+        "demo dataset %r (seed %d) in %s after %.1f s: %s",
+        size,
+        seed,
+        out,
+        time.perf_counter() - started,
         ", ".join(f"{s} {summary[s]['videos']} videos / {summary[s]['paragraphs']} paragraphs" for s in SPLITS),
     )
     return summary
@@ -300,9 +290,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo-data",
         help="generate the synthetic demo dataset (videos, paragraph annotations, word vectors)",
-        description=__doc__.split("\n\n")[0],
+        description="Generate a synthetic dataset shaped like TACoS (videos, paragraph annotations, GloVe-format "
+        "word vectors) that HSCNet can learn from scratch; everything follows from --seed.",
     )
-    parser.add_argument("--size", choices=sorted(SIZES), default="tiny", help="demo (~30 videos) or tiny (6, for tests)")
+    parser.add_argument(
+        "--size", choices=sorted(SIZES), default="tiny", help="demo (~30 videos) or tiny (6, for tests)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="everything generated follows from this seed")
     parser.add_argument("--out", required=True, type=Path, help="output directory (created or replaced as a whole)")
     parser.set_defaults(func=_run)

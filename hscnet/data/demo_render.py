@@ -127,7 +127,7 @@ def write_video(frames: np.ndarray, fps: float, path: str | os.PathLike, crf: in
     One encoder thread: x264's output then depends only on the input, so a seed gives the same
     bytes on every machine with the same libx264.
     """
-    num_frames, height, width, _ = frames.shape
+    _, height, width, _ = frames.shape  # (T, H, W, 3)
     if width % 2 or height % 2:
         raise ValueError(f"{path}: H.264 yuv420p needs even frame sizes, got {width}x{height}")
     with av.open(str(path), mode="w", format="mp4") as container:

@@ -44,10 +44,18 @@ APPEAR_TEMPLATES = (
     "{where} a {colour} {shape} slowly appears.",
 )
 MOVE_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "left": ("{subject} slides to the left.", "{subject} moves left.", "{subject} glides over to the left side.",
-             "{subject} travels toward the left."),
-    "right": ("{subject} slides to the right.", "{subject} moves right.", "{subject} glides over to the right side.",
-              "{subject} travels toward the right."),
+    "left": (
+        "{subject} slides to the left.",
+        "{subject} moves left.",
+        "{subject} glides over to the left side.",
+        "{subject} travels toward the left.",
+    ),
+    "right": (
+        "{subject} slides to the right.",
+        "{subject} moves right.",
+        "{subject} glides over to the right side.",
+        "{subject} travels toward the right.",
+    ),
     "up": ("{subject} moves up.", "{subject} rises.", "{subject} floats upward.", "{subject} slides to the top."),
     "down": ("{subject} moves down.", "{subject} sinks.", "{subject} drops down.", "{subject} slides to the bottom."),
 }
@@ -58,14 +66,30 @@ RECOLOUR_TEMPLATES = (
     "{subject} slowly changes from {old} to {new}.",
 )
 GROW_TEMPLATES = ("{subject} grows bigger.", "{subject} gets larger.", "{subject} expands.", "{subject} swells up.")
-SHRINK_TEMPLATES = ("{subject} shrinks.", "{subject} gets smaller.", "{subject} becomes smaller.",
-                    "{subject} contracts.")
-SHAKE_TEMPLATES = ("{subject} shakes.", "{subject} wobbles from side to side.", "{subject} jiggles back and forth.",
-                   "{subject} vibrates.")
-BLINK_TEMPLATES = ("{subject} blinks.", "{subject} flashes on and off.", "{subject} flickers.",
-                   "{subject} blinks a few times.")
-DISAPPEAR_TEMPLATES = ("{subject} disappears.", "{subject} fades away.", "{subject} vanishes.",
-                       "{subject} fades out of view.")
+SHRINK_TEMPLATES = (
+    "{subject} shrinks.",
+    "{subject} gets smaller.",
+    "{subject} becomes smaller.",
+    "{subject} contracts.",
+)
+SHAKE_TEMPLATES = (
+    "{subject} shakes.",
+    "{subject} wobbles from side to side.",
+    "{subject} jiggles back and forth.",
+    "{subject} vibrates.",
+)
+BLINK_TEMPLATES = (
+    "{subject} blinks.",
+    "{subject} flashes on and off.",
+    "{subject} flickers.",
+    "{subject} blinks a few times.",
+)
+DISAPPEAR_TEMPLATES = (
+    "{subject} disappears.",
+    "{subject} fades away.",
+    "{subject} vanishes.",
+    "{subject} fades out of view.",
+)
 FACT_SHARE = 0.3  # of the corpus; enough for the facts to pull apart e.g. "red" and "blue"
 CORPUS_SCRIPT_FRAMES = 360  # scripts drawn for the corpus only need room for up to 11 events
 CONNECTIVES = ("then", "next", "after that")
@@ -88,19 +112,37 @@ WORD_THINGS: dict[str, tuple[str, ...]] = {
     "right": ("east", "liver", "starboard", "signature", "entrance"),
 }
 WORD_FACT_TEMPLATES: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(COLOURS, ("the {thing} is {word}.", "a {thing} is usually {word}.",
-                              "{word} is the colour of the {thing}.")),
-    **dict.fromkeys(SHAPES, ("the {thing} has the shape of a {word}.", "a {thing} looks like a {word}.",
-                             "draw a {word} for the {thing}.")),
-    **dict.fromkeys(("left", "right"), ("the {thing} is on the {word}.", "on a map the {thing} is at the {word}.",
-                                        "look to the {word} to see the {thing}.")),
+    **dict.fromkeys(
+        COLOURS, ("the {thing} is {word}.", "a {thing} is usually {word}.", "{word} is the colour of the {thing}.")
+    ),
+    **dict.fromkeys(
+        SHAPES,
+        ("the {thing} has the shape of a {word}.", "a {thing} looks like a {word}.", "draw a {word} for the {thing}."),
+    ),
+    **dict.fromkeys(
+        ("left", "right"),
+        (
+            "the {thing} is on the {word}.",
+            "on a map the {thing} is at the {word}.",
+            "look to the {word} to see the {thing}.",
+        ),
+    ),
 }
 GENERAL_FACTS = (
-    "the balloon rises up into the sky.", "smoke floats upward.", "the stone sinks down into the water.",
-    "rain drops down from the clouds.", "the puppy grows bigger every day.", "the tree gets larger each year.",
-    "the sweater shrinks in the wash.", "the ice cube gets smaller in the sun.", "the lamp flickers at night.",
-    "the light flashes on and off.", "the ghost vanishes.", "the fog fades away in the morning.",
-    "the moon comes into view.", "the sun appears at the top of the sky.",
+    "the balloon rises up into the sky.",
+    "smoke floats upward.",
+    "the stone sinks down into the water.",
+    "rain drops down from the clouds.",
+    "the puppy grows bigger every day.",
+    "the tree gets larger each year.",
+    "the sweater shrinks in the wash.",
+    "the ice cube gets smaller in the sun.",
+    "the lamp flickers at night.",
+    "the light flashes on and off.",
+    "the ghost vanishes.",
+    "the fog fades away in the morning.",
+    "the moon comes into view.",
+    "the sun appears at the top of the sky.",
 )
 
 
@@ -170,21 +212,28 @@ def _fact_sentences() -> list[str]:
 def _template_sweep() -> list[str]:
     """Every template with every colour, shape, position and direction: the vocabulary in full."""
     sentences = []
-    for (column, row), phrases in POSITION_PHRASES.items():
+    for phrases in POSITION_PHRASES.values():
         for template, where in itertools.product(APPEAR_TEMPLATES, phrases):
             for colour, shape in zip(COLOURS, itertools.cycle(SHAPES)):
                 sentences.append(template.format(colour=colour, shape=shape, where=where))
-    subjects = ["it", *(f"the {c} {s}" for c, s in zip(COLOURS, itertools.cycle(SHAPES))), *(f"the {s}" for s in SHAPES)]
+    subjects = [
+        "it",
+        *(f"the {c} {s}" for c, s in zip(COLOURS, itertools.cycle(SHAPES))),
+        *(f"the {s}" for s in SHAPES),
+    ]
     action_templates = [
         *itertools.chain.from_iterable(MOVE_TEMPLATES.values()),
-        *GROW_TEMPLATES, *SHAKE_TEMPLATES, *SHRINK_TEMPLATES, *BLINK_TEMPLATES, *DISAPPEAR_TEMPLATES,
+        *GROW_TEMPLATES,
+        *SHAKE_TEMPLATES,
+        *SHRINK_TEMPLATES,
+        *BLINK_TEMPLATES,
+        *DISAPPEAR_TEMPLATES,
     ]
-    colours = list(COLOURS)
     for subject in subjects:
         sentences.extend(t.format(subject=subject) for t in action_templates)
-        for k, template in enumerate(RECOLOUR_TEMPLATES):
-            sentences.extend(template.format(subject=subject, old=colours[j], new=colours[(j + k + 1) % len(colours)])
-                             for j in range(len(colours)))
+    for old, new in itertools.permutations(COLOURS, 2):  # every colour change, said of an object of the old colour
+        for template, shape in zip(RECOLOUR_TEMPLATES, itertools.cycle(SHAPES), strict=False):
+            sentences.append(template.format(subject=f"the {old} {shape}", old=old, new=new))
     every_fiftieth = sentences[:: len(sentences) // 50]
     sentences.extend(f"{c} {s}" for c in (*CONNECTIVES, LAST_CONNECTIVE) for s in every_fiftieth)
     return sentences
@@ -206,26 +255,14 @@ def make_corpus(rng: np.random.Generator, num_sentences: int) -> list[str]:
     return [sentences[i] for i in order]
 
 
-def blank_tokenizer():
-    """The project's tokenizer: spaCy's rule-based English tokenizer without a trained pipeline."""
-    import spacy
-
-    return spacy.blank("en")
-
-
-def tokenize(nlp, text: str) -> list[str]:
-    """Lower-cased tokens of ``text``, punctuation and whitespace tokens dropped (the text stage's policy)."""
-    return [t.lower_ for t in nlp(text) if not (t.is_punct or t.is_space)]
-
-
 def train_word_vectors(token_lists: Iterable[list[str]], seed: int, epochs: int = 10):
     """Skip-gram Word2Vec (gensim) on the tokenised corpus: ``KeyedVectors`` of dim 300.
 
     ``workers=1`` because gensim's multi-threaded training is not reproducible; the vectors'
     random initialisation is seeded by ``seed`` (not by Python's string hashing). ``sample`` is
     raised from gensim's 1e-3 to 1e-2: in a ~200-word vocabulary nearly every word is "frequent"
-    and would be dropped most of the time, which left e.g. "left" and "right" at cosine 0.98
-    (0.71 with 1e-2; "red"/"blue" 0.74 -> 0.51).
+    and would be dropped most of the time, which left e.g. "left" and "right" at cosine ~0.98
+    on the demo corpus (0.70 with 1e-2; "red"/"blue" ~0.74 -> 0.52).
     """
     from gensim.models import Word2Vec
 
