@@ -31,12 +31,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, when not pip-installed
 
-from hscnet.data.annotations import load_normalised  # noqa: E402
-from hscnet.data.dataset import ParagraphDataset  # noqa: E402
-from hscnet.evaluate import predict  # noqa: E402
-from hscnet.metrics import parse_predictions, score  # noqa: E402
-from hscnet.model import ModelConfig  # noqa: E402
-from hscnet.train import build_training, make_loader, resolve_device, seed_everything, train_one_epoch  # noqa: E402
+from hscnet.data.annotations import load_normalised
+from hscnet.data.dataset import ParagraphDataset
+from hscnet.evaluate import predict
+from hscnet.metrics import parse_predictions, score
+from hscnet.model import ModelConfig
+from hscnet.train import (
+    build_training,
+    make_loader,
+    resolve_device,
+    seed_everything,
+    train_one_epoch,
+)
 
 TACOS = {"train": (1526, 75), "test": (673, 25)}  # split: (paragraphs, videos)
 

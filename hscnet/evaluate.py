@@ -33,12 +33,17 @@ import torch
 from tqdm import tqdm
 
 from hscnet.baselines import BASELINES, baseline_predictions
-from hscnet.data.collate import to_device
 from hscnet.data.annotations import FORMATS, load_normalised, load_paragraphs
+from hscnet.data.collate import to_device
 from hscnet.data.dataset import ParagraphDataset
 from hscnet.io import write_json
 from hscnet.metrics import parse_predictions, read_predictions, score
-from hscnet.train import DEFAULT_IOU_THRESHOLDS, load_trained_model, make_loader, resolve_device
+from hscnet.train import (
+    DEFAULT_IOU_THRESHOLDS,
+    load_trained_model,
+    make_loader,
+    resolve_device,
+)
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,8 @@ def read_predictions(path: str | os.PathLike) -> list[PredictedParagraph]:
 def parse_predictions(data: object, source: str) -> list[PredictedParagraph]:
     """Validate predictions already in memory (the JSON list); errors name ``source`` and the entry."""
     if not isinstance(data, list):
-        raise ValueError(f"{source}: predictions must be a JSON list of paragraphs, got {type(data).__name__}")
+        # ValueError, not TypeError: a malformed input file, reported by the CLI as one clean line.
+        raise ValueError(f"{source}: predictions must be a JSON list of paragraphs, got {type(data).__name__}")  # noqa: TRY004
     predictions = []
     for index, entry in enumerate(data):
         where = f"{source}: entry {index}"
@@ -147,6 +148,6 @@ def score(
         iou_thresholds=[float(m) for m in thresholds],
         hit_rule=HIT_RULE,
         num_paragraphs=len(pairs),
-        num_sentences=int(len(gt)),
+        num_sentences=len(gt),
     )
     return metrics

@@ -34,8 +34,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from hscnet.data.collate import collate_samples, to_device
 from hscnet.data.annotations import load_normalised
+from hscnet.data.collate import collate_samples, to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
 from hscnet.io import atomic_path, write_json
 from hscnet.metrics import parse_predictions, score
@@ -184,11 +184,10 @@ def load_trained_model(path: str | os.PathLike, device: torch.device) -> Trained
 
 
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(history[0]))
-            writer.writeheader()
-            writer.writerows(history)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
 
 
 def make_loader(dataset: ParagraphDataset, batch_size: int, shuffle: bool, generator: torch.Generator | None, num_workers: int) -> DataLoader:
@@ -244,7 +243,8 @@ def train_one_epoch(model, criterion, loader, optimizer, device, description: st
 
 def validate(model, loader, paragraphs, device, thresholds) -> dict[str, float]:
     """R@m and mIoU (percent) of ``model`` on one split."""
-    from hscnet.evaluate import predict  # evaluate imports this module's checkpoint helpers
+    # Imported here: hscnet.evaluate imports this module's checkpoint helpers.
+    from hscnet.evaluate import predict
 
     predictions = parse_predictions(predict(model, loader, paragraphs, device), "validation predictions")
     return score(predictions, paragraphs, thresholds, source="validation")

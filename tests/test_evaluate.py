@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from test_dataset import write_synthetic_dataset
 
 from hscnet.baselines import baseline_predictions, baseline_spans
 from hscnet.cli import main
@@ -14,7 +15,6 @@ from hscnet.data.annotations import Paragraph, load_normalised
 from hscnet.evaluate import evaluate_checkpoint
 from hscnet.metrics import parse_predictions, read_predictions, recall_and_miou, score
 from hscnet.train import TrainSettings, train
-from test_dataset import write_synthetic_dataset
 
 
 @pytest.fixture(autouse=True, scope="module")

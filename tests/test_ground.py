@@ -6,13 +6,13 @@ import json
 
 import pytest
 import torch
+from test_dataset import NUM_CONCEPTS, write_synthetic_dataset
 
 from extractors.synthetic import write_video
 from hscnet.cli import main
 from hscnet.ground import c3d_settings, ground, split_paragraph
 from hscnet.text.glove import convert_vectors
 from hscnet.train import TrainSettings, read_checkpoint, save_checkpoint, train
-from test_dataset import NUM_CONCEPTS, write_synthetic_dataset
 
 WORD_DIM = 12
 
@@ -46,7 +46,7 @@ def test_split_paragraph():
 
 @pytest.mark.slow
 def test_ground_cli_prints_a_span_per_sentence(setup, tmp_path, capsys):
-    root, checkpoint, glove, video = setup
+    _, checkpoint, glove, video = setup
     out = tmp_path / "grounded.json"
     argv = ["ground", "--video", str(video), "--paragraph", "The square moves concept1. concept2 the square!",
             "--checkpoint", str(checkpoint), "--glove", str(glove), "--device", "cpu", "--output", str(out)]
@@ -77,7 +77,7 @@ def test_sentence_without_words_is_an_error(setup):
 
 
 def test_word_vectors_of_another_size_are_refused(setup, tmp_path):
-    root, checkpoint, _, video = setup
+    _, checkpoint, _, video = setup
     other = tmp_path / "g.txt"
     other.write_text("square 0.1 0.2 0.3\n")
     with pytest.raises(ValueError, match=r"3-d word vectors, but the model takes 12-d ones"):
@@ -85,7 +85,7 @@ def test_word_vectors_of_another_size_are_refused(setup, tmp_path):
 
 
 def test_pretrained_feature_weights_must_be_given_and_match(setup, tmp_path):
-    root, checkpoint, glove, video = setup
+    _, checkpoint, glove, video = setup
     state = read_checkpoint(checkpoint)
     state["data"]["features"]["weights"] = "ab" * 32  # trained on pretrained C3D features
     pretrained = tmp_path / "best.pt"

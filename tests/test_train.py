@@ -7,11 +7,17 @@ import json
 
 import pytest
 import torch
+from test_dataset import write_synthetic_dataset
 
 from hscnet.cli import main
 from hscnet.model import ModelConfig
-from hscnet.train import TrainSettings, load_trained_model, parse_ablation, read_checkpoint, train
-from test_dataset import write_synthetic_dataset
+from hscnet.train import (
+    TrainSettings,
+    load_trained_model,
+    parse_ablation,
+    read_checkpoint,
+    train,
+)
 
 SPLITS = {"train": 16, "val": 8, "test": 8}
 
@@ -31,9 +37,8 @@ def data(tmp_path_factory):
 
 
 def settings(data, out, **kw) -> TrainSettings:
-    base = dict(features=str(data["features"]), text=str(data["text"]), train=str(data["train"]), val=str(data["val"]),
-                out=str(out), preset="tiny", epochs=2, seed=0, device="cpu")
-    return TrainSettings(**{**base, **kw})
+    paths = {k: str(data[k]) for k in ("features", "text", "train", "val")}
+    return TrainSettings(**{**paths, "out": str(out), "preset": "tiny", "epochs": 2, "seed": 0, "device": "cpu", **kw})
 
 
 def read_history(path):

@@ -66,7 +66,7 @@ class FeatureStats:
     SCALE_FLOOR = 0.01
 
     @classmethod
-    def of_videos(cls, features_path: str | os.PathLike, videos: Iterable[str]) -> "FeatureStats":
+    def of_videos(cls, features_path: str | os.PathLike, videos: Iterable[str]) -> FeatureStats:
         """Statistics over every clip of ``videos`` (streamed one video at a time, float64 sums)."""
         total = total_sq = None
         count = 0
@@ -94,7 +94,7 @@ class FeatureStats:
         return {"mean": torch.from_numpy(self.mean), "scale": torch.from_numpy(self.scale)}
 
     @classmethod
-    def from_state(cls, state: dict[str, torch.Tensor]) -> "FeatureStats":
+    def from_state(cls, state: dict[str, torch.Tensor]) -> FeatureStats:
         return cls(state["mean"].numpy(), state["scale"].numpy())
 
 
