@@ -33,13 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, 
 
 from hscnet.data.annotations import load_normalised
 from hscnet.data.dataset import ParagraphDataset
+from hscnet.device import resolve_device
 from hscnet.evaluate import predict
 from hscnet.metrics import parse_predictions, score
 from hscnet.model import ModelConfig
 from hscnet.train import (
     build_training,
     make_loader,
-    resolve_device,
     seed_everything,
     train_one_epoch,
 )

@@ -33,19 +33,11 @@ from extractors.decode import open_frames
 from extractors.preprocess import PREPROCESSING, RESIZE, preprocess_clips
 from extractors.probe import VideoInfo, check_video_file, probe_video
 from extractors.store import write_file_attrs, write_video_features
+from hscnet.device import resolve_device
 from hscnet.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-
-def resolve_device(device: str) -> torch.device:
-    """Map "auto" to cuda when available, else cpu; asking for cuda without a GPU is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but no CUDA GPU is available")
-    return resolved
 
 
 @dataclasses.dataclass

@@ -36,14 +36,10 @@ from hscnet.baselines import BASELINES, baseline_predictions
 from hscnet.data.annotations import FORMATS, load_normalised, load_paragraphs
 from hscnet.data.collate import to_device
 from hscnet.data.dataset import ParagraphDataset
+from hscnet.device import resolve_device
 from hscnet.io import write_json
 from hscnet.metrics import parse_predictions, read_predictions, score
-from hscnet.train import (
-    DEFAULT_IOU_THRESHOLDS,
-    load_trained_model,
-    make_loader,
-    resolve_device,
-)
+from hscnet.train import DEFAULT_IOU_THRESHOLDS, load_trained_model, make_loader
 
 log = logging.getLogger(__name__)
 

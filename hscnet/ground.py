@@ -27,8 +27,9 @@ from pathlib import Path
 import torch
 
 from hscnet.data.collate import collate_samples, to_device
+from hscnet.device import resolve_device
 from hscnet.io import write_json
-from hscnet.train import load_trained_model, resolve_device
+from hscnet.train import load_trained_model
 
 log = logging.getLogger(__name__)
 

@@ -37,6 +37,7 @@ from tqdm import tqdm
 from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import collate_samples, to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
+from hscnet.device import resolve_device
 from hscnet.io import atomic_path, write_json
 from hscnet.metrics import parse_predictions, score
 from hscnet.model import ModelConfig, build_criterion, build_model, total_loss
@@ -95,15 +96,6 @@ def run_identity(cfg: ModelConfig, seed: int) -> dict[str, Any]:
     del model_config["epochs"]
     return {"model_config": model_config, "seed": seed}
 
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> cuda when available, else cpu; anything else as torch spells it."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available")
-    return device
 
 
 def seed_everything(seed: int) -> None:
