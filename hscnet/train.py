@@ -69,6 +69,7 @@ class TrainSettings:
     num_workers: int = 0
     threads: int | None = None  # torch intra-op CPU threads (default: torch's choice, all cores)
     feature_norm: str = "standardize"  # or "none"; see hscnet.data.dataset
+    temporal_crop: bool = False  # random crops of the training videos around the paragraph
     iou_thresholds: tuple[float, ...] = DEFAULT_IOU_THRESHOLDS
     resume: bool = False
 
@@ -259,7 +260,7 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
     val_paragraphs = load_normalised(settings.val)
     if settings.feature_norm not in FEATURE_NORMS:
         raise ValueError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
-    train_set = ParagraphDataset(train_paragraphs, settings.features, settings.text)
+    train_set = ParagraphDataset(train_paragraphs, settings.features, settings.text, temporal_crop=settings.temporal_crop)
     if settings.feature_norm == "standardize":
         train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
     val_set = ParagraphDataset(val_paragraphs, settings.features, settings.text, train_set.feature_stats)
@@ -271,7 +272,8 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
     train_loader = make_loader(train_set, cfg.batch_size, True, loader_generator, settings.num_workers)
     val_loader = make_loader(val_set, cfg.batch_size, False, None, settings.num_workers)
 
-    identity = run_identity(cfg, settings.seed) | {"feature_norm": settings.feature_norm}
+    identity = run_identity(cfg, settings.seed) | {"feature_norm": settings.feature_norm,
+                                                     "temporal_crop": settings.temporal_crop}
     history: list[dict[str, Any]] = []
     best = {"epoch": 0, "mIoU": -1.0}
     last_path, best_path = out / "last.pt", out / "best.pt"
@@ -345,6 +347,9 @@ def register(subparsers) -> None:
     p.add_argument("--iou", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS), help="validation IoU thresholds")
     p.add_argument("--feature-norm", choices=FEATURE_NORMS, default="standardize",
                    help="standardize: z-score clip features with training-video statistics (default); none: raw")
+    p.add_argument("--temporal-crop", action="store_true",
+                   help="augmentation: half of the training draws cut the video to a random window of whole clips "
+                        "around the paragraph")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt when it exists")
     p.set_defaults(func=_run)
 
@@ -358,7 +363,7 @@ def _run(args: argparse.Namespace) -> int:
         features=args.features, text=args.text, train=args.train, val=args.val, out=args.out, preset=args.preset,
         ablation=args.ablation, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         device=args.device, num_workers=args.num_workers, threads=args.threads, iou_thresholds=tuple(args.iou), resume=args.resume,
-        feature_norm=args.feature_norm,
+        feature_norm=args.feature_norm, temporal_crop=args.temporal_crop,
     )
     train(settings)
     return 0

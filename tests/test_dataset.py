@@ -17,7 +17,7 @@ import torch
 
 from hscnet.data.annotations import Paragraph, load_normalised
 from hscnet.data.collate import collate_samples
-from hscnet.data.dataset import FeatureStats, ParagraphDataset
+from hscnet.data.dataset import FeatureStats, ParagraphDataset, crop_window
 
 NUM_CONCEPTS = 6
 
@@ -206,3 +206,34 @@ def test_feature_statistics_of_another_size_are_refused(synthetic):
     stats = FeatureStats(np.zeros(5, np.float32), np.ones(5, np.float32))
     with pytest.raises(ValueError, match=r"features\.h5: 16-d features but 5-d feature statistics"):
         ParagraphDataset(load_normalised(synthetic["val"]), synthetic["features"], synthetic["text"], stats)
+
+
+def test_crop_window_keeps_every_sentence_and_reaches_both_video_ends():
+    torch.manual_seed(0)
+    spans = torch.tensor([[0.25, 0.40], [0.45, 0.60]])  # clips 6 .. 14.4 of 24
+    windows = {crop_window(spans, 24) for _ in range(2000)}
+    assert all(0 <= first <= 6 and 15 <= stop <= 24 for first, stop in windows)
+    assert {first for first, _ in windows} == set(range(7)) and {stop for _, stop in windows} == set(range(15, 25))
+    # A paragraph over the whole video leaves nothing to cut.
+    assert {crop_window(torch.tensor([[0.0, 1.0]]), 24) for _ in range(20)} == {(0, 24)}
+
+
+def test_temporal_crop_moves_spans_with_the_clips(synthetic):
+    paragraphs = load_normalised(synthetic["train"])
+    plain = ParagraphDataset(paragraphs, synthetic["features"], synthetic["text"])
+    cropped = ParagraphDataset(paragraphs, synthetic["features"], synthetic["text"], temporal_crop=True)
+    torch.manual_seed(0)
+    lengths = set()
+    for index in range(len(paragraphs)):
+        for _ in range(5):
+            whole, item = plain[index], cropped[index]
+            n, num_clips = len(item["video"]), len(whole["video"])
+            lengths.add(n)
+            assert 0 < n <= num_clips and item["duration"] == pytest.approx(whole["duration"] * n / num_clips)
+            # The kept clips are a contiguous run of the original ones, found at offset `first`.
+            first = next(f for f in range(num_clips - n + 1) if torch.equal(whole["video"][f : f + n], item["video"]))
+            # Each sentence stays on the same clips and inside the window, in seconds of the crop.
+            expected = (whole["spans"] * num_clips - first) / n
+            torch.testing.assert_close(item["spans"], expected)
+            assert float(item["spans"].min()) >= 0.0 and float(item["spans"].max()) <= 1.0
+    assert len(lengths) > 1  # some draws are cropped, others not

@@ -124,6 +124,18 @@ def test_resume_without_checkpoint_starts_fresh(data, tmp_path):
     assert [h["epoch"] for h in history] == [1]
 
 
+def test_temporal_crop_is_seeded_resumable_and_changes_training(two_epochs, data, tmp_path):
+    _, plain = two_epochs
+    cropped = train(settings(data, tmp_path / "crop", temporal_crop=True))
+    assert without_time(train(settings(data, tmp_path / "again", temporal_crop=True))) == without_time(cropped)
+    assert without_time(cropped) != without_time(plain)
+    run = tmp_path / "resumed"
+    train(settings(data, run, epochs=1, temporal_crop=True))
+    assert without_time(train(settings(data, run, temporal_crop=True, resume=True))) == without_time(cropped)
+    with pytest.raises(ValueError, match=r"another model configuration or seed"):
+        train(settings(data, run, epochs=3, resume=True))  # the crop is part of what a resumed run must share
+
+
 def test_resume_refuses_another_configuration(two_epochs, data, tmp_path):
     run = tmp_path / "r"
     train(settings(data, run, epochs=1))

@@ -98,6 +98,23 @@ class FeatureStats:
         return cls(state["mean"].numpy(), state["scale"].numpy())
 
 
+CROP_PROBABILITY = 0.5  # of a training draw being cropped; the rest keep the whole video, as at test time
+
+
+def crop_window(spans: torch.Tensor, num_clips: int) -> tuple[int, int]:
+    """A random window [first, stop) of whole clips that contains every span.
+
+    ``spans`` (N_S, 2) are normalised to the video, whose ``num_clips`` clips tile it evenly. The
+    window's ends are drawn uniformly between the video's ends and the paragraph's outermost clips
+    (torch's global RNG: seeded and checkpointed by training).
+    """
+    lowest = min(int(np.floor(float(spans[:, 0].min()) * num_clips)), num_clips - 1)
+    highest = max(int(np.ceil(float(spans[:, 1].max()) * num_clips)), lowest + 1)
+    first = int(torch.randint(0, lowest + 1, ()))
+    stop = int(torch.randint(min(highest, num_clips), num_clips + 1, ()))
+    return first, stop
+
+
 class ParagraphDataset(Dataset):
     """Samples of one split.
 
@@ -108,6 +125,8 @@ class ParagraphDataset(Dataset):
         text_path: word vectors HDF5 (contract: group per paragraph id with ``vectors`` (N_W, D_w)
             and ``word_sentence`` (N_W,)).
         feature_stats: standardisation of the clip features (None: raw features).
+        temporal_crop: training augmentation: each time a paragraph is drawn, cut its video to a random
+            window of whole clips that still contains every sentence (see ``crop_window``).
 
     ``provenance`` holds the file-level attrs of both files (extractor, C3D weights, number of clips;
     word vectors source, OOV policy), which training stores in its checkpoints so that grounding a new
@@ -123,6 +142,7 @@ class ParagraphDataset(Dataset):
         features_path: str | os.PathLike,
         text_path: str | os.PathLike,
         feature_stats: FeatureStats | None = None,
+        temporal_crop: bool = False,
     ):
         if not paragraphs:
             raise ValueError("no paragraphs to load")
@@ -130,6 +150,7 @@ class ParagraphDataset(Dataset):
         self.features_path = Path(features_path)
         self.text_path = Path(text_path)
         self.feature_stats = feature_stats
+        self.temporal_crop = temporal_crop
         self._handles: tuple[int, h5py.File, h5py.File] | None = None
         self.video_dim, self.word_dim = self._check()
         if feature_stats is not None and feature_stats.mean.shape != (self.video_dim,):
@@ -211,13 +232,20 @@ class ParagraphDataset(Dataset):
         video = feats[p.video][()].astype(np.float32, copy=False)  # (N_V, D_v)
         if self.feature_stats is not None:
             video = self.feature_stats.apply(video)
+        duration = float(p.duration)
+        if self.temporal_crop and torch.rand(()) < CROP_PROBABILITY:
+            num_clips = video.shape[0]
+            first, stop = crop_window(spans.clamp(0.0, 1.0), num_clips)
+            video = video[first:stop]  # (stop - first, D_v)
+            spans = (spans * num_clips - first) / (stop - first)
+            duration *= (stop - first) / num_clips
         return {
             "id": p.id,
-            "video": torch.from_numpy(video),
+            "video": torch.from_numpy(np.ascontiguousarray(video)),
             "words": torch.from_numpy(text[p.id]["vectors"][()].astype(np.float32, copy=False)),  # (N_W, D_w)
             "word_sentence": torch.from_numpy(text[p.id]["word_sentence"][()].astype(np.int64)),  # (N_W,)
             "spans": spans.clamp(0.0, 1.0),
-            "duration": float(p.duration),
+            "duration": duration,
         }
 
     def __getstate__(self) -> dict:

@@ -17,7 +17,7 @@ rule evaluate:
         "logs/{dataset}/evaluate_{run}.log",
     benchmark:
         "benchmarks/{dataset}/evaluate_{run}.tsv"
-    threads: 2
+    threads: config["train"]["threads"]
     resources:
         mem_mb=8000,
     conda:
@@ -25,7 +25,7 @@ rule evaluate:
     shell:
         "python -m hscnet evaluate --checkpoint {input.checkpoint} --features {input.features} --text {input.text}"
         " --annotations {input.annotations} --iou {params.iou} --device {params.device}"
-        " --predictions {output.predictions} --metrics {output.metrics} 2> {log}"
+        " --threads {threads} --predictions {output.predictions} --metrics {output.metrics} 2> {log}"
 
 
 use rule evaluate as evaluate_full with:

@@ -12,6 +12,7 @@ rule train:
     params:
         preset=lambda w: ds(w)["model_preset"],
         ablation=lambda w: f"--ablation {shlex.quote(ABLATION_RUNS[w.run])}" if w.run != "full" else "",
+        crop=lambda w: "--temporal-crop" if ds(w).get("temporal_crop") else "",
         epochs=f"--epochs {config['train']['epochs']}" if config["train"]["epochs"] else "",
         batch_size=f"--batch-size {config['train']['batch_size']}" if config["train"]["batch_size"] else "",
         iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
@@ -24,7 +25,7 @@ rule train:
         "logs/{dataset}/train_{run}.log",
     benchmark:
         "benchmarks/{dataset}/train_{run}.tsv"
-    threads: 2
+    threads: config["train"]["threads"]
     resources:
         mem_mb=8000,
         gpu=1 if config["train"]["device"] != "cpu" else 0,
@@ -33,6 +34,6 @@ rule train:
     shell:
         # --resume: a run killed mid-way continues from its last.pt (refused if the config differs)
         "python -m hscnet train --features {input.features} --text {input.text} --train {input.train} --val {input.val}"
-        " --preset {params.preset} {params.ablation} {params.epochs} {params.batch_size} --iou {params.iou}"
-        " --seed {params.seed} --device {params.device} --num-workers {params.num_workers}"
+        " --preset {params.preset} {params.ablation} {params.crop} {params.epochs} {params.batch_size} --iou {params.iou}"
+        " --seed {params.seed} --device {params.device} --num-workers {params.num_workers} --threads {threads}"
         " --out results/{wildcards.dataset}/runs/{wildcards.run} --resume 2> {log}"
