@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from extractors.clips import uniform_spans
 from extractors.store import check_video_id, write_file_attrs, write_video_features
-from hscnet.io import atomic_path
+from hscnet.io import atomic_path, open_hdf5
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +91,10 @@ def import_precomputed(
         raise ValueError(f"unknown precomputed layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     if num_clips < 1:
         raise ValueError(f"num_clips must be at least 1, got {num_clips}")
-    if not os.path.isfile(input_path):
-        raise FileNotFoundError(f"{input_path}: precomputed feature file not found")
     extractor, feature_dim = LAYOUTS[layout]
     for video_id in durations:
         check_video_id(video_id)
-    try:
-        source = h5py.File(input_path, "r")
-    except OSError as err:
-        raise ValueError(f"{input_path}: not a readable HDF5 file ({err})") from err
-    with source:
+    with open_hdf5(input_path, "precomputed feature") as source:
         missing = [v for v in durations if v not in source]
         if missing:
             raise ValueError(

@@ -17,13 +17,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import h5py
 import numpy as np
 from tqdm import tqdm
 
-from hscnet.io import atomic_path
+from hscnet.io import atomic_path, open_hdf5
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +74,13 @@ def write_video_features(
 
 
 def read_file_attrs(path: str | os.PathLike) -> dict:
-    with _open(path) as h5:
+    with open_hdf5(path, "feature") as h5:
         return _file_attrs(h5, path)
 
 
 def read_video_features(path: str | os.PathLike, video_id: str) -> tuple[np.ndarray, dict]:
     """(features (num_clips, feature_dim) float32, attrs) of one video."""
-    with _open(path) as h5:
+    with open_hdf5(path, "feature") as h5:
         if video_id not in h5:
             raise ValueError(f"{path}: no features for video {video_id!r}")
         dataset = h5[video_id]
@@ -103,7 +102,7 @@ def merge_feature_files(
     owners: dict[str, str] = {}
     reference: dict | None = None
     for path in shard_paths:
-        with _open(path) as h5:
+        with open_hdf5(path, "feature") as h5:
             attrs = _file_attrs(h5, path)
             if reference is None:
                 reference = attrs
@@ -139,14 +138,6 @@ def merge_feature_files(
     return len(owners)
 
 
-def _open(path: str | os.PathLike) -> h5py.File:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: feature file not found")
-    try:
-        return h5py.File(p, "r")
-    except OSError as err:
-        raise ValueError(f"{p}: not a readable HDF5 file ({err})") from err
 
 
 def _file_attrs(h5: h5py.File, path: str | os.PathLike) -> dict:

@@ -1,4 +1,4 @@
-"""Atomic file output: write to a temporary sibling, then rename.
+"""Atomic file output (write to a temporary sibling, then rename) and checked input opening.
 
 Every stage writes through these helpers so that a crash, a Ctrl-C or bad input never leaves a
 partial file at the path that Snakemake (or a user) treats as a finished cached output.
@@ -87,3 +87,16 @@ def read_json(path: str | os.PathLike) -> Any:
             return json.load(fh)
     except json.JSONDecodeError as err:
         raise ValueError(f"{p}: not valid JSON ({err})") from err
+
+
+def open_hdf5(path: str | os.PathLike, what: str):
+    """Open an HDF5 file read-only; a missing or unreadable file is an error naming it and ``what`` it is."""
+    import h5py  # here: most users of this module never touch HDF5
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: {what} file not found")
+    try:
+        return h5py.File(p, "r")
+    except OSError as err:
+        raise ValueError(f"{p}: not a readable HDF5 {what} file ({err})") from err

@@ -104,7 +104,7 @@ def test_bad_input_files(tmp_path):
         import_precomputed(tmp_path / "nothing.hdf5", "tacos", 4, {"a": 1.0}, tmp_path / "out.h5")
     bad = tmp_path / "bad.hdf5"
     bad.write_bytes(b"\x00" * 100)
-    with pytest.raises(ValueError, match=r"bad\.hdf5: not a readable HDF5 file"):
+    with pytest.raises(ValueError, match=r"bad\.hdf5: not a readable HDF5 precomputed feature file"):
         import_precomputed(bad, "tacos", 4, {"a": 1.0}, tmp_path / "out.h5")
     with pytest.raises(ValueError, match="unknown precomputed layout"):
         import_precomputed(bad, "charades", 4, {"a": 1.0}, tmp_path / "out.h5")

@@ -77,7 +77,7 @@ def test_merge_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"gone\.h5: feature file not found"):
         merge_feature_files([tmp_path / "gone.h5"], tmp_path / "c3d.h5")
     (tmp_path / "text.h5").write_text("not hdf5")
-    with pytest.raises(ValueError, match=r"text\.h5: not a readable HDF5 file"):
+    with pytest.raises(ValueError, match=r"text\.h5: not a readable HDF5 feature file"):
         merge_feature_files([tmp_path / "text.h5"], tmp_path / "c3d.h5")
     with h5py.File(tmp_path / "plain.h5", "w") as h5:
         h5["x"] = np.zeros(3)

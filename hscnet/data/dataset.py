@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from hscnet.io import open_hdf5
+
 log = logging.getLogger(__name__)
 
 # Annotated durations and the feature extractor's probed durations may differ a little (container vs
@@ -41,15 +43,6 @@ DURATION_MISMATCH_WARNING = 0.05
 def _plain_attrs(h5: h5py.File) -> dict:
     """File-level attrs as JSON-able Python values (numpy scalars and arrays converted)."""
     return {key: value.tolist() if isinstance(value, np.ndarray | np.generic) else value for key, value in h5.attrs.items()}
-
-
-def _open_h5(path: Path, what: str) -> h5py.File:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: {what} file not found")
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 {what} file ({err})") from err
 
 
 @dataclass(frozen=True)
@@ -70,7 +63,7 @@ class FeatureStats:
         """Statistics over every clip of ``videos`` (streamed one video at a time, float64 sums)."""
         total = total_sq = None
         count = 0
-        with _open_h5(Path(features_path), "visual features") as feats:
+        with open_hdf5(Path(features_path), "visual features") as feats:
             for video in sorted(set(videos)):
                 x = feats[video][()].astype(np.float64)  # (N_V, D_v)
                 total = x.sum(0) if total is None else total + x.sum(0)
@@ -160,10 +153,10 @@ class ParagraphDataset(Dataset):
 
     def _check(self) -> tuple[int, int]:
         """Validate every entry the split needs; returns (video feature dim, word vector dim)."""
-        with _open_h5(self.features_path, "visual features") as feats:
+        with open_hdf5(self.features_path, "visual features") as feats:
             video_dim = self._check_features(feats)
             self.provenance = {"features": _plain_attrs(feats)}
-        with _open_h5(self.text_path, "word vectors") as text:
+        with open_hdf5(self.text_path, "word vectors") as text:
             word_dim = self._check_text(text)
             self.provenance["text"] = _plain_attrs(text)
         return video_dim, word_dim
