@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,3 +28,12 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def real_video(shared_data: Path) -> Path:
     return shared_data / "videos" / "v_ZNVhz7ctTq0.mp4"
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models: torch's intra-op thread hand-offs cost more than they save, far more on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

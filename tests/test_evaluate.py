@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from test_dataset import write_synthetic_dataset
 
 from hscnet.baselines import baseline_predictions, baseline_spans
@@ -17,12 +16,7 @@ from hscnet.metrics import parse_predictions, read_predictions, recall_and_miou,
 from hscnet.train import TrainSettings, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def paragraph(pid, video, duration, spans):

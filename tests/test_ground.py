@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from test_dataset import NUM_CONCEPTS, write_synthetic_dataset
 
 from extractors.synthetic import write_video
@@ -18,10 +17,8 @@ WORD_DIM = 12
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, one_thread):
     """A tiny model trained 1 epoch on 4096-d features (random-seed-0 C3D per the file attrs), GloVe dir, video."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("ground")
     data = write_synthetic_dataset(root / "data", splits={"train": 8, "val": 4}, num_clips=4, video_dim=4096,
                                    word_dim=WORD_DIM)
@@ -34,8 +31,7 @@ def setup(tmp_path_factory):
     glove = convert_vectors(glove_txt, "glove", root / "glove")
     video = root / "clip.mp4"
     write_video(video, num_frames=60, fps=10)  # 6 s
-    yield root, root / "run" / "best.pt", glove, video
-    torch.set_num_threads(threads)
+    return root, root / "run" / "best.pt", glove, video
 
 
 def test_split_paragraph():

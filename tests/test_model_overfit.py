@@ -10,15 +10,6 @@ from hscnet.spans import temporal_iou
 MAX_STEPS = 600
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny tensors: thread hand-offs cost more than they save, and far more on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.slow
 def test_full_model_overfits_four_paragraphs(one_thread):
     # Dropout off: the aim is memorisation, which dropout deliberately fights.
