@@ -63,7 +63,7 @@ class FeatureStats:
         """Statistics over every clip of ``videos`` (streamed one video at a time, float64 sums)."""
         total = total_sq = None
         count = 0
-        with open_hdf5(Path(features_path), "visual features") as feats:
+        with open_hdf5(features_path, "visual features") as feats:
             for video in sorted(set(videos)):
                 x = feats[video][()].astype(np.float64)  # (N_V, D_v)
                 total = x.sum(0) if total is None else total + x.sum(0)
@@ -97,14 +97,14 @@ CROP_PROBABILITY = 0.5  # of a training draw being cropped; the rest keep the wh
 def crop_window(spans: torch.Tensor, num_clips: int) -> tuple[int, int]:
     """A random window [first, stop) of whole clips that contains every span.
 
-    ``spans`` (N_S, 2) are normalised to the video, whose ``num_clips`` clips tile it evenly. The
+    ``spans`` (N_S, 2) are normalised to [0, 1] of the video, whose ``num_clips`` clips tile it evenly. The
     window's ends are drawn uniformly between the video's ends and the paragraph's outermost clips
     (torch's global RNG: seeded and checkpointed by training).
     """
     lowest = min(int(np.floor(float(spans[:, 0].min()) * num_clips)), num_clips - 1)
     highest = max(int(np.ceil(float(spans[:, 1].max()) * num_clips)), lowest + 1)
     first = int(torch.randint(0, lowest + 1, ()))
-    stop = int(torch.randint(min(highest, num_clips), num_clips + 1, ()))
+    stop = int(torch.randint(highest, num_clips + 1, ()))  # highest <= num_clips: spans end at 1 at most
     return first, stop
 
 
