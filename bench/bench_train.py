@@ -34,15 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, 
 from hscnet.data.annotations import load_normalised
 from hscnet.data.dataset import ParagraphDataset
 from hscnet.device import resolve_device
-from hscnet.evaluate import predict
+from hscnet.inference import make_loader, predict
 from hscnet.metrics import parse_predictions, score
 from hscnet.model import ModelConfig
-from hscnet.train import (
-    build_training,
-    make_loader,
-    seed_everything,
-    train_one_epoch,
-)
+from hscnet.train import build_training, seed_everything, train_one_epoch
 
 TACOS = {"train": (1526, 75), "test": (673, 25)}  # split: (paragraphs, videos)
 

@@ -73,20 +73,6 @@ def write_video_features(
         dataset.attrs[key] = h5.attrs[key]
 
 
-def read_file_attrs(path: str | os.PathLike) -> dict:
-    with open_hdf5(path, "feature") as h5:
-        return _file_attrs(h5, path)
-
-
-def read_video_features(path: str | os.PathLike, video_id: str) -> tuple[np.ndarray, dict]:
-    """(features (num_clips, feature_dim) float32, attrs) of one video."""
-    with open_hdf5(path, "feature") as h5:
-        if video_id not in h5:
-            raise ValueError(f"{path}: no features for video {video_id!r}")
-        dataset = h5[video_id]
-        return dataset[()], {k: _plain(v) for k, v in dataset.attrs.items()}
-
-
 def merge_feature_files(
     shard_paths: Sequence[str | os.PathLike],
     output: str | os.PathLike,
@@ -136,8 +122,6 @@ def merge_feature_files(
                         h5.copy(h5[video_id], out, name=video_id)
     log.info("merged %d videos from %d shards into %s", len(owners), len(shard_paths), output)
     return len(owners)
-
-
 
 
 def _file_attrs(h5: h5py.File, path: str | os.PathLike) -> dict:

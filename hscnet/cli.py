@@ -15,7 +15,7 @@ import sys
 
 # Subcommand -> the module that registers it, in the order of the pipeline.
 STAGE_COMMANDS = {
-    "demo-data": "hscnet.data.demo",
+    "demo-data": "hscnet.demo.generate",
     "prepare-annotations": "hscnet.data.annotations",
     "clip-index": "extractors.cli",
     "extract-c3d": "extractors.cli",

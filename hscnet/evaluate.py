@@ -30,49 +30,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from hscnet.baselines import BASELINES, baseline_predictions
+from hscnet.checkpoint import load_trained_model
 from hscnet.data.annotations import FORMATS, load_normalised, load_paragraphs
-from hscnet.data.collate import to_device
 from hscnet.data.dataset import ParagraphDataset
 from hscnet.device import resolve_device
+from hscnet.inference import make_loader, predict
 from hscnet.io import write_json
-from hscnet.metrics import parse_predictions, read_predictions, score
-from hscnet.train import DEFAULT_IOU_THRESHOLDS, load_trained_model, make_loader
+from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, read_predictions, score
 
 log = logging.getLogger(__name__)
 
 ANNOTATION_FORMATS = ("normalised", *FORMATS)
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, loader, paragraphs: Sequence, device: torch.device) -> list[dict]:
-    """Predictions-file entries (seconds) for every paragraph of ``loader``, in ``paragraphs`` order.
-
-    Normalised model outputs are scaled by the ANNOTATED duration, the one the ground truth was
-    normalised with.
-    """
-    model.eval()
-    by_id = {p.id: p for p in paragraphs}
-    entries = {}
-    for batch in tqdm(loader, desc="predict", leave=False, unit="batch", dynamic_ncols=True):
-        outputs = model(to_device(batch, device))
-        scale = batch["duration"].double()  # (B,)
-        final = (outputs["pred_spans"].double().cpu() * scale[:, None, None]).tolist()  # (B, N_S, 2) seconds
-        sentence = (outputs["sentence_spans"].double().cpu() * scale[:, None, None]).tolist()
-        paragraph = (outputs["paragraph_span"].double().cpu() * scale[:, None]).tolist() if "paragraph_span" in outputs else None
-        for b, pid in enumerate(batch["ids"]):
-            p = by_id[pid]
-            n = len(p.sentences)
-            levels = {"sentence": sentence[b][:n]}
-            if paragraph is not None:
-                levels["paragraph"] = paragraph[b]
-            entries[pid] = {
-                "id": pid, "video": p.video, "duration": p.duration, "sentences": list(p.sentences),
-                "timestamps": final[b][:n], "levels": levels,
-            }
-    return [entries[p.id] for p in paragraphs]
 
 
 def check_inputs_match_training(dataset: ParagraphDataset, cfg, trained_on: dict, checkpoint: str) -> None:

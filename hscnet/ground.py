@@ -18,7 +18,6 @@ take minutes).
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import os
 from collections.abc import Sequence
@@ -26,31 +25,16 @@ from pathlib import Path
 
 import torch
 
+from hscnet.checkpoint import load_trained_model
 from hscnet.data.collate import collate_samples, to_device
 from hscnet.device import resolve_device
+from hscnet.inference import spans_in_seconds
 from hscnet.io import write_json
-from hscnet.train import load_trained_model
+from hscnet.text.tokenize import split_paragraph, tokenize_sentences
 
 log = logging.getLogger(__name__)
 
 RANDOM_WEIGHTS = "random-seed-"
-
-
-@functools.cache
-def _sentencizer():
-    import spacy  # slow import; only this subcommand needs it
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
-
-
-def split_paragraph(text: str) -> list[str]:
-    """Sentences of ``text`` (spaCy's rule-based sentencizer: ., ! and ? end a sentence)."""
-    sentences = [s.text.strip() for s in _sentencizer()(text).sents if s.text.strip()]
-    if not sentences:
-        raise ValueError("the paragraph is empty")
-    return sentences
 
 
 def c3d_settings(provenance: dict, c3d_weights: str | None) -> tuple[str, int]:
@@ -102,7 +86,6 @@ def ground(
     from extractors.extract import C3DExtractor
     from hscnet.text.embed import TokenizedParagraph, embed_paragraph
     from hscnet.text.glove import load_vectors
-    from hscnet.text.tokenize import tokenize_sentences
 
     if not Path(video).is_file():
         raise FileNotFoundError(f"{video}: video not found")
@@ -150,7 +133,7 @@ def ground(
     }
     with torch.no_grad():
         outputs = model(to_device(collate_samples([item]), torch_device))
-    spans = (outputs["pred_spans"][0].double().cpu() * duration).tolist()  # (N_S, 2) seconds
+    spans = spans_in_seconds(outputs["pred_spans"][0], duration)  # (N_S, 2) seconds
     return [(start, end) for start, end in spans], duration
 
 

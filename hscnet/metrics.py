@@ -35,6 +35,7 @@ from hscnet.spans import temporal_iou
 log = logging.getLogger(__name__)
 
 HIT_TOLERANCE = 1e-9
+DEFAULT_IOU_THRESHOLDS = (0.1, 0.3, 0.5, 0.7)  # R@m of the paper's TACoS table; ActivityNet uses 0.3/0.5/0.7
 HIT_RULE = f"IoU >= m (tolerance {HIT_TOLERANCE:g}); IoU on seconds; averaged over all sentences"
 
 

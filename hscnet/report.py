@@ -21,10 +21,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from hscnet.ablations import ABLATION_TABLES
 from hscnet.data.annotations import load_normalised
 from hscnet.io import atomic_path, read_json
-from hscnet.model import ModelConfig
-from hscnet.model.config import ABLATION_TABLES, ablation_config
+from hscnet.model import ModelConfig, ablation_config
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,7 @@
-"""Temporal spans: conversions, IoU and generalised IoU, as pure tensor functions.
+"""Temporal spans as pure tensor functions: the model's span parametrisation, seconds, IoU and GIoU.
 
-A span is the last dimension of size 2 of a tensor, ``(start, end)`` unless a function says
-``(center, width)``. Every function broadcasts over leading dimensions and is differentiable
-where the maths is.
+A span is the last dimension of size 2 of a tensor, ``(start, end)``. Every function broadcasts over
+leading dimensions and is differentiable where the maths is.
 """
 
 from __future__ import annotations
@@ -11,18 +10,6 @@ import torch
 from torch import Tensor
 
 EPS = 1e-6
-
-
-def center_width_to_start_end(spans: Tensor) -> Tensor:
-    """(..., 2) (center, width) -> (..., 2) (start, end)."""
-    center, width = spans.unbind(-1)
-    return torch.stack([center - width / 2, center + width / 2], dim=-1)
-
-
-def start_end_to_center_width(spans: Tensor) -> Tensor:
-    """(..., 2) (start, end) -> (..., 2) (center, width)."""
-    start, end = spans.unbind(-1)
-    return torch.stack([(start + end) / 2, end - start], dim=-1)
 
 
 def spans_from_logits(logits: Tensor) -> Tensor:
@@ -34,12 +21,6 @@ def spans_from_logits(logits: Tensor) -> Tensor:
     start = torch.sigmoid(logits[..., 0])
     end = start + (1 - start) * torch.sigmoid(logits[..., 1])
     return torch.stack([start, end], dim=-1)
-
-
-def seconds_to_normalized(spans: Tensor, duration: Tensor | float) -> Tensor:
-    """(..., 2) spans in seconds -> fractions of ``duration`` (broadcastable to (...,)), clipped to [0, 1]."""
-    duration = torch.as_tensor(duration, dtype=spans.dtype, device=spans.device)
-    return (spans / duration.unsqueeze(-1)).clamp(0.0, 1.0)
 
 
 def normalized_to_seconds(spans: Tensor, duration: Tensor | float) -> Tensor:

@@ -31,23 +31,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.data.annotations import load_normalised
-from hscnet.data.collate import collate_samples, to_device
+from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
 from hscnet.device import resolve_device
+from hscnet.inference import make_loader, predict
 from hscnet.io import atomic_path, write_json
-from hscnet.metrics import parse_predictions, score
-from hscnet.model import ModelConfig, build_criterion, build_model, total_loss
-from hscnet.model.config import ablation_config
+from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, score
+from hscnet.model import ModelConfig, ablation_config, build_criterion, build_model, total_loss
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "hscnet-checkpoint-1"
 FEATURE_NORMS = ("standardize", "none")
-DEFAULT_IOU_THRESHOLDS = (0.1, 0.3, 0.5, 0.7)
 
 
 @dataclass
@@ -98,7 +96,6 @@ def run_identity(cfg: ModelConfig, seed: int) -> dict[str, Any]:
     return {"model_config": model_config, "seed": seed}
 
 
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -135,71 +132,11 @@ def _set_rng_state(state: dict[str, Any], loader_generator: torch.Generator) -> 
     loader_generator.set_state(state["loader"])
 
 
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """torch.save through a temporary sibling, so a kill never leaves a truncated checkpoint."""
-    with atomic_path(path) as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
-
-
-def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by ``hscnet train`` (tensors and plain types only: weights_only)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... on bad files
-        raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not an hscnet checkpoint (expected format {CHECKPOINT_FORMAT!r})")
-    return checkpoint
-
-
-@dataclass
-class TrainedModel:
-    """A checkpoint loaded for inference: the model (eval mode), its config, the clip-feature
-    standardisation it was trained with (None: raw features) and the whole checkpoint dict."""
-
-    model: torch.nn.Module
-    cfg: ModelConfig
-    feature_stats: FeatureStats | None
-    checkpoint: dict[str, Any]
-
-
-def load_trained_model(path: str | os.PathLike, device: torch.device) -> TrainedModel:
-    """The model of best.pt / last.pt on ``device``, with what is needed to feed it like in training."""
-    checkpoint = read_checkpoint(path)
-    cfg = ModelConfig.from_dict(checkpoint["model_config"])
-    model = build_model(cfg)
-    model.load_state_dict(checkpoint["model"])
-    stats = checkpoint.get("feature_stats")
-    return TrainedModel(model.to(device).eval(), cfg, FeatureStats.from_state(stats) if stats else None, checkpoint)
-
-
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
-
-
-def make_loader(dataset: ParagraphDataset, batch_size: int, shuffle: bool, generator: torch.Generator | None, num_workers: int) -> DataLoader:
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        num_workers=num_workers,
-        collate_fn=collate_samples,
-        # Seeded workers: each worker's torch seed derives from the loader generator's draw.
-        worker_init_fn=_seed_worker if num_workers else None,
-    )
-
-
-def _seed_worker(worker_id: int) -> None:
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
 
 
 def build_training(cfg: ModelConfig, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module, torch.optim.Optimizer]:
@@ -236,9 +173,6 @@ def train_one_epoch(model, criterion, loader, optimizer, device, description: st
 
 def validate(model, loader, paragraphs, device, thresholds) -> dict[str, float]:
     """R@m and mIoU (percent) of ``model`` on one split."""
-    # Imported here: hscnet.evaluate imports this module's checkpoint helpers.
-    from hscnet.evaluate import predict
-
     predictions = parse_predictions(predict(model, loader, paragraphs, device), "validation predictions")
     return score(predictions, paragraphs, thresholds, source="validation")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from hscnet import cli
-from hscnet.data import demo
+from hscnet.demo import generate as demo
 from hscnet.io import read_json
 from hscnet.text.tokenize import tokenize_sentences
 
@@ -219,7 +219,7 @@ def test_random_c3d_features_carry_colour_and_action(tmp_path, monkeypatch):
     events (96 clips, ~45 s of C3D on 2 cores) through the full generator. Many short videos give
     the video-wise cross-validation objects of every colour; bench/demo.md has the full-size probe.
     """
-    from hscnet.data import demo_probe
+    from hscnet.demo import probe as demo_probe
 
     probe_size = demo.DemoSize(
         num_videos=24,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hscnet.data import demo_probe
+from hscnet.demo import probe as demo_probe
 
 
 def _events_json() -> dict:

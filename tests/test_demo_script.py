@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from hscnet.data import demo, demo_render, demo_script, demo_text
-from hscnet.data.demo_script import COLOURS, COLUMNS, ROWS, SHAPES
+from hscnet.demo import generate as demo, render as demo_render, script as demo_script, text as demo_text
+from hscnet.demo.script import COLOURS, COLUMNS, ROWS, SHAPES
 from hscnet.text.tokenize import tokenize_sentences
 
 

@@ -16,7 +16,7 @@ import torch
 from extractors.clip_index import build_clip_index, read_clip_index, write_clip_index
 from extractors.extract import C3DExtractor, extract_shard
 from hscnet.device import resolve_device
-from extractors.store import read_file_attrs, read_video_features
+from feature_stores import read_file_attrs, read_video_features
 from extractors.synthetic import write_video
 
 

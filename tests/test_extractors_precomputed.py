@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from extractors.precomputed import import_precomputed, resample_rows
-from extractors.store import read_file_attrs, read_video_features
+from feature_stores import read_file_attrs, read_video_features
 
 
 def test_resample_averages_equal_bins():

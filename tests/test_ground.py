@@ -8,10 +8,12 @@ import pytest
 from test_dataset import NUM_CONCEPTS, write_synthetic_dataset
 
 from extractors.synthetic import write_video
+from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.cli import main
-from hscnet.ground import c3d_settings, ground, split_paragraph
+from hscnet.ground import c3d_settings, ground
 from hscnet.text.glove import convert_vectors
-from hscnet.train import TrainSettings, read_checkpoint, save_checkpoint, train
+from hscnet.text.tokenize import split_paragraph
+from hscnet.train import TrainSettings, train
 
 WORD_DIM = 12
 

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from hscnet.ablations import ablation_rows
 from hscnet.model import ModelConfig, ablation_config, build_criterion, build_model, collate_paragraphs, total_loss
 from hscnet.model.synthetic import synthetic_paragraph
 
@@ -19,7 +20,7 @@ def batch():
     )
 
 
-@pytest.mark.parametrize("table, row", ModelConfig.table_rows())
+@pytest.mark.parametrize("table, row", ablation_rows())
 def test_row_builds_and_trains_one_step(table, row):
     cfg = ablation_config(BASE, table, row)
     torch.manual_seed(0)

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from hscnet.ablations import ablation_rows
 from hscnet.model import ABLATION_TABLES, ModelConfig, ablation_config
 
 
@@ -58,7 +59,7 @@ def test_dict_round_trip_accepts_lists():
 
 
 def test_every_paper_row_is_listed():
-    rows = ModelConfig.table_rows()
+    rows = ablation_rows()
     assert len(rows) == 4 + 8 + 4
     # Table 3 covers all 8 subsets of the alignment losses.
     subsets = {frozenset(ablation_config(ModelConfig(), 3, row).align_losses) for _, row in rows if _ == 3}

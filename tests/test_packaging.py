@@ -48,9 +48,20 @@ def test_conda_envs_agree_with_requirements():
 
 
 def test_every_rule_env_exists():
-    for smk in (REPO_ROOT / "workflow" / "rules").glob("*.smk"):
-        for env in re.findall(r'conda:\s*"([^"]+)"', smk.read_text()):
-            assert (smk.parent / env).resolve().is_file(), f"{smk.name}: conda env {env} missing"
+    """Every rule names a conda env (a path, or a name common.smk binds to one) that exists."""
+    rules_dir = REPO_ROOT / "workflow" / "rules"
+    names = dict(re.findall(r'^(\w+) = "([^"]+\.yaml)"$', (rules_dir / "common.smk").read_text(), flags=re.M))
+    checked = 0
+    for smk in sorted(rules_dir.glob("*.smk")):
+        # A rule's body runs from its header to the next top-level line; `use rule` inherits its env.
+        for name, body in re.findall(r"^(?:rule|checkpoint) (\w+):\n((?:[ \t].*\n|\n)*)", smk.read_text(), flags=re.M):
+            env = re.search(r'^    conda:\n\s+("([^"]+)"|(\w+))$', body, flags=re.M)
+            assert env, f"{smk.name}: rule {name} declares no conda env"
+            path = env.group(2) or names.get(env.group(3))
+            assert path, f"{smk.name}: rule {name}: conda env {env.group(1)} is not bound in common.smk"
+            assert (rules_dir / path).resolve().is_file(), f"{smk.name}: rule {name}: conda env {path} missing"
+            checked += 1
+    assert checked >= 12, f"only {checked} rules found: the rule pattern no longer matches the rule files"
 
 
 def test_config_validates_against_schema():

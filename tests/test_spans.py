@@ -4,14 +4,11 @@ import pytest
 import torch
 
 from hscnet.spans import (
-    center_width_to_start_end,
     clip_mask_in_spans,
     generalized_temporal_iou,
     normalized_to_seconds,
-    seconds_to_normalized,
     span_hull,
     spans_from_logits,
-    start_end_to_center_width,
     temporal_iou,
 )
 
@@ -41,13 +38,6 @@ def test_generalized_iou_has_gradient_when_disjoint():
     assert a.grad[1] > 0  # moving the end towards the other span raises GIoU
 
 
-def test_center_width_round_trip():
-    se = t([0.2, 0.6], [0.0, 1.0])
-    cw = start_end_to_center_width(se)
-    assert torch.allclose(cw, t([0.4, 0.4], [0.5, 1.0]))
-    assert torch.allclose(center_width_to_start_end(cw), se)
-
-
 def test_spans_from_logits_valid_and_invertible_values():
     logits = torch.tensor([[0.0, 0.0], [-50.0, 50.0], [50.0, -50.0], [3.0, -7.0]])
     spans = spans_from_logits(logits)
@@ -59,11 +49,10 @@ def test_spans_from_logits_valid_and_invertible_values():
 
 
 def test_seconds_conversion():
-    spans = t([[3.0, 9.0]], [[0.0, 12.0]])
+    spans = t([[0.25, 0.75]], [[0.0, 1.0]])
     duration = t([12.0], [10.0])  # (B, 1): one duration per video, broadcast over its spans
-    normalized = seconds_to_normalized(spans, duration)
-    assert torch.allclose(normalized, t([[0.25, 0.75]], [[0.0, 1.0]]))  # 12 s clipped to a 10 s video
-    assert torch.allclose(normalized_to_seconds(t([0.25, 0.75]), 12.0), t(3.0, 9.0))
+    assert torch.allclose(normalized_to_seconds(spans, duration), t([[3.0, 9.0]], [[0.0, 10.0]]))
+    assert torch.allclose(normalized_to_seconds(t(0.25, 0.75), 12.0), t(3.0, 9.0))
 
 
 def test_span_hull_ignores_masked_spans():

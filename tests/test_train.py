@@ -9,15 +9,10 @@ import pytest
 import torch
 from test_dataset import write_synthetic_dataset
 
+from hscnet.checkpoint import load_trained_model, read_checkpoint
 from hscnet.cli import main
 from hscnet.model import ModelConfig
-from hscnet.train import (
-    TrainSettings,
-    load_trained_model,
-    parse_ablation,
-    read_checkpoint,
-    train,
-)
+from hscnet.train import TrainSettings, parse_ablation, train
 
 SPLITS = {"train": 16, "val": 8, "test": 8}
 

@@ -7,8 +7,9 @@
     loss = total_loss(losses, criterion.weight_dict)
 """
 
+from hscnet.ablations import ABLATION_TABLES
 from hscnet.model.batch import collate_paragraphs, validate_batch
-from hscnet.model.config import ABLATION_TABLES, PRESETS, ModelConfig, ablation_config
+from hscnet.model.config import PRESETS, ModelConfig, ablation_config
 from hscnet.model.criterion import LOSS_KEYS, HSCNetCriterion, build_criterion, total_loss
 from hscnet.model.network import HSCNet, build_model
 

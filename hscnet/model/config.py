@@ -1,4 +1,4 @@
-"""Model configuration: one dataclass, named presets and the ablation rows of Tables 2-4.
+"""Model configuration: one dataclass, named presets, and a row of Tables 2-4 applied to a config.
 
 Every choice the paper leaves open has a field here with a one-line reason; ``hscnet/DESIGN.md``
 maps the fields to the equations.
@@ -10,8 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-LEVELS = ("word", "sentence", "paragraph")
-DECODERS = ("paragraph", "word")  # the sentence decoder is always on (Table 4 baseline "SD")
+from hscnet.ablations import ABLATION_TABLES, DECODERS, LEVELS
 
 
 @dataclass(frozen=True)
@@ -109,11 +108,6 @@ class ModelConfig:
             raise ValueError(f"ModelConfig: unknown field(s) {sorted(unknown)}")
         return cls(**data)
 
-    @staticmethod
-    def table_rows() -> list[tuple[int, str]]:
-        """Every (table, row) of the paper's ablation Tables 2-4, for ``ablation_config``."""
-        return [(table, row) for table, rows in ABLATION_TABLES.items() for row in rows]
-
 
 PRESETS: dict[str, dict[str, Any]] = {
     # TACoS, sec. 4.2: {C1, C2, C3} = {3, 3, 3}, batch 16, 512 clips of C3D fc6.
@@ -134,37 +128,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
 }
 
-ABLATION_TABLES: dict[int, dict[str, dict[str, Any]]] = {
-    # Table 2: dropping a semantic level removes its encoder, its decoder and its alignment loss.
-    2: {
-        "SL": dict(levels=("sentence",), align_losses=("sentence",), decoders=()),
-        "SL+PL": dict(levels=("sentence", "paragraph"), align_losses=("sentence", "paragraph"), decoders=("paragraph",)),
-        "SL+WL": dict(levels=("word", "sentence"), align_losses=("word", "sentence"), decoders=("word",)),
-        "SL+PL+WL": dict(levels=LEVELS, align_losses=LEVELS, decoders=DECODERS),
-    },
-    # Table 3: all levels and decoders, only the encoder alignment losses change (paper row order).
-    3: {
-        "none": dict(align_losses=()),
-        "P": dict(align_losses=("paragraph",)),
-        "S": dict(align_losses=("sentence",)),
-        "W": dict(align_losses=("word",)),
-        "S+P": dict(align_losses=("sentence", "paragraph")),
-        "W+P": dict(align_losses=("word", "paragraph")),
-        "W+S": dict(align_losses=("word", "sentence")),
-        "W+S+P": dict(align_losses=LEVELS),
-    },
-    # Table 4: all levels and alignment losses, only the optional decoders change.
-    4: {
-        "SD": dict(decoders=()),
-        "SD+PD": dict(decoders=("paragraph",)),
-        "SD+WD": dict(decoders=("word",)),
-        "SD+PD+WD": dict(decoders=DECODERS),
-    },
-}
-
-
 def ablation_config(base: ModelConfig, table: int, row: str) -> ModelConfig:
-    """``base`` with the switches of one row of the paper's Table 2, 3 or 4 (see ``table_rows``)."""
+    """``base`` with the switches of one row of the paper's Table 2, 3 or 4 (rows: ``hscnet.ablations.ablation_rows``)."""
     if table not in ABLATION_TABLES:
         raise ValueError(f"no ablation table {table}; tables are {sorted(ABLATION_TABLES)}")
     rows = ABLATION_TABLES[table]

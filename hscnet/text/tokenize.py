@@ -30,17 +30,28 @@ from tqdm import tqdm
 from hscnet.data.annotations import load_normalised
 
 if TYPE_CHECKING:
-    from spacy.tokenizer import Tokenizer
+    from spacy.language import Language
 
 log = logging.getLogger(__name__)
 
 
 @functools.cache
-def _tokenizer() -> Tokenizer:
+def english() -> Language:
+    """spaCy's rule-based English pipeline: the tokenizer, and a sentencizer for whole paragraphs."""
     # Imported here: spaCy takes seconds to import and `hscnet --help` imports every stage module.
     import spacy
 
-    return spacy.blank("en").tokenizer
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def split_paragraph(text: str) -> list[str]:
+    """Sentences of ``text`` (spaCy's rule-based sentencizer: ., ! and ? end a sentence)."""
+    sentences = [s.text.strip() for s in english()(text).sents if s.text.strip()]
+    if not sentences:
+        raise ValueError("the paragraph is empty")
+    return sentences
 
 
 def tokenize_sentences(sentences: list[str], lowercase: bool = True) -> list[list[str]]:
@@ -49,7 +60,7 @@ def tokenize_sentences(sentences: list[str], lowercase: bool = True) -> list[lis
     Raises ValueError naming the sentence's index when a sentence has no word left.
     """
     words_per_sentence = []
-    for index, doc in enumerate(_tokenizer().pipe(sentences)):
+    for index, doc in enumerate(english().tokenizer.pipe(sentences)):
         words = [token.text for token in doc if not (token.is_punct or token.is_space)]
         if not words:
             raise ValueError(f"sentence {index} has no word after dropping punctuation: {sentences[index]!r}")

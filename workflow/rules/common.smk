@@ -10,7 +10,7 @@ min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)  # this checkout's packages, installed or not
 from extractors.videos import resolve_videos, shard_of
-from hscnet.model.config import ABLATION_TABLES
+from hscnet.ablations import ablation_rows
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -101,7 +101,6 @@ def converted_vectors(wildcards):
 FULL_ROWS = {(2, "SL+PL+WL"), (3, "W+S+P"), (4, "SD+PD+WD")}  # these rows are the full model
 ABLATION_RUNS = {
     f"table{table}-{row}": f"table{table}:{row}"
-    for table, rows in ABLATION_TABLES.items()
-    for row in rows
+    for table, row in ablation_rows()
     if (table, row) not in FULL_ROWS
 }

@@ -1,3 +1,5 @@
+# Two reports, one command: the comparison (full model vs the sentence-level-only ablation, Table 2 SL,
+# vs the uniform prior) and the paper's Tables 1-4 (every ablation row trained and evaluated).
 rule comparison:
     """Full model vs the sentence-level-only ablation (Table 2, SL) vs the uniform prior, with figures."""
     input:
@@ -29,8 +31,7 @@ rule comparison:
         " --qualitative {output.qualitative} 2> {log}"
 
 
-rule paper_tables:
-    """The paper's Tables 1-4 reproduced on one dataset: every ablation row trained and evaluated."""
+use rule comparison as paper_tables with:
     input:
         metrics=lambda w: [
             f"results/{w.dataset}/metrics.json",
@@ -47,13 +48,3 @@ rule paper_tables:
         "logs/{dataset}/paper_tables.log",
     benchmark:
         "benchmarks/{dataset}/paper_tables.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-    conda:
-        CONDA_ENV
-    shell:
-        "python -m hscnet report --dataset {wildcards.dataset} --metrics {input.metrics} --out {output.tables}"
-        " --history {input.history} --curves {output.curves}"
-        " --predictions {input.predictions} --annotations {input.annotations}"
-        " --qualitative {output.qualitative} 2> {log}"

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from hscnet.data.demo_script import COLOURS, SHAPES, Event, make_script
+from hscnet.demo.script import COLOURS, SHAPES, Event, make_script
 
 WORD_VECTOR_DIM = 300
 

@@ -5,7 +5,7 @@ a linear probe (multinomial logistic regression) is trained to predict the event
 action and, for moves, its direction. Accuracy is cross-validated over videos (no video is in both
 the probe's training and test folds) and set against the majority-class baseline of each fold.
 
-    python -m hscnet.data.demo_probe data/demo [--videos 30] [--clips-per-event 1] [--out probe.json]
+    python -m hscnet.demo.probe data/demo [--videos 30] [--clips-per-event 1] [--out probe.json]
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Render a demo :class:`~hscnet.data.demo_script.VideoScript` to RGB frames and an H.264 file."""
+"""Render a demo :class:`~hscnet.demo.script.VideoScript` to RGB frames and an H.264 file."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw
 
-from hscnet.data.demo_script import (
+from hscnet.demo.script import (
     BLINK_HALF_PERIOD_S,
     FRAME_HEIGHT,
     FRAME_WIDTH,

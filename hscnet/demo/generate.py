@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from hscnet.data import demo_render, demo_script, demo_text
+from hscnet.demo import render as demo_render, script as demo_script, text as demo_text
 from hscnet.io import atomic_directory, atomic_path, write_json
 from hscnet.text.tokenize import tokenize_sentences
 

@@ -3,11 +3,11 @@
 A video's script is a list of non-overlapping :class:`Event` s separated by short idle gaps. Each
 event changes one object on a dark stage: it appears, moves to a side, changes colour, grows,
 shrinks, shakes, blinks or disappears. The script also carries every object's visual state before
-and after each event, so that rendering (``demo_render``) and the sentences (``demo_text``) are
+and after each event, so that rendering (``render``) and the sentences (``text``) are
 derived from the same facts.
 
 The design follows what the fc6 features of a randomly initialised C3D carry on such clips (see
-``demo_probe``): colour and motion direction are linearly decodable, shape much less so. Every
+``probe``): colour and motion direction are linearly decodable, shape much less so. Every
 event therefore changes colour, position, size or visibility, or moves the object; at most two objects
 share the stage, always with different colours and shapes, so the clips of different events of a
 video look different.

@@ -1,0 +1,68 @@
+"""Inference shared by validation, evaluation and grounding: batching and predictions in seconds."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from hscnet.data.collate import collate_samples, to_device
+from hscnet.data.dataset import ParagraphDataset
+from hscnet.spans import normalized_to_seconds
+
+
+def make_loader(dataset: ParagraphDataset, batch_size: int, shuffle: bool, generator: torch.Generator | None, num_workers: int) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+        collate_fn=collate_samples,
+        # Seeded workers: each worker's torch seed derives from the loader generator's draw.
+        worker_init_fn=_seed_worker if num_workers else None,
+    )
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def spans_in_seconds(spans: Tensor, duration: Tensor | float) -> list:
+    """Normalised model spans (..., 2) -> nested lists of seconds, in float64.
+
+    Scaled by the ANNOTATED duration, the one the ground truth was normalised with.
+    """
+    return normalized_to_seconds(spans.double().cpu(), torch.as_tensor(duration, dtype=torch.float64)).tolist()
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, loader, paragraphs: Sequence, device: torch.device) -> list[dict]:
+    """Predictions-file entries (seconds) for every paragraph of ``loader``, in ``paragraphs`` order."""
+    model.eval()
+    by_id = {p.id: p for p in paragraphs}
+    entries = {}
+    for batch in tqdm(loader, desc="predict", leave=False, unit="batch", dynamic_ncols=True):
+        outputs = model(to_device(batch, device))
+        duration = batch["duration"][:, None]  # (B, 1): one per span of (B, N_S, 2)
+        final = spans_in_seconds(outputs["pred_spans"], duration)  # (B, N_S, 2)
+        sentence = spans_in_seconds(outputs["sentence_spans"], duration)
+        paragraph = spans_in_seconds(outputs["paragraph_span"], batch["duration"]) if "paragraph_span" in outputs else None
+        for b, pid in enumerate(batch["ids"]):
+            p = by_id[pid]
+            n = len(p.sentences)
+            levels = {"sentence": sentence[b][:n]}
+            if paragraph is not None:
+                levels["paragraph"] = paragraph[b]
+            entries[pid] = {
+                "id": pid, "video": p.video, "duration": p.duration, "sentences": list(p.sentences),
+                "timestamps": final[b][:n], "levels": levels,
+            }
+    return [entries[p.id] for p in paragraphs]

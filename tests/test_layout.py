@@ -1,0 +1,101 @@
+"""The package layout: no import cycles, stage entry points imported by the CLI only, a torch-free driver."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+
+PACKAGES = ("hscnet", "extractors")
+STAGE_ENTRY_POINTS = ("hscnet.train", "hscnet.evaluate", "hscnet.ground", "hscnet.report")
+
+
+def module_name(path) -> str:
+    parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """{module: project modules it imports}, counting imports inside functions too (a lazy import is still
+    an import), and a module's parent packages (importing a.b.c runs a/__init__ and a/b/__init__)."""
+    modules = {module_name(p): p for package in PACKAGES for p in (REPO_ROOT / package).rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets.add(node.module)
+                # `from pkg import mod` imports the submodule pkg.mod
+                targets.update(f"{node.module}.{alias.name}" for alias in node.names)
+        edges = set()
+        for target in targets:
+            parts = target.split(".")
+            edges.update(".".join(parts[:k]) for k in range(1, len(parts) + 1))
+        graph[name] = {m for m in edges if m in modules and m != name and not name.startswith(m + ".")}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_import_graph_has_no_cycle():
+    graph = import_graph()
+    assert len(graph) > 30, "the module scan found too few modules"
+    assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_stage_entry_points_are_imported_by_nobody():
+    """Stages share machinery through modules of their own (checkpoint, inference), never through each other;
+    the CLI reaches them by name (``hscnet.cli.STAGE_COMMANDS``)."""
+    graph = import_graph()
+    for module, imports in graph.items():
+        assert not imports & set(STAGE_ENTRY_POINTS), f"{module} imports stage entry point(s) {imports & set(STAGE_ENTRY_POINTS)}"
+
+
+def test_real_data_readers_do_not_depend_on_the_demo():
+    graph = import_graph()
+    for module, imports in graph.items():
+        if module.startswith("hscnet.data"):
+            assert not any(m.startswith("hscnet.demo") for m in imports), f"{module} imports the demo generator"
+
+
+def test_snakemake_driver_does_not_import_torch(tmp_path):
+    """Planning a run (what a cluster's login node does) needs snakemake and the light parts of the package."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "snakemake", "-n", "--quiet", "--directory", str(REPO_ROOT),
+         "results/demo/report/tables.md", "--snakefile", str(REPO_ROOT / "Snakefile")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "hscnet.ablations" in imported and "extractors.videos" in imported, "the Snakefile's imports were not seen"
+    heavy = sorted(m for m in imported if m.split(".")[0] in ("torch", "torchvision", "h5py", "spacy", "gensim", "decord", "av"))
+    assert not heavy, f"loading the workflow imported {heavy[:10]}"
