@@ -6,7 +6,7 @@ Two ways to run ``hscnet evaluate``:
         --predictions predictions.json --metrics metrics.json [--iou 0.1 0.3 0.5 0.7]
         grounds every paragraph of the annotation file with the trained model, writes its predictions
         and scores them;
-    hscnet evaluate PREDICTIONS --annotations FILE [--format paragraphs|tacos|activitynet] [--metrics M]
+    hscnet evaluate PREDICTIONS --annotations FILE [--format paragraphs|prvg_npy|tacos|activitynet] [--metrics M]
         scores any predictions file (another method's, a baseline's) against annotations in any
         supported format, with the same code.
 

@@ -14,6 +14,11 @@ Input formats (``fmt``):
     these files are already a published paragraph split (PRVG keeps ActivityNet's narrative
     order, and one TACoS val paragraph starts with a whole-video summary), so re-sorting would
     change the benchmark's paragraphs. Paragraphs not in (start, end) order are counted in the log.
+``prvg_npy``
+    PRVG's original ``.npy`` paragraph files (MCG-NJU/PRVG ``data/TACoS/*.npy``,
+    ``data/ActivityNet/test.npy``): the same records as ``paragraphs``, read by
+    :func:`hscnet.data.prvg.read_prvg_npy`, which refuses any pickle that asks for more than a
+    NumPy object array of plain values. Sentence order is kept as in ``paragraphs``.
 ``tacos``
     The 2D-TAN per-video files ``{"s13-d21.avi": {"timestamps": [[start_frame, end_frame], ...],
     "sentences": [...], "fps": 29.4, "num_frames": 12438}}``: seconds = frame / fps, duration =
@@ -56,11 +61,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hscnet.data.prvg import read_prvg_npy
 from hscnet.io import read_json, write_json
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("paragraphs", "tacos", "activitynet")
+FORMATS = ("paragraphs", "prvg_npy", "tacos", "activitynet")
 
 
 @dataclass
@@ -111,9 +117,9 @@ def load_paragraphs(
     if max_sentences is not None and max_sentences < 1:
         raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
     path = Path(path)
-    data = read_json(path)
+    data = read_prvg_npy(path) if fmt == "prvg_npy" else read_json(path)
     stats = _CleaningStats()
-    if fmt == "paragraphs":
+    if fmt in ("paragraphs", "prvg_npy"):
         sources = _read_paragraph_list(path, data, stats)
     elif fmt == "tacos":
         sources = _read_tacos(path, data, stats)
