@@ -6,6 +6,7 @@ configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/fetch.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/annotations.smk"
 include: "workflow/rules/video.smk"

@@ -15,6 +15,7 @@ import sys
 
 # Subcommand -> the module that registers it, in the order of the pipeline.
 STAGE_COMMANDS = {
+    "fetch": "hscnet.fetch",
     "demo-data": "hscnet.demo.generate",
     "prepare-annotations": "hscnet.data.annotations",
     "clip-index": "extractors.cli",

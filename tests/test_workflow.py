@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +63,7 @@ def _real_data_override(tmp_path: Path, shared_data: Path) -> Path:
     override = {
         "datasets": {
             "tacos": {
-                "annotations": {s: str(shared_data / "tacos" / "paragraphs" / f"{s}.json") for s in ("train", "val", "test")},
+                "annotations": {s: str(shared_data / "prvg" / f"tacos_{s}.npy") for s in ("train", "val", "test")},
                 "precomputed_features": str(tacos_features),
                 "glove": str(glove),
             },
@@ -80,6 +81,38 @@ def _real_data_override(tmp_path: Path, shared_data: Path) -> Path:
     path = tmp_path / "override.yaml"
     path.write_text(yaml.safe_dump(override))
     return path
+
+
+def test_a_fresh_clone_plans_the_fetch_jobs_first(tmp_path):
+    """With nothing downloaded, the TACoS target starts with the public inputs (config.yaml `downloads`)."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\n")
+    clone = tmp_path / "clone"
+    for name in filter(None, files):
+        if (REPO_ROOT / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, clone / name)
+    command = [sys.executable, "-m", "snakemake", "results/tacos/metrics.json"]
+    dry_run = subprocess.run([*command, "-n"], cwd=clone, capture_output=True, text=True, check=True).stdout
+    jobs = planned_jobs(dry_run)
+    # three PRVG .npy files and GloVe are downloaded; TACoS's C3D features have no direct address
+    assert jobs["fetch"] == 4 and jobs["place_by_hand"] == 1
+    fetched = re.findall(r"rule fetch:\n(?:    .*\n)*?    output: (\S+)", dry_run)
+    assert sorted(fetched) == [
+        "data/glove/glove.840B.300d.txt",
+        "data/tacos/prvg/test.npy",
+        "data/tacos/prvg/train.npy",
+        "data/tacos/prvg/val.npy",
+    ]
+    # the plan already shows where to get the file that must be placed by hand
+    assert re.search(r"data/tacos/tall_c3d_features.hdf5 cannot be downloaded automatically: .*https://", dry_run)
+    # in the rule graph the downloads come first: nothing runs before them, and what reads them waits
+    graph = subprocess.run([*command, "--rulegraph", "dot"], cwd=clone, capture_output=True, text=True,
+                           check=True).stdout
+    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', graph, flags=re.M))
+    edges = {(names[a], names[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)$", graph, flags=re.M)}
+    assert not [edge for edge in edges if edge[1] in ("fetch", "place_by_hand")]
+    assert {("fetch", "prepare_annotations"), ("fetch", "convert_vectors"), ("place_by_hand", "import_features")} <= edges
 
 
 @pytest.mark.parametrize("dataset", ["tacos", "activitynet"])

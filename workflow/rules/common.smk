@@ -1,4 +1,3 @@
-import json
 import re
 import shlex
 import sys
@@ -11,6 +10,8 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)  # this checkout's packages, installed or not
 from extractors.videos import resolve_videos, shard_of
 from hscnet.ablations import ablation_rows
+from hscnet.data.prvg import read_prvg_npy
+from hscnet.io import read_json
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -32,10 +33,14 @@ wildcard_constraints:
 shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
 
+def one_of(names):
+    """Regex matching exactly these names or paths (never anything when there are none)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
 def datasets_where(predicate):
     """Regex matching the names of the datasets for which ``predicate(dataset_config)`` holds."""
-    names = [re.escape(name) for name, ds in DATASETS.items() if predicate(ds)]
-    return "|".join(names) if names else "(?!)"
+    return one_of(name for name, ds in DATASETS.items() if predicate(ds))
 
 
 def ds(wildcards):
@@ -64,7 +69,7 @@ def dataset_videos(name):
         checkpoints.demo_data.get(dataset=name)  # the videos exist once the generator has run
     ids = set()
     for path in d["annotations"].values():
-        data = json.loads(Path(path).read_text())
+        data = read_prvg_npy(path) if d["annotation_format"] == "prvg_npy" else read_json(path)
         # paragraph lists name the video per entry; per-video formats key entries by video id
         ids.update(entry["video"] for entry in data) if isinstance(data, list) else ids.update(data)
     return {vid: str(path) for vid, path in resolve_videos(sorted(ids), d["video_dir"], d["video_extensions"]).items()}
@@ -104,3 +109,15 @@ ABLATION_RUNS = {
     for table, row in ablation_rows()
     if (table, row) not in FULL_ROWS
 }
+
+
+# Public inputs (config.yaml `downloads`), keyed by the path a dataset config gives them.
+DOWNLOADS = config["downloads"]
+FETCHABLE = {path: entry for path, entry in DOWNLOADS.items() if "url" in entry}
+BY_HAND = {path: entry for path, entry in DOWNLOADS.items() if "instructions" in entry}
+
+
+def fetch_checks(wildcards):
+    """The --sha256/--size/--member options of one download."""
+    entry = FETCHABLE[wildcards.download]
+    return " ".join(f"--{key} {shlex.quote(str(entry[key]))}" for key in ("sha256", "size", "member") if key in entry)

@@ -1,0 +1,269 @@
+"""``hscnet fetch``: download one public input (resumable, verified) or say how to get it by hand.
+
+The workflow's ``fetch`` rule runs this for each path of config.yaml's ``downloads`` table that
+a target needs. A download
+
+* goes to ``<file>.part`` beside the target and resumes from there with an HTTP range request
+  (after a dropped connection within the run, ``--attempts`` times, or on the next run);
+* shows a progress bar on a terminal, and a readable log line every ``PROGRESS_EVERY_S``
+  seconds otherwise;
+* is checked against its sha256 and/or size before it is renamed into place, so a wrong or
+  truncated file never sits at the target;
+* of a zip archive (``--member``) is verified as the archive, then the member is unpacked to
+  the target and the archive removed.
+
+A file already at the target with the right checksum is used as is. An error (a checksum
+mismatch, an HTTP error, an unreachable host) is one ValueError naming the file, the address
+and what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+from tqdm import tqdm
+
+from hscnet.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1 << 16  # a dropped connection loses at most the chunk being read
+PROGRESS_EVERY_S = 30.0
+TIMEOUT_S = (30, 120)  # connect, and between two reads
+
+
+def fetch(
+    target: str | os.PathLike,
+    url: str,
+    sha256: str | None = None,
+    size: int | None = None,
+    member: str | None = None,
+    attempts: int = 3,
+) -> Path:
+    """Make ``target`` hold the file at ``url`` (or ``member`` of the zip archive there).
+
+    ``sha256`` and ``size`` check the downloaded file (the archive when ``member`` is given);
+    with neither, the download is kept unverified and its sum is logged so it can be recorded.
+    """
+    target = Path(target)
+    if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError(f"{target}: sha256 must be 64 lowercase hex digits, got {sha256!r}")
+    if member is None:
+        download = target
+    else:
+        if target.is_file():
+            log.info("%s: already in place, used as is", target)
+            return target
+        download = target.parent / Path(urlsplit(url).path).name
+    if download.is_file():
+        _verify(download, download, url, sha256, size)
+        log.info("%s: already in place with the expected checksum, used as is", download)
+    else:
+        _download(url, download, sha256, size, attempts)
+    if member is not None:
+        _unpack(download, member, target)
+        download.unlink()
+    return target
+
+
+def place_by_hand(target: str | os.PathLike, instructions: str) -> None:
+    """Stop with the instructions for a file that has no direct download address."""
+    target = Path(target)
+    if target.is_file():
+        log.info("%s: in place", target)
+        return
+    raise FileNotFoundError(
+        f"{target}: cannot be downloaded automatically. {instructions.strip()} "
+        f"Put the file at {target.resolve()} and run again."
+    )
+
+
+# ---------------------------------------------------------------- download
+
+
+def _download(url: str, path: Path, sha256: str | None, size: int | None, attempts: int) -> None:
+    part = path.with_name(path.name + ".part")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with requests.Session() as session:
+        for attempt in range(1, attempts + 1):
+            try:
+                _transfer(session, url, path, part)
+                break
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
+                received = part.stat().st_size if part.exists() else 0
+                if attempt == attempts:
+                    raise ValueError(
+                        f"{path}: could not download {url} ({type(err).__name__}: {err}). "
+                        + (f"{received} bytes are kept in {part}: run again to resume, "
+                           if received else "Check the address and the network, ")
+                        + f"or point downloads['{path}'].url in config.yaml at a mirror, or put the file "
+                        f"at {path} by hand{_sum_hint(sha256, size)}."
+                    ) from err
+                log.warning("%s: download interrupted at %d bytes (%s); resuming (attempt %d of %d)",
+                            path, received, type(err).__name__, attempt + 1, attempts)
+    _verify(part, path, url, sha256, size, delete_on_mismatch=True)
+    os.replace(part, path)
+    log.info("%s: downloaded from %s", path, url)
+
+
+def _transfer(session: requests.Session, url: str, path: Path, part: Path) -> None:
+    """One request: append to ``part`` from where it stops (range request) or start it over."""
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"Accept-Encoding": "identity"}  # byte offsets must be those of the file itself
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    with session.get(url, headers=headers, stream=True, timeout=TIMEOUT_S) as response:
+        if response.status_code == 416 and offset:
+            return  # nothing after the kept bytes: the verification decides whether they are the file
+        if response.status_code >= 400:
+            raise ValueError(
+                f"{path}: {url} answered HTTP {response.status_code} {response.reason}. Check the address "
+                f"(downloads['{path}'].url in config.yaml; a mirror works too) or put the file at {path} by hand."
+            )
+        resumed = response.status_code == 206 and _range_start(response) == offset
+        if offset and not resumed:
+            log.info("%s: the server does not resume at byte %d; downloading from the start", path, offset)
+            offset = 0
+        length = response.headers.get("Content-Length")
+        total = offset + int(length) if length and length.isdigit() else None
+        if offset:
+            log.info("%s: resuming at byte %d", path, offset)
+        with open(part, "ab" if offset else "wb") as fh, _Progress(path.name, total, offset) as progress:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                fh.write(chunk)
+                progress.update(len(chunk))
+
+
+def _range_start(response: requests.Response) -> int | None:
+    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
+    return int(match[1]) if match else None
+
+
+def _verify(
+    file: Path, target: Path, url: str, sha256: str | None, size: int | None, delete_on_mismatch: bool = False
+) -> None:
+    """Check ``file`` (the target itself or its ``.part``) against the recorded size and sha256."""
+    actual_size = file.stat().st_size
+    problem = None
+    if size is not None and actual_size != size:
+        problem = f"is {actual_size} bytes, expected {size}"
+    elif sha256 is not None:
+        digest = _sha256(file)
+        if digest != sha256:
+            problem = f"has sha256 {digest}, expected {sha256}"
+    elif size is None:
+        log.warning("%s: no sha256 or size recorded, so it cannot be verified: %d bytes, sha256 %s "
+                    "(record them in config.yaml's downloads table)", target, actual_size, _sha256(file))
+    if problem is None:
+        return
+    if delete_on_mismatch:
+        file.unlink()
+        raise ValueError(
+            f"{target}: the file downloaded from {url} {problem}; it was deleted and nothing was written to "
+            f"{target}. The address serves another file: point downloads['{target}'].url in config.yaml at "
+            f"the right one (or a mirror), or put the file at {target} by hand."
+        )
+    raise ValueError(
+        f"{target}: the file already there {problem} (source {url}). Delete it to download it again, "
+        f"or replace it with the right file."
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sum_hint(sha256: str | None, size: int | None) -> str:
+    if sha256:
+        return f" (sha256 {sha256})"
+    return f" ({size} bytes)" if size else ""
+
+
+def _unpack(archive: Path, member: str, target: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            if member not in zf.namelist():
+                raise ValueError(f"{archive}: has no member {member!r} (members: {', '.join(zf.namelist()[:10])})")
+            log.info("%s: unpacking %s to %s", archive, member, target)
+            with zf.open(member) as src, atomic_path(target) as tmp, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, CHUNK_BYTES)
+    except zipfile.BadZipFile as err:
+        raise ValueError(f"{archive}: not a readable zip archive ({err}); delete it to download it again") from err
+
+
+class _Progress:
+    """A tqdm bar on a terminal; otherwise a log line every PROGRESS_EVERY_S seconds and at the end."""
+
+    def __init__(self, name: str, total: int | None, done: int):
+        self.name, self.total, self.done, self.start_done = name, total, done, done
+        self.start = self.last_log = time.monotonic()
+        self.bar = None
+        if sys.stderr.isatty():
+            self.bar = tqdm(total=total, initial=done, desc=name, unit="B", unit_scale=True, unit_divisor=1024)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif time.monotonic() - self.last_log >= PROGRESS_EVERY_S:
+            self._log()
+
+    def _log(self) -> None:
+        self.last_log = time.monotonic()
+        rate = (self.done - self.start_done) / max(self.last_log - self.start, 1e-9)
+        of_total = ""
+        if self.total:
+            of_total = f" of {tqdm.format_sizeof(self.total, 'B', 1024)} ({100 * self.done / self.total:.0f}%)"
+        log.info("%s: %s%s, %s/s", self.name, tqdm.format_sizeof(self.done, "B", 1024), of_total,
+                 tqdm.format_sizeof(rate, "B", 1024))
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        else:
+            self._log()
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "fetch",
+        help="download one public input (resumable, verified), or say how to get it by hand",
+        description=__doc__.split("\n\n")[0],
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="direct download address")
+    source.add_argument("--manual", metavar="INSTRUCTIONS", help="no direct address: stop with these instructions")
+    parser.add_argument("--sha256", help="expected sha256 of the downloaded file")
+    parser.add_argument("--size", type=int, help="expected size in bytes of the downloaded file")
+    parser.add_argument("--member", help="the download is a zip archive: unpack this member to --output")
+    parser.add_argument("--attempts", type=int, default=3, help="tries within one run after a dropped connection")
+    parser.add_argument("--output", required=True, type=Path, help="where the file goes")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.manual is not None:
+        place_by_hand(args.output, args.manual)
+    else:
+        fetch(args.output, args.url, args.sha256, args.size, args.member, args.attempts)
