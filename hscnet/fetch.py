@@ -131,8 +131,10 @@ def _transfer(session: requests.Session, url: str, path: Path, part: Path) -> No
                 f"{path}: {url} answered HTTP {response.status_code} {response.reason}. Check the address "
                 f"(downloads['{path}'].url in config.yaml; a mirror works too) or put the file at {path} by hand."
             )
-        resumed = response.status_code == 206 and _range_start(response) == offset
-        if offset and not resumed:
+        if response.status_code == 206 and _range_start(response) != offset:
+            part.unlink()  # a range from elsewhere cannot be appended: start over on the next attempt
+            raise requests.ConnectionError(f"asked for the bytes from {offset}, the server sent another range")
+        if offset and response.status_code != 206:
             log.info("%s: the server does not resume at byte %d; downloading from the start", path, offset)
             offset = 0
         length = response.headers.get("Content-Length")

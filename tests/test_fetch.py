@@ -6,6 +6,7 @@ import hashlib
 import logging
 import re
 import socket
+import sys
 import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,7 @@ class _Server(ThreadingHTTPServer):
         self.root = root
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.drop_once: set[str] = set()  # paths whose next response stops halfway
+        self.ranges = True  # False: answer every request with the whole file, like a server without ranges
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -47,7 +49,7 @@ class _Handler(SimpleHTTPRequestHandler):
         data = file.read_bytes()
         start = 0
         match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if match:
+        if match and server.ranges:
             start = int(match[1])
             if start >= len(data):
                 self.send_response(416)
@@ -119,6 +121,16 @@ def test_a_dropped_connection_resumes_with_a_range_request(tmp_path, shared_data
     assert first == second == "/prvg/tacos_train.npy" and no_range is None
     # the second request asks for the rest, from what the first delivered (at most half the file)
     assert 0 < int(re.fullmatch(r"bytes=(\d+)-", resume_range)[1]) <= full_size // 2
+    assert _sha256(target) == SHARED_SUMS["prvg/tacos_train.npy"]
+
+
+def test_a_server_without_ranges_makes_the_download_start_over(tmp_path, shared_data, serve):
+    server, base = serve(shared_data)
+    server.ranges = False
+    server.drop_once.add("/prvg/tacos_train.npy")
+    target = tmp_path / "train.npy"
+    fetch(target, f"{base}/prvg/tacos_train.npy", sha256=SHARED_SUMS["prvg/tacos_train.npy"])
+    assert len(server.requests) == 2 and server.requests[1][1].startswith("bytes=")  # asked, got the whole file
     assert _sha256(target) == SHARED_SUMS["prvg/tacos_train.npy"]
 
 
@@ -232,3 +244,11 @@ def test_the_download_table_carries_the_published_sums(shared_data):
     # every direct download is checked by a sum or a size, except the C3D weights (none published)
     unverified = [p for p, e in downloads.items() if "url" in e and not ({"sha256", "size"} & e.keys())]
     assert unverified == ["data/c3d/c3d.pickle"]
+
+
+def test_a_terminal_gets_a_progress_bar(tmp_path, shared_data, serve, capsys, monkeypatch):
+    _, base = serve(shared_data)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    fetch(tmp_path / "val.npy", f"{base}/prvg/tacos_val.npy", sha256=SHARED_SUMS["prvg/tacos_val.npy"])
+    bar = capsys.readouterr().err
+    assert "val.npy: 100%" in bar and "375k/375k" in bar
