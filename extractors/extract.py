@@ -111,7 +111,12 @@ class C3DExtractor:
         self, info: VideoInfo, starts: np.ndarray, on_batch: Callable[[int], object] | None = None
     ) -> np.ndarray:
         """Features (len(starts), 4096) float32 of the 16-frame clips starting at ``starts``."""
-        frame_indices = clip_frame_indices(starts, info.num_frames)  # (N, 16)
+        return self.extract_frames(info, clip_frame_indices(starts, info.num_frames), on_batch)
+
+    def extract_frames(
+        self, info: VideoInfo, frame_indices: np.ndarray, on_batch: Callable[[int], object] | None = None
+    ) -> np.ndarray:
+        """Features (N, 4096) float32 of N clips given by their frame indices (N, 16), rows non-decreasing."""
         batches = [frame_indices[i : i + self.batch_size] for i in range(0, len(frame_indices), self.batch_size)]
         reader = open_frames(info, RESIZE, num_threads=self.decoder_threads)
         pin = self.device.type == "cuda"
@@ -139,7 +144,7 @@ class C3DExtractor:
                         on_batch(len(x))
         finally:
             reader.close()
-        self.stats.clips += len(starts)
+        self.stats.clips += len(frame_indices)
         self.stats.seconds += time.perf_counter() - started
         return np.concatenate(outputs).astype(np.float32, copy=False)
 

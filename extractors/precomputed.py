@@ -8,6 +8,15 @@ Layouts:
   ``f[video]["c3d_features"]`` is (T, 500) (C3D fc7 reduced to 500-d by PCA), ``video`` like
   ``v_QOlSCBRmfWY``. The feature dimension stays 500 and is recorded in the store.
 
+How each release's rows were made from the videos (``Release``; sources and certainty in the
+README, "Where the public feature files come from"), which ``hscnet ground`` repeats on a new video:
+
+* TALL (2D-TAN's ``merge_npys_to_hdf5.py`` stacks TALL's ``Interval64_128_256_512_overlap0.8_c3d_fc6``
+  window files): row i is C3D fc6 (Sports-1M) of 16 frames sampled uniformly from the 64-frame
+  window starting at frame 12 i.
+* ActivityNet challenge 2016: row i is C3D fc7 (Sports-1M) of the 16 frames starting at frame 8 i,
+  projected to 500-d with the challenge's PCA (``PCA_activitynet_v1-3.hdf5``).
+
 Resampling (``resample_rows``): the T source rows are split into N^V equal bins; bin i holds rows
 ``round(i*T/N^V) .. round((i+1)*T/N^V) - 1`` and becomes their mean; a bin with no row (T < N^V)
 takes the nearest row, ``min(round(i*T/N^V), T-1)``. This is 2D-TAN's/PRVG's
@@ -21,6 +30,7 @@ spans are N^V equal spans over ``[0, duration]``. ``fps`` is stored as NaN and `
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -35,10 +45,24 @@ from hscnet.io import atomic_path, open_hdf5
 
 log = logging.getLogger(__name__)
 
+@dataclasses.dataclass(frozen=True)
+class Release:
+    """A public precomputed feature file: the store attrs it is imported with, and how its rows were made."""
+
+    name: str  # what users download, for messages
+    extractor: str  # the feature store's ``extractor`` attr
+    feature_dim: int
+    layer: str  # C3D layer of every row
+    window: int  # frames one row covers (16 of them, evenly spaced, go through C3D)
+    stride: int  # frames between the first frames of consecutive rows
+    pca: bool  # rows were projected to ``feature_dim`` with the release's PCA
+
+
 LAYOUTS = {
-    # layout: (extractor attr, feature dim)
-    "tacos": ("c3d-tall-precomputed", 4096),
-    "activitynet": ("c3d-fc7-pca500", 500),
+    "tacos": Release("TALL's TACoS C3D features (tall_c3d_features.hdf5)", "c3d-tall-precomputed", 4096,
+                     layer="fc6", window=64, stride=12, pca=False),
+    "activitynet": Release("the ActivityNet challenge 2016 C3D features (sub_activitynet_v1-3.c3d.hdf5)",
+                           "c3d-fc7-pca500", 500, layer="fc7", window=16, stride=8, pca=True),
 }
 
 
@@ -69,7 +93,7 @@ def source_rows(h5: h5py.File, video_id: str, layout: str, path: str | os.PathLi
         if not isinstance(node, h5py.Group) or "c3d_features" not in node:
             raise ValueError(f"{path}: {video_id!r} has no 'c3d_features' dataset; is the layout tacos?")
         rows = node["c3d_features"][()]
-    expected_dim = LAYOUTS[layout][1]
+    expected_dim = LAYOUTS[layout].feature_dim
     if rows.ndim != 2 or rows.shape[1] != expected_dim or rows.shape[0] < 1:
         raise ValueError(f"{path}: {video_id!r} features have shape {rows.shape}, expected (T>0, {expected_dim})")
     return rows
@@ -91,7 +115,7 @@ def import_precomputed(
         raise ValueError(f"unknown precomputed layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     if num_clips < 1:
         raise ValueError(f"num_clips must be at least 1, got {num_clips}")
-    extractor, feature_dim = LAYOUTS[layout]
+    release = LAYOUTS[layout]
     for video_id in durations:
         check_video_id(video_id)
     with open_hdf5(input_path, "precomputed feature") as source:
@@ -102,11 +126,11 @@ def import_precomputed(
                 f"e.g. {', '.join(missing[:5])}"
             )
         attrs = {
-            "extractor": extractor,
+            "extractor": release.extractor,
             "weights": "precomputed",
             "source": f"precomputed:{layout}",
             "num_clips": num_clips,
-            "feature_dim": feature_dim,
+            "feature_dim": release.feature_dim,
             "preprocessing": f"resampled to {num_clips} equal bins (mean of rows) from {os.path.basename(input_path)}",
         }
         with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:

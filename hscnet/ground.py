@@ -1,30 +1,49 @@
 """``hscnet ground``: where does each sentence of a paragraph happen in your own video?
 
     hscnet ground --video my.mp4 --paragraph "first sentence. second sentence." \\
-        --checkpoint results/demo/train/full/best.pt --glove results/demo/text/glove [--c3d-weights c3d.pickle]
+        --checkpoint results/demo/train/full/best.pt --glove results/demo/text/glove [--c3d-weights c3d.pickle] \\
+        [--pca PCA_activitynet_v1-3.hdf5] [--output grounded.json] [--plot grounded.png]
 
 prints one line per sentence: predicted start and end in seconds, then the sentence.
 
-The video goes through the same stages as the training data, configured from the checkpoint: C3D
-features of ``num_clips`` uniformly sampled 16-frame clips (``extractors.C3DExtractor``, same layer
-and weights as the training features: the checkpoint records the feature file's ``weights`` attr,
-a sha256 or ``random-seed-<n>``, and a mismatch is an error), sentences split with spaCy's rule-based
-sentencizer (or given one by one with ``--sentences``), words tokenised and embedded like the text
-stage (``hscnet.text``), with the training text file's OOV policy. ``--glove`` is the vectors
+The video goes through the same stages as the training data, configured from the checkpoint, which
+records the training feature file's attrs (``extractor``, ``weights``, ``num_clips``):
+
+* ``c3d-fc6`` / ``c3d-fc7`` (``hscnet extract-c3d``): ``num_clips`` uniformly sampled 16-frame
+  clips (``extractors.C3DExtractor``) with the same weights: a sha256 that must match
+  ``--c3d-weights``, or ``random-seed-<n>`` (then no ``--c3d-weights``);
+* an imported public release (``extractors.precomputed.LAYOUTS``: TALL's TACoS file, the
+  ActivityNet challenge file): that release's recipe (``extractors.release_features``), which
+  needs the Sports-1M C3D weights (``--c3d-weights c3d.pickle``) and, for ActivityNet's 500-d
+  rows, the release's PCA projection (``--pca PCA_activitynet_v1-3.hdf5``).
+
+Whatever is missing is refused before any video is decoded. Sentences are split with spaCy's
+rule-based sentencizer (or given one by one with ``--sentences``), words tokenised and embedded like
+the text stage (``hscnet.text``), with the training text file's OOV policy. ``--glove`` is the vectors
 directory written by ``hscnet glove-convert`` (converting the raw 5 GB GloVe file per query would
 take minutes).
+
+``--output`` writes a predictions file that ``hscnet evaluate`` scores: ``id`` and ``video`` are the
+video's name as the annotation formats spell it (``annotation_video_id``), or ``--video-id``.
+``--plot`` draws the timeline (``hscnet.ground_plot``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
+from extractors.c3d import FEATURE_DIM
+from extractors.extract import C3DExtractor
+from extractors.precomputed import LAYOUTS, Release
+from extractors.release_features import PcaProjection, load_pca, release_features
 from hscnet.checkpoint import load_trained_model
 from hscnet.data.collate import collate_samples, to_device
 from hscnet.device import resolve_device
@@ -35,42 +54,109 @@ from hscnet.text.tokenize import split_paragraph, tokenize_sentences
 log = logging.getLogger(__name__)
 
 RANDOM_WEIGHTS = "random-seed-"
+RELEASES = {release.extractor: release for release in LAYOUTS.values()}
+VIDEO_LAYERS = ("fc6", "fc7")
+# ActivityNet Captions keys are "v_" + the YouTube id, without the file's extension.
+ACTIVITYNET_ID = re.compile(r"v_[A-Za-z0-9_-]{11}")
 
 
-def c3d_settings(provenance: dict, c3d_weights: str | None) -> tuple[str, int]:
-    """(C3D layer, seed of the random init) that reproduce the training features; checks the weights.
+@dataclasses.dataclass(frozen=True)
+class FeatureSource:
+    """How to make the features a checkpoint was trained on from a new video."""
 
-    ``provenance`` is the file-level attrs of the training features file as the checkpoint records
-    them. Pretrained weights are checked later against the sha256 (``check_weights``).
+    layer: str  # C3D layer
+    seed: int  # of the random initialisation, when the training features had no pretrained weights
+    release: Release | None = None  # None: num_clips uniform 16-frame clips, as hscnet extract-c3d
+    pca: PcaProjection | None = None
+
+    @property
+    def feature_dim(self) -> int:
+        return self.release.feature_dim if self.release else FEATURE_DIM
+
+
+def feature_source(provenance: dict, c3d_weights: str | None, pca: str | None = None) -> FeatureSource:
+    """The features to make, from the training feature file's attrs; checks what the user passed.
+
+    Pretrained weights are compared with the recorded sha256 later (``check_weights``), once loaded.
     """
     extractor = str(provenance.get("extractor", "c3d-fc6"))
-    if not extractor.startswith("c3d-"):
-        raise ValueError(f"the model was trained on {extractor!r} features; hscnet ground extracts C3D features only")
+    if extractor in RELEASES:
+        return _release_source(RELEASES[extractor], c3d_weights, pca)
+    layer = extractor.removeprefix("c3d-")
+    if not extractor.startswith("c3d-") or layer not in VIDEO_LAYERS:
+        raise ValueError(
+            f"the model was trained on {extractor!r} features; hscnet ground makes C3D "
+            f"{'/'.join(VIDEO_LAYERS)} features and those of {'; '.join(r.name for r in RELEASES.values())}"
+        )
+    if pca is not None:
+        raise ValueError(f"--pca {pca}: the model was trained on C3D {layer} features of videos, not PCA-reduced ones; drop --pca")
     weights = str(provenance.get("weights", ""))
-    seed = 0
     if weights.startswith(RANDOM_WEIGHTS):
-        seed = int(weights[len(RANDOM_WEIGHTS):])
         if c3d_weights is not None:
             raise ValueError(
                 f"the model was trained on features of a RANDOMLY initialised C3D ({weights}); "
                 f"drop --c3d-weights {c3d_weights} to reproduce them"
             )
-    elif c3d_weights is None:
+        return FeatureSource(layer, int(weights[len(RANDOM_WEIGHTS):]))
+    if c3d_weights is None:
         raise ValueError(
             f"the model was trained on features of pretrained C3D weights (sha256 {weights or 'unknown'}, "
             f"source {provenance.get('source', 'unknown')}); pass them with --c3d-weights"
         )
-    return extractor.removeprefix("c3d-"), seed
+    return FeatureSource(layer, 0)
 
 
-def check_weights(provenance: dict, weights_id: str, c3d_weights: str) -> None:
+def _release_source(release: Release, c3d_weights: str | None, pca: str | None) -> FeatureSource:
+    if c3d_weights is None:
+        raise ValueError(
+            f"the model was trained on {release.name}, C3D {release.layer} of the Sports-1M model; pass those "
+            "weights with --c3d-weights c3d.pickle (the original Caffe model converted, github.com/DavideA/c3d-pytorch)"
+        )
+    if release.pca and pca is None:
+        raise ValueError(
+            f"the model was trained on {release.name}, C3D {release.layer} reduced to {release.feature_dim}-d by "
+            "the release's PCA; grounding needs that projection: pass PCA_activitynet_v1-3.hdf5 "
+            "(activity-net.org/challenges/2016/download.html#c3d) with --pca (HDF5 with datasets U (4096, K) "
+            "and x_mean (4096,), under data/ or at the root)"
+        )
+    if not release.pca and pca is not None:
+        raise ValueError(f"--pca {pca}: the model was trained on {release.name}, which no PCA reduced; drop --pca")
+    return FeatureSource(release.layer, 0, release, load_pca(pca, release.feature_dim) if release.pca else None)
+
+
+def check_weights(provenance: dict, source: FeatureSource, model, c3d_weights: str) -> None:
     """The pretrained weights given must be the ones the training features came from (when known)."""
+    if source.release is not None:
+        if model.weights_format != "c3d-pickle":
+            log.warning("%s were made with the original Caffe Sports-1M C3D; %s is a %s checkpoint, whose "
+                        "weights or input preprocessing may differ", source.release.name, c3d_weights, model.weights_format)
+        return
     expected = str(provenance.get("weights", ""))
-    if str(provenance.get("source", "video")).startswith("precomputed"):
-        log.warning("the model was trained on imported precomputed features (%s); grounding uses C3D weights "
-                    "%s, which must match the ones that file was made with", provenance.get("source"), c3d_weights)
-    elif expected and expected != weights_id:
-        raise ValueError(f"{c3d_weights}: sha256 {weights_id} differs from the weights of the training features ({expected})")
+    if expected and expected != model.weights_id:
+        raise ValueError(f"{c3d_weights}: sha256 {model.weights_id} differs from the weights of the training features ({expected})")
+
+
+def annotation_video_id(video: str | os.PathLike) -> str:
+    """The video's key as the annotation formats spell it: ActivityNet's ``v_<YouTube id>`` without
+    the extension, any other name whole (TACoS: ``s13-d21.avi``)."""
+    path = Path(video)
+    return path.stem if ACTIVITYNET_ID.fullmatch(path.stem) else path.name
+
+
+@dataclasses.dataclass
+class Grounding:
+    """Predicted spans (seconds) of each sentence in one video, and the paragraph's when the model has a paragraph decoder."""
+
+    video: str
+    duration: float
+    sentences: list[str]
+    spans: list[tuple[float, float]]
+    paragraph_span: tuple[float, float] | None = None
+
+    def predictions_entry(self, video_id: str) -> dict:
+        """One paragraph of a predictions file (``hscnet evaluate``)."""
+        return {"id": video_id, "video": video_id, "duration": self.duration, "sentences": self.sentences,
+                "timestamps": [list(span) for span in self.spans]}
 
 
 def ground(
@@ -80,26 +166,24 @@ def ground(
     glove: str | os.PathLike,
     c3d_weights: str | None = None,
     device: str = "auto",
-) -> tuple[list[tuple[float, float]], float]:
-    """Predicted (start, end) seconds of each sentence in ``video``, and the video's duration."""
-    from extractors.c3d import FEATURE_DIM
-    from extractors.extract import C3DExtractor
+    pca: str | None = None,
+) -> Grounding:
+    """Ground ``sentences`` in ``video`` with a trained checkpoint."""
     from hscnet.text.embed import TokenizedParagraph, embed_paragraph
     from hscnet.text.glove import load_vectors
 
     if not Path(video).is_file():
         raise FileNotFoundError(f"{video}: video not found")
+    sentences = [sentence.strip() for sentence in sentences]
     torch_device = resolve_device(device)
     trained = load_trained_model(checkpoint, torch_device)
     model, cfg = trained.model, trained.cfg
     provenance = trained.checkpoint.get("data", {})
     features_provenance, text_provenance = provenance.get("features", {}), provenance.get("text", {})
-    if cfg.video_dim != FEATURE_DIM:
-        raise ValueError(
-            f"{checkpoint}: the model takes {cfg.video_dim}-d video features (e.g. ActivityNet's PCA-reduced "
-            f"precomputed C3D); grounding a raw video needs a model trained on {FEATURE_DIM}-d C3D features"
-        )
-    layer, seed = c3d_settings(features_provenance, c3d_weights)
+    source = feature_source(features_provenance, c3d_weights, pca)
+    if cfg.video_dim != source.feature_dim:
+        raise ValueError(f"{checkpoint}: the model takes {cfg.video_dim}-d video features, but its training "
+                         f"feature file ({features_provenance.get('extractor')}) has {source.feature_dim}-d ones")
 
     vectors = load_vectors(glove)
     if vectors.dim != cfg.word_dim:
@@ -117,16 +201,20 @@ def ground(
                     len(embedded.word_sentence), sorted(set(embedded.oov_words))[:10])
 
     num_clips = int(features_provenance.get("num_clips", cfg.num_clips))
-    extractor = C3DExtractor(weights_path=c3d_weights, layer=layer, num_clips=num_clips, device=str(torch_device), seed=seed)
+    extractor = C3DExtractor(weights_path=c3d_weights, layer=source.layer, num_clips=num_clips,
+                             device=str(torch_device), seed=source.seed)
     if c3d_weights is not None:
-        check_weights(features_provenance, extractor.model.weights_id, c3d_weights)
-    clips = extractor.extract(video)
+        check_weights(features_provenance, source, extractor.model, c3d_weights)
+    if source.release is None:
+        clips = extractor.extract(video)
+    else:
+        clips = release_features(extractor, video, source.release, source.pca)
     duration = float(clips["duration"])
 
     features = clips["features"] if trained.feature_stats is None else trained.feature_stats.apply(clips["features"])
     item = {
         "id": str(video),
-        "video": torch.from_numpy(features),  # (N_V, 4096), standardised like the training features
+        "video": torch.from_numpy(features),  # (N_V, D_v), standardised like the training features
         "words": torch.from_numpy(embedded.vectors),  # (N_W, D_w)
         "word_sentence": torch.from_numpy(embedded.word_sentence).long(),  # (N_W,)
         "duration": duration,
@@ -134,7 +222,9 @@ def ground(
     with torch.no_grad():
         outputs = model(to_device(collate_samples([item]), torch_device))
     spans = spans_in_seconds(outputs["pred_spans"][0], duration)  # (N_S, 2) seconds
-    return [(start, end) for start, end in spans], duration
+    paragraph = outputs.get("paragraph_span")
+    return Grounding(str(video), duration, list(sentences), [(start, end) for start, end in spans],
+                     tuple(spans_in_seconds(paragraph[0], duration)) if paragraph is not None else None)
 
 
 def register(subparsers) -> None:
@@ -147,18 +237,26 @@ def register(subparsers) -> None:
     p.add_argument("--checkpoint", required=True, help="trained model (best.pt of hscnet train)")
     p.add_argument("--glove", required=True, help="word vectors directory from hscnet glove-convert")
     p.add_argument("--c3d-weights", help="C3D weights the training features were extracted with (c3d.pickle / mmaction2)")
+    p.add_argument("--pca", help="PCA of the ActivityNet C3D release (PCA_activitynet_v1-3.hdf5: HDF5 with U (4096, K) "
+                                 "and x_mean (4096,)), for models trained on those 500-d features")
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
-    p.add_argument("--output", help="also write the result as a predictions JSON (one paragraph)")
+    p.add_argument("--output", help="also write the result as a predictions JSON (one paragraph) for hscnet evaluate")
+    p.add_argument("--video-id", help="id and video to write with --output (default: the name as the annotation "
+                                      "formats spell it: v_<YouTube id> without extension for ActivityNet, else the file name)")
+    p.add_argument("--plot", help="also draw the timeline with frame thumbnails and one bar per sentence (PNG)")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     sentences = args.sentences or split_paragraph(args.paragraph)
-    spans, duration = ground(args.video, sentences, args.checkpoint, args.glove, args.c3d_weights, args.device)
-    print(f"# {args.video}: {duration:.2f} s, {len(sentences)} sentences (start, end in seconds)")
-    for (start, end), sentence in zip(spans, sentences):
+    result = ground(args.video, sentences, args.checkpoint, args.glove, args.c3d_weights, args.device, args.pca)
+    print(f"# {args.video}: {result.duration:.2f} s, {len(result.sentences)} sentences (start, end in seconds)")
+    for (start, end), sentence in zip(result.spans, result.sentences):
         print(f"{start:8.2f} {end:8.2f}  {sentence}")
     if args.output:
-        write_json(args.output, [{"id": Path(args.video).name, "video": Path(args.video).name, "duration": duration,
-                                  "sentences": list(sentences), "timestamps": [list(s) for s in spans]}])
+        write_json(args.output, [result.predictions_entry(args.video_id or annotation_video_id(args.video))])
+    if args.plot:
+        from hscnet.ground_plot import plot_grounding
+
+        plot_grounding(result, args.plot)
     return 0

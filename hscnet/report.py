@@ -23,6 +23,7 @@ from pathlib import Path
 
 from hscnet.ablations import ABLATION_TABLES
 from hscnet.data.annotations import load_normalised
+from hscnet.figures import pyplot, save_figure
 from hscnet.io import atomic_path, read_json
 from hscnet.model import ModelConfig, ablation_config
 
@@ -126,18 +127,9 @@ def read_history(path: str | os.PathLike) -> list[dict[str, float]]:
     return rows
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; no display on the workflow's machines
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_curves(history_files: Sequence[str | os.PathLike], out: str | os.PathLike) -> None:
     """Training loss and validation mIoU per epoch, one line per run (labelled by its directory)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_miou) = plt.subplots(1, 2, figsize=(10, 3.6))
     for path in history_files:
         rows = read_history(path)
@@ -149,7 +141,7 @@ def plot_curves(history_files: Sequence[str | os.PathLike], out: str | os.PathLi
     ax_miou.set(xlabel="epoch", ylabel="validation mIoU (%)")
     ax_miou.legend(fontsize="small")
     fig.tight_layout()
-    _save(fig, out)
+    save_figure(fig, out)
 
 
 def plot_qualitative(predictions_file: str | os.PathLike, paragraphs: Sequence, out: str | os.PathLike, num_examples: int = 3) -> None:
@@ -158,7 +150,7 @@ def plot_qualitative(predictions_file: str | os.PathLike, paragraphs: Sequence, 
     chosen = [p for p in paragraphs if p.id in predictions and "sentence" in predictions[p.id].get("levels", {})][:num_examples]
     if not chosen:
         raise ValueError(f"{predictions_file}: no model predictions with sentence-level spans for these annotations")
-    plt = _pyplot()
+    plt = pyplot()
     height = sum(0.6 + 0.45 * len(p.sentences) for p in chosen)
     fig, axes = plt.subplots(len(chosen), 1, figsize=(9, 0.6 + height), squeeze=False,
                              gridspec_kw={"height_ratios": [len(p.sentences) for p in chosen]})
@@ -178,14 +170,7 @@ def plot_qualitative(predictions_file: str | os.PathLike, paragraphs: Sequence, 
     axes[-1, 0].set_xlabel("time (s)")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", ncol=3, fontsize="small")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the legend above
-    _save(fig, out)
-
-
-def _save(fig, out: str | os.PathLike) -> None:
-    plt = _pyplot()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, format=Path(out).suffix.lstrip(".") or "png")
-    plt.close(fig)
+    save_figure(fig, out)
 
 
 def register(subparsers) -> None:

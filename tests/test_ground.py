@@ -6,11 +6,13 @@ import json
 
 import pytest
 from test_dataset import NUM_CONCEPTS, write_synthetic_dataset
+from test_release_features import write_pca
 
+from extractors.precomputed import LAYOUTS
 from extractors.synthetic import write_video
 from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.cli import main
-from hscnet.ground import c3d_settings, ground
+from hscnet.ground import FeatureSource, feature_source, ground
 from hscnet.text.glove import convert_vectors
 from hscnet.text.tokenize import split_paragraph
 from hscnet.train import TrainSettings, train
@@ -94,9 +96,32 @@ def test_pretrained_feature_weights_must_be_given_and_match(setup, tmp_path):
         ground(video, ["square"], pretrained, glove, device="cpu")
 
 
-def test_c3d_settings_follow_the_feature_file():
-    assert c3d_settings({"extractor": "c3d-fc7", "weights": "random-seed-3"}, None) == ("fc7", 3)
+def test_feature_source_follows_the_feature_file():
+    assert feature_source({"extractor": "c3d-fc7", "weights": "random-seed-3"}, None) == FeatureSource("fc7", 3)
     with pytest.raises(ValueError, match="RANDOMLY initialised C3D"):
-        c3d_settings({"extractor": "c3d-fc6", "weights": "random-seed-0"}, "c3d.pickle")
-    with pytest.raises(ValueError, match="extracts C3D features only"):
-        c3d_settings({"extractor": "i3d"}, None)
+        feature_source({"extractor": "c3d-fc6", "weights": "random-seed-0"}, "c3d.pickle")
+    with pytest.raises(ValueError, match="'i3d' features; hscnet ground makes C3D fc6/fc7 features and those of TALL"):
+        feature_source({"extractor": "i3d"}, None)
+    with pytest.raises(ValueError, match="--pca p.h5: .* not PCA-reduced ones; drop --pca"):
+        feature_source({"extractor": "c3d-fc6", "weights": "random-seed-0"}, None, "p.h5")
+
+
+def test_release_sources_refuse_up_front_naming_what_is_missing(tmp_path):
+    tall = {"extractor": "c3d-tall-precomputed", "weights": "precomputed", "source": "precomputed:tacos"}
+    with pytest.raises(ValueError, match=r"TALL's TACoS C3D features .* C3D fc6 of the Sports-1M model; pass those "
+                                         r"weights with --c3d-weights c3d.pickle"):
+        feature_source(tall, None)
+    with pytest.raises(ValueError, match="which no PCA reduced; drop --pca"):
+        feature_source(tall, "c3d.pickle", "p.h5")
+    assert feature_source(tall, "c3d.pickle") == FeatureSource("fc6", 0, LAYOUTS["tacos"])
+
+    anet = {"extractor": "c3d-fc7-pca500", "weights": "precomputed", "source": "precomputed:activitynet"}
+    with pytest.raises(ValueError, match=r"reduced to 500-d by the release's PCA; grounding needs that projection: "
+                                         r"pass PCA_activitynet_v1-3.hdf5 .* with --pca"):
+        feature_source(anet, "c3d.pickle")
+    with pytest.raises(FileNotFoundError, match="none.h5: PCA file not found"):
+        feature_source(anet, "c3d.pickle", str(tmp_path / "none.h5"))
+    pca = write_pca(tmp_path / "pca.h5", num_axes=500)
+    source = feature_source(anet, "c3d.pickle", str(pca))
+    assert (source.layer, source.release, source.feature_dim) == ("fc7", LAYOUTS["activitynet"], 500)
+    assert source.pca.components.shape == (4096, 500)
