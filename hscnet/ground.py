@@ -23,7 +23,7 @@ the text stage (``hscnet.text``), with the training text file's OOV policy. ``--
 directory written by ``hscnet glove-convert`` (converting the raw 5 GB GloVe file per query would
 take minutes).
 
-``--output`` writes a predictions file that ``hscnet evaluate`` scores: ``id`` and ``video`` are the
+``--output`` writes a predictions file that ``hscnet evaluate`` scores, matched by ``video``: the
 video's name as the annotation formats spell it (``annotation_video_id``), or ``--video-id``.
 ``--plot`` draws the timeline (``hscnet.ground_plot``).
 """
@@ -154,8 +154,9 @@ class Grounding:
     paragraph_span: tuple[float, float] | None = None
 
     def predictions_entry(self, video_id: str) -> dict:
-        """One paragraph of a predictions file (``hscnet evaluate``)."""
-        return {"id": video_id, "video": video_id, "duration": self.duration, "sentences": self.sentences,
+        """One paragraph of a predictions file. No ``id``: it is none of an annotation file's paragraphs
+        (whose ids the readers generate), so ``hscnet evaluate`` matches it by ``video``."""
+        return {"video": video_id, "duration": self.duration, "sentences": self.sentences,
                 "timestamps": [list(span) for span in self.spans]}
 
 
@@ -241,7 +242,7 @@ def register(subparsers) -> None:
                                  "and x_mean (4096,)), for models trained on those 500-d features")
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
     p.add_argument("--output", help="also write the result as a predictions JSON (one paragraph) for hscnet evaluate")
-    p.add_argument("--video-id", help="id and video to write with --output (default: the name as the annotation "
+    p.add_argument("--video-id", help="video key to write with --output (default: the name as the annotation "
                                       "formats spell it: v_<YouTube id> without extension for ActivityNet, else the file name)")
     p.add_argument("--plot", help="also draw the timeline with frame thumbnails and one bar per sentence (PNG)")
     p.set_defaults(func=_run)

@@ -18,35 +18,35 @@ from extractors.probe import probe_video
 from hscnet.figures import pyplot, save_figure
 
 WIDTH_IN = 10.0
-MARGIN_IN = 0.45  # left and right
+LEFT_IN, RIGHT_IN = 0.8, 0.3  # margins: the bars' labels on the left
 THUMB_HEIGHT_IN = 1.2
 ROW_IN = 0.36  # per bar
 TEXT_LINE_IN = 0.2
 THUMB_PIXELS = 180  # decoded thumbnail height
 
 
-def thumbnails(video: str | os.PathLike, count_for_aspect) -> tuple[np.ndarray, np.ndarray]:
-    """(times (n,), RGB frames (n, H, W, 3)): frames at the centres of n equal stretches of the video.
+def thumbnails(video: str | os.PathLike, count_for_aspect) -> np.ndarray:
+    """RGB frames (n, H, W, 3) at the centres of n equal stretches of the video.
 
     ``count_for_aspect(width / height)`` chooses n from the frames' aspect ratio.
     """
     info = probe_video(video)
     count = int(count_for_aspect(info.width / info.height))
     times = (np.arange(count) + 0.5) * info.duration / count
-    indices = np.unique(np.clip(np.round(times * info.fps).astype(np.int64), 0, info.num_frames - 1))
+    wanted = np.clip(np.round(times * info.fps).astype(np.int64), 0, info.num_frames - 1)
+    indices, inverse = np.unique(wanted, return_inverse=True)  # readers take sorted, unique indices
     reader = open_frames(info, (THUMB_PIXELS, max(1, round(THUMB_PIXELS * info.width / info.height))))
     try:
-        frames = reader.read(indices)
+        return reader.read(indices)[inverse]
     finally:
         reader.close()
-    return indices / info.fps, frames
 
 
 def plot_grounding(result, out: str | os.PathLike) -> None:
     """Draw a ``hscnet.ground.Grounding`` to ``out`` (PNG)."""
     plt = pyplot()
-    axis_width = WIDTH_IN - 2 * MARGIN_IN
-    times, frames = thumbnails(result.video, lambda aspect: min(10, max(3, round(axis_width / (THUMB_HEIGHT_IN * aspect)))))
+    axis_width = WIDTH_IN - LEFT_IN - RIGHT_IN
+    frames = thumbnails(result.video, lambda aspect: min(10, max(3, round(axis_width / (THUMB_HEIGHT_IN * aspect)))))
 
     rows = [("paragraph", result.paragraph_span)] if result.paragraph_span is not None else []
     rows += [(f"S{k + 1}", span) for k, span in enumerate(result.spans)]
@@ -59,25 +59,31 @@ def plot_grounding(result, out: str | os.PathLike) -> None:
     fig = plt.figure(figsize=(WIDTH_IN, height))
 
     def axes(top_in: float, height_in: float):
-        return fig.add_axes((MARGIN_IN / WIDTH_IN, 1 - (top_in + height_in) / height, axis_width / WIDTH_IN, height_in / height))
+        return fig.add_axes((LEFT_IN / WIDTH_IN, 1 - (top_in + height_in) / height, axis_width / WIDTH_IN, height_in / height))
 
     duration = result.duration
     ax_thumbs = axes(title_in, THUMB_HEIGHT_IN)
     stretch = duration / len(frames)
-    for time, frame in zip(times, frames):
-        ax_thumbs.imshow(frame, extent=(time - stretch / 2, time + stretch / 2, 0, 1), aspect="auto")
+    for k, frame in enumerate(frames):
+        ax_thumbs.imshow(frame, extent=(k * stretch, (k + 1) * stretch, 0, 1), aspect="auto")
     ax_thumbs.set(xlim=(0, duration), ylim=(0, 1), xticks=[], yticks=[])
     ax_thumbs.set_title(f"{os.path.basename(result.video)}: {duration:.2f} s, {len(result.sentences)} sentences",
                         fontsize=10)
 
     ax_bars = axes(title_in + THUMB_HEIGHT_IN, bars_in)
     colours = plt.get_cmap("tab10")
+    first_sentence_row = len(rows) - len(result.spans)
     for row, (label, (start, end)) in enumerate(rows):
-        colour = "0.55" if label == "paragraph" else colours((row - len(rows) + len(result.spans)) % 10)
+        colour = "0.55" if row < first_sentence_row else colours((row - first_sentence_row) % 10)
         ax_bars.barh(row, end - start, left=start, height=0.7, color=colour)
-        inside = (end - start) > 0.18 * duration
-        ax_bars.text(start + 0.01 * duration if inside else end + 0.01 * duration, row, f"{start:.1f}-{end:.1f} s",
-                     va="center", ha="left", fontsize=8, color="white" if inside else "black")
+        label_room, pad = 0.12 * duration, 0.01 * duration  # a label "12.0-13.9 s" takes about 12% of the axis
+        if end - start > label_room:  # inside the bar
+            x, align, colour = start + pad, "left", "white"
+        elif end + label_room < duration:  # right of it
+            x, align, colour = end + pad, "left", "black"
+        else:  # left of it
+            x, align, colour = start - pad, "right", "black"
+        ax_bars.text(x, row, f"{start:.1f}-{end:.1f} s", va="center", ha=align, fontsize=8, color=colour)
     ax_bars.set_yticks(range(len(rows)), [label for label, _ in rows], fontsize=8)
     ax_bars.set(xlim=(0, duration), ylim=(len(rows) - 0.5, -0.5))
     ax_bars.set_xlabel("time (s)", fontsize=9)
@@ -87,6 +93,6 @@ def plot_grounding(result, out: str | os.PathLike) -> None:
     y = 1 - (title_in + THUMB_HEIGHT_IN + bars_in + axis_label_in) / height
     for k, lines in enumerate(wrapped):
         for line in lines:
-            fig.text(MARGIN_IN / WIDTH_IN, y, line, fontsize=8.5, va="top", color=colours(k % 10))
+            fig.text(LEFT_IN / WIDTH_IN, y, line, fontsize=8.5, va="top", color=colours(k % 10))
             y -= TEXT_LINE_IN / height
     save_figure(fig, out)

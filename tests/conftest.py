@@ -37,3 +37,17 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def pickle_weights(tmp_path_factory) -> Path:
+    """A full-size c3d.pickle-format file of a seeded C3D (~320 MB), made once per session."""
+    import warnings
+
+    from extractors.c3d import load_c3d
+
+    path = tmp_path_factory.mktemp("weights") / "c3d.pickle"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the seeded random initialisation warns
+        torch.save(load_c3d(None, seed=5).state_dict(), path)
+    return path

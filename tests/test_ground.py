@@ -1,18 +1,22 @@
-"""hscnet ground: a paragraph in a user's video, with a checkpoint trained on 4096-d C3D-like features."""
+"""hscnet ground: a paragraph in a user's video, with checkpoints trained on each feature source (C3D of videos,
+TALL's TACoS file, the ActivityNet PCA-500 file); its predictions file and timeline plot."""
 
 from __future__ import annotations
 
 import json
 
+import h5py
+import matplotlib.image
+import numpy as np
 import pytest
 from test_dataset import NUM_CONCEPTS, write_synthetic_dataset
 from test_release_features import write_pca
 
-from extractors.precomputed import LAYOUTS
+from extractors.precomputed import LAYOUTS, import_precomputed
 from extractors.synthetic import write_video
 from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.cli import main
-from hscnet.ground import FeatureSource, feature_source, ground
+from hscnet.ground import FeatureSource, annotation_video_id, feature_source, ground
 from hscnet.text.glove import convert_vectors
 from hscnet.text.tokenize import split_paragraph
 from hscnet.train import TrainSettings, train
@@ -29,7 +33,7 @@ def setup(tmp_path_factory, one_thread):
     train(TrainSettings(features=str(data["features"]), text=str(data["text"]), train=str(data["train"]),
                         val=str(data["val"]), out=str(root / "run"), preset="tiny", epochs=1, device="cpu"))
     glove_txt = root / "glove.txt"
-    words = [f"concept{k}" for k in range(NUM_CONCEPTS)] + ["the", "square", "moves"]
+    words = [f"concept{k}" for k in range(NUM_CONCEPTS)] + ["the", "square", "moves", "dog", "child"]
     glove_txt.write_text("".join(f"{w} " + " ".join(f"{(i * 7 + j) % 5 * 0.1:.1f}" for j in range(WORD_DIM)) + "\n"
                                  for i, w in enumerate(words)))
     glove = convert_vectors(glove_txt, "glove", root / "glove")
@@ -125,3 +129,78 @@ def test_release_sources_refuse_up_front_naming_what_is_missing(tmp_path):
     source = feature_source(anet, "c3d.pickle", str(pca))
     assert (source.layer, source.release, source.feature_dim) == ("fc7", LAYOUTS["activitynet"], 500)
     assert source.pca.components.shape == (4096, 500)
+
+
+def release_checkpoint(root, layout: str):
+    """best.pt of a tiny model trained 1 epoch on a small file of a release's layout, imported like the workflow does."""
+    release = LAYOUTS[layout]
+    data = write_synthetic_dataset(root / "data", splits={"train": 6, "val": 2}, num_clips=4,
+                                   video_dim=release.feature_dim, word_dim=WORD_DIM)
+    durations = {p["video"]: p["duration"] for split in ("train", "val") for p in json.loads(data[split].read_text())}
+    rng = np.random.default_rng(0)
+    with h5py.File(root / "release.h5", "w") as h5:
+        for video in durations:
+            rows = rng.normal(size=(int(rng.integers(5, 30)), release.feature_dim)).astype(np.float32)
+            if layout == "tacos":
+                h5[video] = rows  # f[video]: (T, 4096)
+            else:
+                h5.create_group(video)["c3d_features"] = rows  # f[video]["c3d_features"]: (T, 500)
+    import_precomputed(root / "release.h5", layout, 4, durations, root / "features.h5")
+    train(TrainSettings(features=str(root / "features.h5"), text=str(data["text"]), train=str(data["train"]),
+                        val=str(data["val"]), out=str(root / "run"), preset="tiny", epochs=1, device="cpu"))
+    return root / "run" / "best.pt"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["tacos", "activitynet"])
+def test_ground_with_a_checkpoint_trained_on_a_release(layout, setup, tmp_path, pickle_weights, caplog, monkeypatch):
+    _, _, glove, _ = setup
+    checkpoint = release_checkpoint(tmp_path, layout)
+    video = tmp_path / "clip.mp4"
+    write_video(video, num_frames=80, fps=10)  # 8 s
+    argv = ["ground", "--video", str(video), "--sentences", "the square moves", "concept1 concept2",
+            "--checkpoint", str(checkpoint), "--glove", str(glove), "--device", "cpu",
+            "--c3d-weights", str(pickle_weights)]
+    if layout == "activitynet":
+        # Without the PCA file: refused before any C3D is built or any frame decoded.
+        with monkeypatch.context() as patched:
+            patched.setattr("hscnet.ground.C3DExtractor", lambda *a, **k: pytest.fail("C3D built before the check"))
+            assert main(argv) == 1
+        assert "grounding needs that projection: pass PCA_activitynet_v1-3.hdf5" in caplog.text
+        argv += ["--pca", str(write_pca(tmp_path / "pca.h5", num_axes=512))]
+    out = tmp_path / "grounded.json"
+    assert main([*argv, "--output", str(out)]) == 0
+    written = json.loads(out.read_text())[0]
+    assert written["duration"] == pytest.approx(8.0)
+    assert len(written["timestamps"]) == 2
+    for start, end in written["timestamps"]:
+        assert 0 <= start <= end <= 8.0
+
+
+def test_output_ids_are_spelled_like_the_annotations():
+    assert annotation_video_id("videos/v_ZNVhz7ctTq0.mp4") == "v_ZNVhz7ctTq0"  # ActivityNet: no extension
+    assert annotation_video_id("videos/v_QOlSCBRmfWY.mkv") == "v_QOlSCBRmfWY"
+    assert annotation_video_id("tacos/s13-d21.avi") == "s13-d21.avi"  # TACoS (2D-TAN): with it
+    assert annotation_video_id("my_video.mp4") == "my_video.mp4"
+
+
+@pytest.mark.slow
+def test_grounding_a_real_activitynet_video_is_scored_by_evaluate_and_plotted(setup, real_video, tmp_path):
+    _, checkpoint, glove, _ = setup
+    annotation = real_video.with_suffix(".json")
+    sentences = json.loads(annotation.read_text())["v_ZNVhz7ctTq0"]["sentences"]  # the annotation's, in its order
+    out, metrics, plot = tmp_path / "pred.json", tmp_path / "metrics.json", tmp_path / "timeline.png"
+    with pytest.warns(UserWarning, match="C3D has no pretrained weights"):
+        assert main(["ground", "--video", str(real_video), "--sentences", *sentences, "--checkpoint", str(checkpoint),
+                     "--glove", str(glove), "--device", "cpu", "--output", str(out), "--plot", str(plot)]) == 0
+    written = json.loads(out.read_text())[0]
+    assert written["video"] == "v_ZNVhz7ctTq0" and "id" not in written  # matched by video, like other methods' files
+    assert written["sentences"] == [s.strip() for s in sentences]
+    assert main(["evaluate", str(out), "--annotations", str(annotation), "--format", "activitynet",
+                 "--metrics", str(metrics)]) == 0
+    scored = json.loads(metrics.read_text())
+    assert (scored["num_paragraphs"], scored["num_sentences"]) == (1, 2)
+    assert 0 <= scored["mIoU"] <= 100
+    image = matplotlib.image.imread(plot)
+    assert image.shape[1] == 1200 and image.shape[0] > 400  # 10 in wide at 120 dpi; thumbnails, bars and text
+    assert image[..., :3].std() > 0.1  # not blank

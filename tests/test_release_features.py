@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import decord
 import h5py
 import numpy as np
 import pytest
-import torch
 
-from extractors.c3d import load_c3d
 from extractors.extract import C3DExtractor
 from extractors.precomputed import LAYOUTS, resample_rows
 from extractors.preprocess import PREPROCESSING, RESIZE, preprocess_clips
@@ -26,16 +22,6 @@ def write_pca(path, num_axes: int, at_root: bool = False, seed: int = 0):
         group["U"] = rng.normal(size=(4096, num_axes)).astype(np.float32) / 64
         group["x_mean"] = rng.uniform(size=4096).astype(np.float32)
         group["S"] = np.sort(rng.uniform(size=num_axes))[::-1]
-    return path
-
-
-@pytest.fixture(scope="module")
-def pickle_weights(tmp_path_factory):
-    """A full-size c3d.pickle-format file of a seeded C3D (~320 MB), made once per module."""
-    path = tmp_path_factory.mktemp("weights") / "c3d.pickle"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.save(load_c3d(None, seed=5).state_dict(), path)
     return path
 
 
