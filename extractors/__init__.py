@@ -9,7 +9,9 @@ One concern per module:
 * ``c3d``: the C3D network and its weight loading with key/shape checks.
 * ``extract``: ``C3DExtractor`` (video -> (N^V, 4096) features) and shard extraction.
 * ``store``: the HDF5 feature store of the data contract, shard merging.
-* ``precomputed``: import of public TACoS / ActivityNet C3D features, resampled to N^V clips.
+* ``precomputed``: import of public TACoS / ActivityNet C3D features, resampled to N^V clips, and how
+  each release was made.
+* ``release_features``: a new video's features made by a release's recipe (for ``hscnet ground``).
 * ``videos``: video ids -> files, video lists, stable shard assignment.
 * ``clip_index``: the per-shard JSON of probes and clip layouts.
 * ``synthetic``: tiny generated videos for tests and benchmarks.

@@ -9,7 +9,7 @@ Layouts:
   ``v_QOlSCBRmfWY``. The feature dimension stays 500 and is recorded in the store.
 
 How each release's rows were made from the videos (``Release``; sources and certainty in the
-README, "Where the public feature files come from"), which ``hscnet ground`` repeats on a new video:
+README, "How the public feature files were made"), which ``hscnet ground`` repeats on a new video:
 
 * TALL (2D-TAN's ``merge_npys_to_hdf5.py`` stacks TALL's ``Interval64_128_256_512_overlap0.8_c3d_fc6``
   window files): row i is C3D fc6 (Sports-1M) of 16 frames sampled uniformly from the 64-frame

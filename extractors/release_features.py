@@ -24,6 +24,7 @@ import os
 
 import h5py
 import numpy as np
+from tqdm import tqdm
 
 from extractors.c3d import FEATURE_DIM
 from extractors.clips import CLIP_LEN, uniform_spans
@@ -85,7 +86,9 @@ def release_features(
     if release.pca != (pca is not None):
         raise ValueError(f"release {release.extractor}: a PCA projection is {'needed' if release.pca else 'not used'}")
     info = probe_video(path)
-    rows = extractor.extract_frames(info, window_frame_indices(info.num_frames, release.window, release.stride))
+    indices = window_frame_indices(info.num_frames, release.window, release.stride)
+    with tqdm(total=len(indices), desc=os.path.basename(info.path), unit="clip", leave=False) as bar:
+        rows = extractor.extract_frames(info, indices, bar.update)
     if pca is not None:
         rows = pca.project(rows)
     return {
