@@ -57,7 +57,7 @@ def test_paragraphs_format_keeps_given_ids_and_suffixes_chunks(tmp_path):
     assert [p.sentences for p in paragraphs[1:]] == [["One.", "Two."], ["Three."]]
 
 
-def test_tacos_frames_to_seconds_sorted_and_clamped(tmp_path):
+def test_tacos_frames_to_seconds_release_order_and_clamped(tmp_path):
     raw = {
         "s1.avi": {
             "timestamps": [[60, 120], [0, 30], [100, 400], [0, 15]],
@@ -69,11 +69,13 @@ def test_tacos_frames_to_seconds_sorted_and_clamped(tmp_path):
     (paragraph,) = load_paragraphs(write(tmp_path / "t.json", raw), "tacos", "train")
     assert paragraph.video == "s1.avi"
     assert paragraph.duration == pytest.approx(10.0)
-    assert paragraph.sentences == ["first", "second", "third", "last, ends after the video"]
-    assert paragraph.timestamps == [(0.0, 0.5), (0.0, 1.0), (2.0, 4.0), (100 / 30, 10.0)]
+    # the release's order, never re-sorted by the annotated times
+    assert paragraph.sentences == ["third", "second", "last, ends after the video", "first"]
+    assert paragraph.timestamps == [(2.0, 4.0), (0.0, 1.0), (100 / 30, 10.0), (0.0, 0.5)]
+    assert paragraph.positions == [0, 1, 2, 3] and paragraph.video_sentences == 4
 
 
-def test_activitynet_sorted_stripped_and_degenerate_spans_dropped(tmp_path, caplog):
+def test_activitynet_release_order_stripped_and_degenerate_spans_dropped(tmp_path, caplog):
     raw = {
         "v_a": {
             "duration": 20.0,
@@ -83,16 +85,26 @@ def test_activitynet_sorted_stripped_and_degenerate_spans_dropped(tmp_path, capl
     }
     with caplog.at_level(logging.INFO, logger="hscnet.data.annotations"):
         (paragraph,) = load_paragraphs(write(tmp_path / "a.json", raw), "activitynet", "train")
-    assert paragraph.sentences == ["clamped start", "a", "b", "clamped end"]
-    assert paragraph.timestamps == [(0.0, 2.0), (0.0, 4.0), (5.0, 9.0), (15.0, 20.0)]
+    assert paragraph.sentences == ["b", "a", "clamped end", "clamped start"]
+    assert paragraph.timestamps == [(5.0, 9.0), (0.0, 4.0), (15.0, 20.0), (0.0, 2.0)]
+    # the dropped sentences leave gaps in the release positions; the video still has 6
+    assert paragraph.positions == [0, 1, 4, 5] and paragraph.video_sentences == 6
     assert "dropped 2 spans" in caplog.text
     assert "clamped 2 spans" in caplog.text
+    assert "1 paragraphs kept in their given, not (start, end), sentence order" in caplog.text
 
 
-def test_ties_keep_file_order(tmp_path):
-    raw = {"v": {"duration": 5.0, "timestamps": [[1, 2], [1, 2], [0, 1]], "sentences": ["x", "y", "z"]}}
-    (paragraph,) = load_paragraphs(write(tmp_path / "a.json", raw), "activitynet", "test")
-    assert paragraph.sentences == ["z", "x", "y"]
+def test_paragraph_list_positions_count_over_the_videos_paragraphs(tmp_path):
+    entries = [
+        {"video": "v", "duration": 9.0, "sentences": ["a", "b"], "timestamps": [[0, 1], [8, 12]]},
+        {"video": "w", "duration": 3.0, "sentences": ["c"], "timestamps": [[0, 1]]},
+        {"video": "v", "duration": 9.0, "sentences": ["d", "e", "f"], "timestamps": [[9.5, 10], [2, 3], [1, 2]]},
+    ]
+    paragraphs = load_paragraphs(write(tmp_path / "p.json", entries), "paragraphs", "test", max_sentences=2)
+    assert [(p.video, p.sentences, p.positions) for p in paragraphs] == [
+        ("v", ["a", "b"], [0, 1]), ("w", ["c"], [0]), ("v", ["e", "f"], [3, 4]),  # "d" is empty after clamping
+    ]
+    assert [p.video_sentences for p in paragraphs] == [5, 1, 5]
 
 
 @pytest.mark.parametrize(
@@ -228,8 +240,8 @@ def test_cli_writes_contract_json(tmp_path):
     argv = ["prepare-annotations", "--format", "tacos", "--input", str(write(tmp_path / "t.json", raw))]
     assert main([*argv, "--split", "test", "--max-sentences", "1", "--output", str(out)]) == 0
     assert load_normalised(out) == [
-        Paragraph("test_00000", "s.avi", 3.0, ["a"], [(0.0, 1.0)]),
-        Paragraph("test_00001", "s.avi", 3.0, ["b"], [(1.0, 2.0)]),
+        Paragraph("test_00000", "s.avi", 3.0, ["b"], [(1.0, 2.0)]),  # release order
+        Paragraph("test_00001", "s.avi", 3.0, ["a"], [(0.0, 1.0)]),
     ]
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import pickle
 from collections import Counter
 
 import pytest
+from prvg_npy import ArrayOnlyUnpickler, load_prvg_npy
 
 from hscnet.data.annotations import load_paragraphs
 
@@ -46,9 +50,10 @@ def test_tacos_per_video_release(shared_data, split, videos, sentences, clamped_
     ends_at_duration = sum(end == p.duration for p in loaded for _, end in p.timestamps)
     raw_overflowing = sum(e > v["num_frames"] for v in raw.values() for _, e in v["timestamps"])
     assert raw_overflowing == clamped_ends and ends_at_duration >= clamped_ends
-    for video_paragraphs in _by_video(loaded).values():
-        spans = [span for p in video_paragraphs for span in p.timestamps]
-        assert spans == sorted(spans)  # sorted by (start, end) before chunking
+    # the release's sentence order, never re-sorted by time (the release is not in time order)
+    for video, video_paragraphs in _by_video((p.video, p) for p in loaded).items():
+        assert [s for p in video_paragraphs for s in p.sentences] == [s.strip() for s in raw[video]["sentences"]]
+    assert any(p.timestamps != sorted(p.timestamps) for p in loaded)
     check_contract(loaded, 9)
 
 
@@ -71,26 +76,48 @@ def test_activitynet_train_drops_exactly_the_degenerate_spans(shared_data):
     assert sorted(v for v, _ in missing) == sorted(["v_N7ppHQNikv8", "v_4rKTw99bM8g", "v_0bosp4-pyTM", "v_rhOtqArO-3Y"])
 
 
-def test_activitynet_val2_chunking_matches_prvg(shared_data):
-    """Chunks of 8 reproduce PRVG's val_2 paragraph file: 4929 paragraphs, 17031 sentences, same sizes."""
+@pytest.mark.parametrize("prvg_file", ["activitynet/paragraphs/val_2.json", "prvg/activitynet_test.npy"])
+def test_activitynet_val2_chunked_at_8_is_prvgs_test_file(shared_data, prvg_file):
+    """Paragraph for paragraph: video, duration, sentences, timestamps and their order, per video.
+
+    PRVG lists the videos in another order, keeps the release's leading spaces and does not clamp
+    the 111 ends after the duration; we strip and clamp (as the README says), nothing else differs.
+    """
     ours = load_paragraphs(shared_data / "activitynet" / "val_2.json", "activitynet", "test", 8)
-    prvg = json.loads((shared_data / "activitynet" / "paragraphs" / "val_2.json").read_text())
+    if prvg_file.endswith(".npy"):
+        prvg = load_prvg_npy(shared_data, prvg_file)  # sha256-checked, restricted unpickler
+    else:
+        prvg = json.loads((shared_data / prvg_file).read_text())
     assert len(ours) == len(prvg) == 4929
-    assert sum(len(p.sentences) for p in ours) == 17031
-    prvg_sizes: dict[str, list[int]] = {}
-    for entry in prvg:
-        prvg_sizes.setdefault(entry["video"], []).append(len(entry["sentences"]))
-    our_sizes = {v: [len(p.sentences) for p in ps] for v, ps in _by_video(ours).items()}
-    assert our_sizes == prvg_sizes
-    # PRVG chunks the release's narrative order, we chunk time order: the sentence sets of the
-    # chunks still agree for all but one video with more than 8 sentences.
-    ours_sets = Counter((p.video, frozenset(p.sentences)) for p in ours)
-    prvg_sets = Counter((e["video"], frozenset(s.strip() for s in e["sentences"])) for e in prvg)
-    assert sum((ours_sets & prvg_sets).values()) == 4927
+    clamped = [[(min(max(s, 0.0), e["duration"]), min(max(t, 0.0), e["duration"])) for s, t in e["timestamps"]]
+               for e in prvg]
+    theirs = _by_video(
+        (e["video"], (e["duration"], [s.strip() for s in e["sentences"]], spans)) for e, spans in zip(prvg, clamped)
+    )
+    assert _by_video((p.video, (p.duration, p.sentences, p.timestamps)) for p in ours) == theirs
+    assert sum(e["timestamps"] != spans for e, spans in zip(prvg, clamped)) > 0  # the clamp did something
 
 
-def _by_video(paragraphs):
+def test_prvg_npy_files_hold_the_json_paragraph_files(shared_data):
+    for npy, json_file in [("prvg/tacos_train.npy", "tacos/paragraphs/train.json"),
+                           ("prvg/tacos_val.npy", "tacos/paragraphs/val.json"),
+                           ("prvg/tacos_test.npy", "tacos/paragraphs/test.json"),
+                           ("prvg/activitynet_test.npy", "activitynet/paragraphs/val_2.json")]:
+        assert load_prvg_npy(shared_data, npy) == json.loads((shared_data / json_file).read_text()), npy
+
+
+def test_restricted_unpickler_refuses_a_pickle_that_calls_a_function():
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo this must not run",))
+
+    with pytest.raises(pickle.UnpicklingError, match=r"refusing to load \w+\.system"):
+        ArrayOnlyUnpickler(io.BytesIO(pickle.dumps(Payload()))).load()
+
+
+def _by_video(pairs):
+    """{video: [value, ...]} from (video, value) pairs, in their order."""
     grouped: dict[str, list] = {}
-    for p in paragraphs:
-        grouped.setdefault(p.video, []).append(p)
+    for video, value in pairs:
+        grouped.setdefault(video, []).append(value)
     return grouped

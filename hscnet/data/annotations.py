@@ -10,23 +10,28 @@ Input formats (``fmt``):
 ``paragraphs``
     A JSON list of ``{"video", "duration", "sentences", "timestamps"}`` in seconds (the PRVG
     paragraph split, e.g. ``tacos/paragraphs/*.json``); an optional ``"id"`` per entry (the demo
-    data) is kept, otherwise ids are ``f"{split}_{n:05d}"``. Sentence order is KEPT as given:
-    these files are already a published paragraph split (PRVG keeps ActivityNet's narrative
-    order, and one TACoS val paragraph starts with a whole-video summary), so re-sorting would
-    change the benchmark's paragraphs. Paragraphs not in (start, end) order are counted in the log.
+    data) is kept, otherwise ids are ``f"{split}_{n:05d}"``.
 ``prvg_npy``
     PRVG's original ``.npy`` paragraph files (MCG-NJU/PRVG ``data/TACoS/*.npy``,
     ``data/ActivityNet/test.npy``): the same records as ``paragraphs``, read by
     :func:`hscnet.data.prvg.read_prvg_npy`, which refuses any pickle that asks for more than a
-    NumPy object array of plain values. Sentence order is kept as in ``paragraphs``.
+    NumPy object array of plain values.
 ``tacos``
     The 2D-TAN per-video files ``{"s13-d21.avi": {"timestamps": [[start_frame, end_frame], ...],
     "sentences": [...], "fps": 29.4, "num_frames": 12438}}``: seconds = frame / fps, duration =
-    num_frames / fps. Sentences are sorted by (start, end) (stable) and each video's paragraph is
-    chunked.
+    num_frames / fps; each video's paragraph is chunked.
 ``activitynet``
     The original release ``{"v_x": {"duration": 82.73, "timestamps": [[s, e], ...],
-    "sentences": [...]}}``: one paragraph per video, sorted by (start, end) (stable), chunked.
+    "sentences": [...]}}``: one paragraph per video, chunked.
+
+Sentence order: every reader KEEPS the release's order, at every split, and never sorts by the
+annotated times: a test or validation input shaped by its own labels would leak them (the model
+would see sentence order = time order), and our paragraphs would differ from the published
+splits the paper's numbers are on (ActivityNet captions are in narrative order, which PRVG keeps;
+the 2D-TAN TACoS files are not in time order; one TACoS val paragraph starts with a whole-video
+summary). Paragraphs not in (start, end) order are counted in the log. Each paragraph records
+where its sentences sit in the release (``positions``, ``video_sentences``), which is how
+``hscnet.metrics`` matches predictions that carry no paragraph ids.
 
 What counts as malformed (-> ``ValueError`` naming the file and the entry) and what is a
 documented quirk of the real files (-> cleaned, counted in the log):
@@ -78,6 +83,12 @@ class Paragraph:
     duration: float
     sentences: list[str]
     timestamps: list[tuple[float, float]]
+    # Release position of each sentence: its index among all the sentences the source file gives
+    # this video, in file order (over the video's paragraphs, for paragraph lists); spans the
+    # reader dropped leave gaps. None for paragraphs not read from a release (then file order).
+    # Provenance, not content: not written to the contract JSON, not compared.
+    positions: list[int] | None = field(default=None, compare=False)
+    video_sentences: int | None = field(default=None, compare=False)  # the video's sentences in the file, dropped ones included
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's JSON object for this paragraph."""
@@ -97,7 +108,7 @@ class _CleaningStats:
     clamped: int = 0
     dropped: list[str] = field(default_factory=list)  # "video #index (start, end)" of dropped spans
     emptied: list[str] = field(default_factory=list)  # videos left without any sentence
-    unordered: int = 0  # paragraphs (format 'paragraphs') not in (start, end) order
+    unordered: int = 0  # source paragraphs not in (start, end) order (kept as they are)
     chunked: int = 0  # source paragraphs split into several
 
 
@@ -127,7 +138,15 @@ def load_paragraphs(
         sources = _read_activitynet(path, data, stats)
 
     paragraphs: list[Paragraph] = []
-    for given_id, video, duration, sentences, timestamps in sources:
+    seen: dict[str, int] = {}  # per video: sentences of the file before the current source paragraph
+    for given_id, video, duration, sentences, timestamps, kept, raw_count in sources:
+        offset = seen.get(video, 0)
+        seen[video] = offset + raw_count
+        if not sentences:  # every span dropped (counted in stats.emptied)
+            continue
+        if timestamps != sorted(timestamps):
+            stats.unordered += 1
+        positions = [offset + k for k in kept]
         pieces = _chunk(len(sentences), max_sentences)
         if len(pieces) > 1:
             stats.chunked += 1
@@ -136,7 +155,9 @@ def load_paragraphs(
                 pid = f"{split}_{len(paragraphs):05d}"
             else:
                 pid = given_id if len(pieces) == 1 else f"{given_id}_{k}"
-            paragraphs.append(Paragraph(pid, video, duration, sentences[lo:hi], timestamps[lo:hi]))
+            paragraphs.append(Paragraph(pid, video, duration, sentences[lo:hi], timestamps[lo:hi], positions[lo:hi]))
+    for paragraph in paragraphs:
+        paragraph.video_sentences = seen[paragraph.video]
     _check_ids(path, paragraphs)
     _log_stats(path, stats, paragraphs)
     return paragraphs
@@ -179,10 +200,11 @@ def write_paragraphs(paragraphs: Iterable[Paragraph], path: str | os.PathLike) -
 
 
 # ---------------------------------------------------------------- format readers
-# Each yields (id or None, video, duration, sentences, timestamps) per source paragraph, already
-# cleaned (stripped, clamped, degenerate spans dropped, ordered).
+# Each yields (id or None, video, duration, sentences, timestamps, kept, raw_count) per source
+# paragraph in file order, cleaned (stripped, clamped, degenerate spans dropped) but never
+# reordered: ``kept`` are the indices of the remaining sentences among the ``raw_count`` given.
 
-_Source = tuple[str | None, str, float, list[str], list[tuple[float, float]]]
+_Source = tuple[str | None, str, float, list[str], list[tuple[float, float]], list[int], int]
 
 
 def _read_paragraph_list(path: Path, data: Any, stats: _CleaningStats) -> Iterable[_Source]:
@@ -202,11 +224,7 @@ def _read_paragraph_list(path: Path, data: Any, stats: _CleaningStats) -> Iterab
         for k, (start, end) in enumerate(spans):
             if start > end:
                 raise ValueError(f"{where}: sentence {k}: reversed span (start {start} > end {end})")
-        sentences, spans = _clamp_and_drop(sentences, spans, duration, video, stats)
-        if spans != sorted(spans):
-            stats.unordered += 1
-        if sentences:
-            yield given_id, video, duration, sentences, spans
+        yield given_id, video, duration, *_clamp_and_drop(sentences, spans, duration, video, stats)
 
 
 def _read_tacos(path: Path, data: Any, stats: _CleaningStats) -> Iterable[_Source]:
@@ -217,7 +235,8 @@ def _read_tacos(path: Path, data: Any, stats: _CleaningStats) -> Iterable[_Sourc
         sentences = _sentences(entry["sentences"], where)
         frame_spans = _spans(entry["timestamps"], len(sentences), where)
         spans = [(start / fps, end / fps) for start, end in frame_spans]
-        yield from _sorted_source(video, num_frames / fps, sentences, spans, stats)
+        duration = num_frames / fps
+        yield None, video, duration, *_clamp_and_drop(sentences, spans, duration, video, stats)
 
 
 def _read_activitynet(path: Path, data: Any, stats: _CleaningStats) -> Iterable[_Source]:
@@ -226,7 +245,7 @@ def _read_activitynet(path: Path, data: Any, stats: _CleaningStats) -> Iterable[
         duration = _positive(entry["duration"], f"{where}: 'duration'")
         sentences = _sentences(entry["sentences"], where)
         spans = _spans(entry["timestamps"], len(sentences), where)
-        yield from _sorted_source(video, duration, sentences, spans, stats)
+        yield None, video, duration, *_clamp_and_drop(sentences, spans, duration, video, stats)
 
 
 def _per_video_entries(path: Path, data: Any, fmt: str) -> Iterable[tuple[str, Any, str]]:
@@ -241,15 +260,6 @@ def _per_video_entries(path: Path, data: Any, fmt: str) -> Iterable[tuple[str, A
         yield video, entry, f"{path}: video {video!r}"
 
 
-def _sorted_source(
-    video: str, duration: float, sentences: list[str], spans: list[tuple[float, float]], stats: _CleaningStats
-) -> Iterable[_Source]:
-    sentences, spans = _clamp_and_drop(sentences, spans, duration, video, stats)
-    if sentences:
-        order = sorted(range(len(spans)), key=lambda k: spans[k])  # stable: ties keep file order
-        yield None, video, duration, [sentences[k] for k in order], [spans[k] for k in order]
-
-
 # ---------------------------------------------------------------- cleaning
 
 
@@ -259,9 +269,12 @@ def _clamp_and_drop(
     duration: float,
     video: str,
     stats: _CleaningStats,
-) -> tuple[list[str], list[tuple[float, float]]]:
-    """Clamp spans to [0, duration]; drop those with start >= end afterwards (counted)."""
-    kept_sentences, kept_spans = [], []
+) -> tuple[list[str], list[tuple[float, float]], list[int], int]:
+    """Clamp spans to [0, duration]; drop those with start >= end afterwards (counted).
+
+    Returns the kept sentences and spans, the indices they had, and how many were given.
+    """
+    kept_sentences, kept_spans, kept = [], [], []
     for k, (sentence, (start, end)) in enumerate(zip(sentences, spans)):
         clamped = (min(max(start, 0.0), duration), min(max(end, 0.0), duration))
         if clamped != (start, end):
@@ -271,9 +284,10 @@ def _clamp_and_drop(
             continue
         kept_sentences.append(sentence)
         kept_spans.append(clamped)
+        kept.append(k)
     if not kept_sentences:
         stats.emptied.append(video)
-    return kept_sentences, kept_spans
+    return kept_sentences, kept_spans, kept, len(spans)
 
 
 def _chunk(length: int, max_sentences: int | None) -> list[tuple[int, int]]:
