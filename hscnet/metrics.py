@@ -9,12 +9,24 @@ Conventions (the paper, sec. 4.1, following DepNet):
 - R@m and mIoU are averaged over ALL sentences of the split (not per paragraph) and reported in
   percent, like the paper's tables.
 
-Predictions file (``predictions.json``): a JSON list with one entry per paragraph,
-``{"id": ..., "video": ..., "duration": ..., "timestamps": [[start_s, end_s], ...]}`` (the paragraph
-JSON layout; ``sentences`` and extra keys such as ``levels`` are allowed and ignored here). Entries
-are matched to annotated paragraphs by ``id``; an entry without ``id`` is matched by ``video`` when the
-annotation file has exactly one paragraph for that video (the per-video ActivityNet/TACoS releases),
-so other methods' outputs can be scored with this code.
+Predictions file (``predictions.json``): a JSON list of entries
+``{"id": ..., "video": ..., "timestamps": [[start_s, end_s], ...], "sentences": [...]}`` (the
+paragraph JSON layout; ``id`` and ``sentences`` are optional, extra keys such as ``duration`` or
+``levels`` are ignored). Predicted spans are matched to annotated sentences by their position in
+the release (``hscnet.data.annotations``: readers keep the release's sentence order):
+
+* an entry WITH ``id`` predicts that annotated paragraph, one span per sentence in its order;
+  its ``video`` must be the paragraph's;
+* entries WITHOUT ``id`` predict a whole video: their spans, concatenated in the predictions
+  file's order, are the video's sentences in the annotation file's order, all of them (also those
+  the reader drops as degenerate, which are then not scored). So other methods' outputs (one entry
+  per video of a per-video release, or one per paragraph of a paragraph list, in file order)
+  are scored without our ids, however the annotations are chunked.
+
+When an entry carries ``sentences`` they must equal the annotation's (compared stripped), so a
+file in another sentence order is an error, not a silently low score. Spans must be pairs of
+finite numbers (not booleans or strings) with start <= end where scored; spans reaching outside
+``[0, duration]`` are clamped to the video, as the ground truth is, and counted in the log.
 """
 
 from __future__ import annotations
@@ -46,6 +58,7 @@ class PredictedParagraph:
     id: str | None
     video: str
     timestamps: list[tuple[float, float]]
+    sentences: list[str] | None = None
 
 
 def read_predictions(path: str | os.PathLike) -> list[PredictedParagraph]:
@@ -70,45 +83,57 @@ def parse_predictions(data: object, source: str) -> list[PredictedParagraph]:
             raise ValueError(f"{where}: 'timestamps' must be a non-empty list of [start, end]")
         checked = []
         for k, span in enumerate(spans):
-            if not (isinstance(span, list | tuple) and len(span) == 2 and all(isinstance(x, int | float) for x in span)):
+            # bool is an int subclass: true/false are not times
+            if not (isinstance(span, list | tuple) and len(span) == 2
+                    and all(isinstance(x, int | float) and not isinstance(x, bool) for x in span)):
                 raise ValueError(f"{where}: timestamp {k} is not a [start, end] pair of numbers: {span!r}")
             start, end = float(span[0]), float(span[1])
             if not (math.isfinite(start) and math.isfinite(end)):
                 raise ValueError(f"{where}: timestamp {k} is not finite: {span!r}")
-            if start > end:
-                raise ValueError(f"{where}: timestamp {k} is reversed (start {start} > end {end})")
             checked.append((start, end))
-        predictions.append(PredictedParagraph(entry.get("id"), str(entry["video"]), checked))
+        sentences = entry.get("sentences")
+        if sentences is not None and not (
+            isinstance(sentences, list) and len(sentences) == len(checked) and all(isinstance(x, str) for x in sentences)
+        ):
+            raise ValueError(f"{where}: 'sentences' must be a list of {len(checked)} strings, one per timestamp")
+        predictions.append(PredictedParagraph(entry.get("id"), str(entry["video"]), checked, sentences))
     return predictions
 
 
 def match_predictions(
     predictions: Sequence[PredictedParagraph], paragraphs: Sequence, source: str = "predictions"
-) -> list[tuple[PredictedParagraph, object]]:
-    """Pair every annotated paragraph with its prediction (by ``id``, else by a unique ``video``).
+) -> list[list[tuple[float, float]]]:
+    """The predicted span of every annotated sentence, paragraph by paragraph, matched by release position.
 
-    ``paragraphs`` are objects with ``id``, ``video``, ``timestamps`` (``hscnet.data.annotations.
-    Paragraph``). Raises ValueError naming ``source`` when a paragraph has no prediction, a
-    prediction is ambiguous, or the numbers of sentences differ.
+    ``paragraphs`` are ``hscnet.data.annotations.Paragraph`` objects. Returns, for each paragraph in
+    order, one (start, end) per sentence, clamped to ``[0, duration]``. Raises ValueError naming
+    ``source`` and the paragraph when a paragraph has no prediction or two, counts differ, an
+    entry's ``video`` or ``sentences`` contradict the annotations, or a scored span is reversed.
     """
     by_id = {p.id: p for p in paragraphs}
-    videos = Counter(p.video for p in paragraphs)
-    by_video = {p.video: p for p in paragraphs if videos[p.video] == 1}
-    matched: dict[str, PredictedParagraph] = {}
+    of_video: dict[str, list] = {}
+    for p in paragraphs:
+        of_video.setdefault(p.video, []).append(p)
+    positions, video_sentences = _release_positions(paragraphs)
+    by_video: dict[str, list[PredictedParagraph]] = {}  # entries without id, in file order
+    matched: dict[str, list[tuple[tuple[float, float], str | None]]] = {}  # id -> (span, predicted sentence)
     unknown = []
     for pred in predictions:
-        if pred.id is not None:
-            target = by_id.get(pred.id)
-        elif videos[pred.video] > 1:
-            raise ValueError(
-                f"{source}: a prediction for video {pred.video!r} has no 'id' but the annotations "
-                f"hold {videos[pred.video]} paragraphs of that video; add the paragraph ids"
-            )
-        else:
-            target = by_video.get(pred.video)
-        if target is None:
-            unknown.append(pred.id if pred.id is not None else pred.video)
+        if pred.id is None:
+            if pred.video in video_sentences:
+                by_video.setdefault(pred.video, []).append(pred)
+            else:
+                unknown.append(pred.video)
             continue
+        target = by_id.get(pred.id)
+        if target is None:
+            unknown.append(pred.id)
+            continue
+        if pred.video != target.video:
+            raise ValueError(
+                f"{source}: the prediction for paragraph {target.id!r} is for video {pred.video!r}, "
+                f"but the annotations have that paragraph in video {target.video!r}"
+            )
         if target.id in matched:
             raise ValueError(f"{source}: more than one prediction for paragraph {target.id!r}")
         if len(pred.timestamps) != len(target.timestamps):
@@ -116,13 +141,67 @@ def match_predictions(
                 f"{source}: paragraph {target.id!r} has {len(target.timestamps)} sentences but "
                 f"{len(pred.timestamps)} predicted spans"
             )
-        matched[target.id] = pred
+        matched[target.id] = list(zip(pred.timestamps, pred.sentences or [None] * len(pred.timestamps)))
+    for video, entries in by_video.items():
+        spans = [span for e in entries for span in e.timestamps]
+        said = [s for e in entries for s in (e.sentences or [None] * len(e.timestamps))]
+        if len(spans) != video_sentences[video]:
+            raise ValueError(
+                f"{source}: {len(entries)} entries without 'id' for video {video!r} predict {len(spans)} spans, "
+                f"but the annotation file gives that video {video_sentences[video]} sentences (one span each, "
+                "in the file's order)"
+            )
+        for paragraph in of_video[video]:
+            if paragraph.id in matched:
+                raise ValueError(f"{source}: paragraph {paragraph.id!r} is predicted by id and by video {video!r}")
+            matched[paragraph.id] = [(spans[k], said[k]) for k in positions[paragraph.id]]
     if unknown:
         log.warning("%s: %d predictions match no annotated paragraph (ignored), e.g. %s", source, len(unknown), unknown[:3])
     missing = [p.id for p in paragraphs if p.id not in matched]
     if missing:
         raise ValueError(f"{source}: no prediction for {len(missing)} of {len(paragraphs)} paragraphs, e.g. {missing[:3]}")
-    return [(matched[p.id], p) for p in paragraphs]
+    return _checked_spans(matched, paragraphs, source)
+
+
+def _release_positions(paragraphs: Sequence) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """Release position of each paragraph's sentences (by id) and each video's sentence count.
+
+    Paragraphs that do not record them (a contract paragraph file) count in file order.
+    """
+    positions, counts = {}, {}
+    for p in paragraphs:
+        if p.positions is None:
+            first = counts.get(p.video, 0)
+            positions[p.id] = list(range(first, first + len(p.sentences)))
+            counts[p.video] = first + len(p.sentences)
+        else:
+            positions[p.id] = p.positions
+            counts[p.video] = p.video_sentences
+    return positions, counts
+
+
+def _checked_spans(matched: dict, paragraphs: Sequence, source: str) -> list[list[tuple[float, float]]]:
+    """Per paragraph, the predicted spans clamped to its video; predicted sentences must be the annotated ones."""
+    clamped = 0
+    result = []
+    for p in paragraphs:
+        spans = []
+        for k, ((start, end), said) in enumerate(matched[p.id]):
+            if said is not None and said.strip() != p.sentences[k]:
+                raise ValueError(
+                    f"{source}: paragraph {p.id!r} (video {p.video!r}) sentence {k}: the predictions say "
+                    f"{said.strip()!r} but the annotation is {p.sentences[k]!r}; predictions must follow the "
+                    "annotation file's sentence order"
+                )
+            if start > end:
+                raise ValueError(f"{source}: paragraph {p.id!r} sentence {k}: reversed span (start {start} > end {end})")
+            inside = (min(max(start, 0.0), p.duration), min(max(end, 0.0), p.duration))
+            clamped += inside != (start, end)
+            spans.append(inside)
+        result.append(spans)
+    if clamped:
+        log.info("%s: clamped %d predicted spans to [0, duration] of their video", source, clamped)
+    return result
 
 
 def recall_and_miou(ious: np.ndarray, thresholds: Sequence[float]) -> dict[str, float]:
@@ -141,14 +220,14 @@ def score(
     source: str = "predictions",
 ) -> dict:
     """Score predictions against annotated paragraphs; returns the metrics dict of ``metrics.json``."""
-    pairs = match_predictions(predictions, paragraphs, source)
-    pred = torch.tensor([span for p, _ in pairs for span in p.timestamps], dtype=torch.float64)  # (N, 2)
-    gt = torch.tensor([span for _, g in pairs for span in g.timestamps], dtype=torch.float64)  # (N, 2)
+    matched = match_predictions(predictions, paragraphs, source)
+    pred = torch.tensor([span for spans in matched for span in spans], dtype=torch.float64)  # (N, 2)
+    gt = torch.tensor([span for p in paragraphs for span in p.timestamps], dtype=torch.float64)  # (N, 2)
     metrics = recall_and_miou(temporal_iou(pred, gt).numpy(), thresholds)
     metrics.update(
         iou_thresholds=[float(m) for m in thresholds],
         hit_rule=HIT_RULE,
-        num_paragraphs=len(pairs),
+        num_paragraphs=len(paragraphs),
         num_sentences=len(gt),
     )
     return metrics

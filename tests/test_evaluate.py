@@ -57,11 +57,60 @@ def test_predictions_match_by_unique_video_when_ids_are_absent():
     assert score(pred, gt, [0.5])["mIoU"] == pytest.approx(100.0)
 
 
-def test_video_matching_refuses_ambiguous_videos():
+def test_entries_without_id_predict_the_video_in_release_order_across_its_paragraphs():
+    # v1's release gives 4 sentences; the reader dropped #1 and chunked the rest into two paragraphs
+    gt = [
+        Paragraph("x_0", "v1", 10.0, ["a", "c"], [(0.0, 2.0), (4.0, 6.0)], positions=[0, 2], video_sentences=4),
+        Paragraph("x_1", "v1", 10.0, ["d"], [(8.0, 10.0)], positions=[3], video_sentences=4),
+    ]
+    # two id-less entries, concatenated in file order; the dropped sentence's span is not scored
+    entries = [{"video": "v1", "timestamps": [[0, 2], [7, 3]], "sentences": ["a", "dropped"]},
+               {"video": "v1", "timestamps": [[4, 6], [8, 10]], "sentences": [" c", "d "]}]
+    assert score(parse_predictions(entries, "p"), gt, [0.5])["mIoU"] == pytest.approx(100.0)
+    # the same spans in another sentence order: an error naming the paragraph, not a low score
+    entries[1]["sentences"] = ["d", "c"]
+    with pytest.raises(ValueError, match=r"p: paragraph 'x_0' \(video 'v1'\) sentence 1: the predictions say 'd' but "
+                                         r"the annotation is 'c'"):
+        score(parse_predictions(entries, "p"), gt, [0.5], source="p")
+    with pytest.raises(ValueError, match=r"p\.json: 1 entries without 'id' for video 'v1' predict 2 spans, but the "
+                                         r"annotation file gives that video 4 sentences"):
+        score(parse_predictions(entries[1:], "p.json"), gt, [0.5], source="p.json")
+
+
+def test_contract_paragraphs_count_release_positions_in_file_order():
     gt = [paragraph("x_0", "v1", 10.0, [[0, 5]]), paragraph("x_1", "v1", 10.0, [[5, 10]])]
-    pred = parse_predictions([{"video": "v1", "timestamps": [[0, 5]]}], "p.json")
-    with pytest.raises(ValueError, match=r"p\.json: a prediction for video 'v1' has no 'id'.*2 paragraphs"):
-        score(pred, gt, [0.5], source="p.json")
+    pred = parse_predictions([{"video": "v1", "timestamps": [[0, 5], [5, 10]]}], "p.json")
+    assert score(pred, gt, [0.5])["mIoU"] == pytest.approx(100.0)
+
+
+def test_sentences_of_an_entry_with_id_must_be_the_annotations():
+    gt = [paragraph("a", "v1", 10.0, [[0, 4], [4, 10]])]
+    ok = {"id": "a", "video": "v1", "timestamps": [[0, 4], [4, 10]], "sentences": ["s0", "s1"]}
+    assert score(parse_predictions([ok], "p"), gt, [0.5])["mIoU"] == pytest.approx(100.0)
+    swapped = {**ok, "sentences": ["s1", "s0"]}
+    with pytest.raises(ValueError, match=r"p: paragraph 'a' \(video 'v1'\) sentence 0: the predictions say 's1'"):
+        score(parse_predictions([swapped], "p"), gt, [0.5], source="p")
+
+
+def test_entry_whose_id_matches_but_video_differs_is_an_error():
+    gt = [paragraph("a", "v1", 10.0, [[0, 4]])]
+    with pytest.raises(ValueError, match=r"p: the prediction for paragraph 'a' is for video 'v2', but the annotations "
+                                         r"have that paragraph in video 'v1'"):
+        score(parse_predictions([prediction("a", "v2", [[0, 4]])], "p"), gt, [0.5], source="p")
+
+
+def test_reversed_scored_span_is_an_error_naming_the_paragraph():
+    gt = [paragraph("a", "v1", 10.0, [[0, 4]])]
+    with pytest.raises(ValueError, match=r"p: paragraph 'a' sentence 0: reversed span \(start 5.0 > end 2.0\)"):
+        score(parse_predictions([prediction("a", "v1", [[5, 2]])], "p"), gt, [0.5], source="p")
+
+
+def test_predicted_spans_outside_the_video_are_clamped_and_counted(caplog):
+    gt = [paragraph("a", "v1", 10.0, [[0, 4], [6, 10]])]
+    pred = parse_predictions([prediction("a", "v1", [[-3, 4], [6, 14]])], "p")
+    with caplog.at_level("INFO", logger="hscnet.metrics"):
+        assert score(pred, gt, [0.5], source="p")["mIoU"] == pytest.approx(100.0)
+    assert "p: clamped 2 predicted spans to [0, duration] of their video" in caplog.text
 
 
 def test_missing_prediction_and_sentence_count_mismatch_are_errors():
@@ -75,8 +124,10 @@ def test_missing_prediction_and_sentence_count_mismatch_are_errors():
 @pytest.mark.parametrize(
     "entry, message",
     [
-        ({"id": "a", "video": "v", "timestamps": [[5, 2]]}, r"\(id 'a'\): timestamp 0 is reversed"),
-        ({"id": "a", "video": "v", "timestamps": [[0, "x"]]}, r"timestamp 0 is not a \[start, end\] pair of numbers"),
+        ({"id": "a", "video": "v", "timestamps": [[0, "x"]]}, r"\(id 'a'\): timestamp 0 is not a \[start, end\] pair of numbers"),
+        ({"id": "a", "video": "v", "timestamps": [["0", "1"]]}, r"timestamp 0 is not a \[start, end\] pair of numbers"),
+        ({"id": "a", "video": "v", "timestamps": [[False, True]]}, r"timestamp 0 is not a \[start, end\] pair of numbers"),
+        ({"id": "a", "video": "v", "timestamps": [[0, 1]], "sentences": ["x", "y"]}, r"'sentences' must be a list of 1 strings"),
         ({"id": "a", "video": "v", "timestamps": []}, r"'timestamps' must be a non-empty list"),
         ({"id": "a", "timestamps": [[0, 1]]}, r"expected an object with 'video' and 'timestamps'"),
         ({"id": "a", "video": "v", "timestamps": [[0, float("nan")]]}, r"timestamp 0 is not finite"),
@@ -142,7 +193,7 @@ def test_score_real_tacos_files_in_both_formats(shared_data, tmp_path):
     m = json.loads(metrics.read_text())
     assert (m["num_paragraphs"], m["num_sentences"]) == (673, 3989)  # shared/data/README.md
     assert 0 < m["R@0.5"] < m["R@0.3"] < m["R@0.1"] < 100
-    # Per-video 2D-TAN file: one (sorted) paragraph per video, predictions without ids match by video.
+    # Per-video 2D-TAN file: one paragraph per video in release order, predictions without ids match by video.
     per_video = shared_data / "tacos" / "test.json"
     whole = tmp_path / "whole.json"
     assert main(["baseline", "--kind", "whole", "--annotations", str(per_video), "--format", "tacos",

@@ -1,0 +1,103 @@
+"""Every real annotation file's own ground truth, in its release order and without ids, scores exactly 100.
+
+The predictions are built from the raw file, not from our readers: per video, one span per
+sentence in file order (frames / fps for TACoS), with the sentences, no ``id``. Before sentence
+order was kept (issue 9), the TACoS test file scored mIoU 7.86 and ActivityNet val_2 97.81 this way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from prvg_npy import load_prvg_npy
+
+from hscnet.cli import main
+
+# (annotation file, --format, --max-sentences or None, its paragraphs and sentences once read:
+# sum over videos of ceil(sentences / N) when chunked)
+REAL_FILES = [
+    ("tacos/train.json", "tacos", None, 75, 9790),
+    ("tacos/val.json", "tacos", None, 27, 4436),
+    ("tacos/test.json", "tacos", None, 25, 4001),
+    ("tacos/test.json", "tacos", 9, 457, 4001),
+    ("tacos/paragraphs/train.json", "paragraphs", None, 1526, 9732),
+    ("tacos/paragraphs/val.json", "paragraphs", None, 688, 4398),
+    ("tacos/paragraphs/test.json", "paragraphs", None, 673, 3989),
+    ("activitynet/paragraphs/val_2.json", "paragraphs", None, 4929, 17031),
+    ("activitynet/train.json", "activitynet", 8, 10293, 37417),  # 4 degenerate spans dropped, not scored
+    ("activitynet/val_1.json", "activitynet", 8, 5015, 17505),
+    ("activitynet/val_2.json", "activitynet", None, 4885, 17031),
+    ("activitynet/val_2.json", "activitynet", 8, 4929, 17031),
+]
+# PRVG's original .npy files and the JSON files that hold the same paragraphs (scored against those).
+PRVG_NPY = {
+    "prvg/tacos_train.npy": "tacos/paragraphs/train.json",
+    "prvg/tacos_val.npy": "tacos/paragraphs/val.json",
+    "prvg/tacos_test.npy": "tacos/paragraphs/test.json",
+    "prvg/activitynet_test.npy": "activitynet/paragraphs/val_2.json",
+}
+
+
+def release_predictions(data: list | dict) -> list[dict]:
+    """One predictions entry per video: the file's spans (in seconds) and sentences in file order, no id."""
+    per_video: dict[str, dict] = {}
+    if isinstance(data, list):  # paragraph lists: a video's paragraphs follow each other in file order
+        for entry in data:
+            video = per_video.setdefault(entry["video"], {"video": entry["video"], "timestamps": [], "sentences": []})
+            video["timestamps"] += [list(span) for span in entry["timestamps"]]
+            video["sentences"] += entry["sentences"]
+    else:
+        for video, entry in data.items():
+            fps = entry.get("fps", 1.0)  # the TACoS per-video files count frames
+            spans = [[start / fps, end / fps] for start, end in entry["timestamps"]]
+            per_video[video] = {"video": video, "timestamps": spans, "sentences": entry["sentences"]}
+    return list(per_video.values())
+
+
+def score_cli(tmp_path: Path, predictions: list[dict], annotations: Path, fmt: str, max_sentences: int | None) -> dict:
+    pred, metrics = tmp_path / "predictions.json", tmp_path / "metrics.json"
+    pred.write_text(json.dumps(predictions))
+    argv = ["evaluate", str(pred), "--annotations", str(annotations), "--format", fmt, "--metrics", str(metrics)]
+    assert main(argv + (["--max-sentences", str(max_sentences)] if max_sentences else [])) == 0
+    return json.loads(metrics.read_text())
+
+
+def assert_perfect(metrics: dict) -> None:
+    scores = {k: v for k, v in metrics.items() if k.startswith("R@") or k == "mIoU"}
+    assert len(scores) == 5 and all(v == 100.0 for v in scores.values()), scores
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("relative", "fmt", "max_sentences", "paragraphs", "sentences"), REAL_FILES)
+def test_release_ground_truth_scores_100(shared_data, tmp_path, relative, fmt, max_sentences, paragraphs, sentences):
+    path = shared_data / relative
+    metrics = score_cli(tmp_path, release_predictions(json.loads(path.read_text())), path, fmt, max_sentences)
+    assert_perfect(metrics)
+    assert metrics["num_sentences"] == sentences
+    assert metrics["num_paragraphs"] == paragraphs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("npy", PRVG_NPY)
+def test_prvg_npy_ground_truth_scores_100(shared_data, tmp_path, npy):
+    """The .npy a user downloads, read with the restricted unpickler (sha256 checked), scored against
+    its JSON twin: there is no .npy annotation format on this branch yet."""
+    predictions = release_predictions(load_prvg_npy(shared_data, npy))
+    assert_perfect(score_cli(tmp_path, predictions, shared_data / PRVG_NPY[npy], "paragraphs", None))
+
+
+def test_ground_truth_in_another_sentence_order_is_refused(shared_data, tmp_path, caplog):
+    """Time-sorted predictions of the time-unsorted TACoS test file: an error naming the paragraph."""
+    path = shared_data / "tacos" / "test.json"
+    predictions = release_predictions(json.loads(path.read_text()))
+    first = predictions[0]
+    order = sorted(range(len(first["timestamps"])), key=lambda k: first["timestamps"][k])
+    first["timestamps"] = [first["timestamps"][k] for k in order]
+    first["sentences"] = [first["sentences"][k] for k in order]
+    pred = tmp_path / "sorted.json"
+    pred.write_text(json.dumps(predictions))
+    assert main(["evaluate", str(pred), "--annotations", str(path), "--format", "tacos"]) == 1
+    moved = next(k for k, source in enumerate(order) if source != k)  # first sentence the sort moved
+    assert f"paragraph 'test_00000' (video {first['video']!r}) sentence {moved}: the predictions say" in caplog.text
