@@ -1,5 +1,5 @@
 rule prepare_annotations:
-    """Normalise one split's annotation file to paragraph JSON (seconds, temporal order, chunked)."""
+    """Normalise one split's annotation file to paragraph JSON (seconds, release sentence order, chunked)."""
     input:
         raw_annotation,
     output:
