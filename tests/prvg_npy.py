@@ -36,7 +36,7 @@ class ArrayOnlyUnpickler(pickle.Unpickler):
 
 def published_sha256(shared_data: Path, relative: str) -> str:
     """The sha256 that ../shared/data/README.md gives for ``relative``."""
-    match = re.search(rf"^\| {re.escape(relative)} \| ([0-9a-f]{{64}}) \|$", (shared_data / "README.md").read_text(), re.M)
+    match = re.search(rf"^\| {re.escape(relative)} \| ([0-9a-f]{{64}}) \|$", (shared_data / "README.md").read_text(), re.MULTILINE)
     assert match, f"README.md has no sha256 for {relative}"
     return match[1]
 
