@@ -185,3 +185,92 @@ def test_tiny_dataset_end_to_end(tmp_path):
     video_file.write_bytes(other.read_bytes())
     changed = snakemake(tmp_path, "-n", "results/tiny/metrics.json")
     assert planned_jobs(changed.stdout) == expected
+
+
+# The full real annotation files of each dataset and the counts its test split must score
+# (../shared/data/README.md; ActivityNet val_2 chunked at 8 sentences, as PRVG's test file).
+REHEARSAL = {
+    "tacos": {
+        "annotations": {s: ("tacos/paragraphs", f"{s}.json") for s in ("train", "val", "test")},
+        "test_counts": (673, 3989),
+    },
+    "activitynet": {
+        "annotations": {"train": ("activitynet", "train.json"), "val": ("activitynet", "val_1.json"),
+                        "test": ("activitynet", "val_2.json")},
+        "test_counts": (4929, 17031),
+    },
+}
+REHEARSAL_CLIPS = 8  # the tiny preset's N^V; keeps ActivityNet's feature store at ~16 kB per video
+REHEARSAL_WORD_DIM = 50
+
+
+def _stand_in_features(path: Path, videos: list[str], layout: str, rng: np.random.Generator) -> Path:
+    """Seeded noise in a public precomputed layout, a few rows per video (TALL f[video]; ActivityNet PCA-500 group)."""
+    with h5py.File(path, "w") as f:
+        for video in videos:
+            if layout == "tacos":
+                f[video] = rng.standard_normal((int(rng.integers(8, 24)), 4096), dtype=np.float32)
+            else:
+                f.create_group(video)["c3d_features"] = rng.standard_normal((int(rng.integers(2, 6)), 500), dtype=np.float32)
+    return path
+
+
+def _rehearsal_override(tmp_path: Path, shared_data: Path) -> Path:
+    rng = np.random.default_rng(0)
+    datasets = {}
+    for dataset, spec in REHEARSAL.items():
+        annotations = {split: str(shared_data.joinpath(*parts)) for split, parts in spec["annotations"].items()}
+        videos = set()
+        for path in annotations.values():
+            data = json.loads(Path(path).read_text())
+            videos.update(entry["video"] for entry in data) if isinstance(data, list) else videos.update(data)
+        datasets[dataset] = {
+            "annotations": annotations,
+            "precomputed_features": str(_stand_in_features(tmp_path / f"{dataset}_c3d.hdf5", sorted(videos), dataset, rng)),
+            "glove": str(tmp_path / "glove.txt"),  # written once the real vocabulary is known
+            "num_clips": REHEARSAL_CLIPS,
+            "model_preset": "tiny",
+        }
+    path = tmp_path / "rehearsal.yaml"
+    # batch 32 (the activitynet preset's): 322 instead of 2574 steps for ActivityNet's 10293 training paragraphs
+    path.write_text(yaml.safe_dump({"datasets": datasets, "train": {"epochs": 1, "batch_size": 32, "threads": 1}}))
+    return path
+
+
+@pytest.mark.slow
+def test_real_layout_rehearsal(tmp_path, shared_data):
+    """Both real datasets end to end, for real, on the FULL real annotation files: stand-in features of
+    the public precomputed layouts and GloVe vectors of the real vocabulary, the tiny model, 1 epoch."""
+    override = _rehearsal_override(tmp_path, shared_data)
+    # The vocabulary is what the project's own tokeniser makes of the real sentences.
+    snakemake(tmp_path, "--cores", "2", *(f"results/{d}/text/tokens.json" for d in REHEARSAL), configfiles=[override])
+    words = set()
+    for dataset in REHEARSAL:
+        for entry in json.loads((tmp_path / f"results/{dataset}/text/tokens.json").read_text()).values():
+            words.update(w for sentence in entry["tokens"] + entry["cased"] for w in sentence)
+    rng = np.random.default_rng(1)
+    with open(tmp_path / "glove.txt", "w") as f:
+        f.writelines(f"{word} {' '.join(f'{x:.4f}' for x in rng.standard_normal(REHEARSAL_WORD_DIM))}\n" for word in sorted(words))
+
+    snakemake(tmp_path, "--cores", "2", *(f"results/{d}/metrics.json" for d in REHEARSAL), configfiles=[override])
+
+    for dataset, spec in REHEARSAL.items():
+        stages = [f"prepare_annotations_{s}" for s in ("train", "val", "test")]
+        stages += ["import_features", "tokenize", "embed_words", "train_full", "evaluate_full"]
+        for stage in stages:
+            assert (tmp_path / f"logs/{dataset}/{stage}.log").is_file(), f"{dataset}: stage {stage} did not run"
+            assert (tmp_path / f"benchmarks/{dataset}/{stage}.tsv").is_file()
+        metrics = json.loads((tmp_path / f"results/{dataset}/metrics.json").read_text())
+        thresholds = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["datasets"][dataset]["iou_thresholds"]
+        recalls = {f"R@{m:g}" for m in thresholds}
+        assert set(metrics) == recalls | {
+            "mIoU", "iou_thresholds", "hit_rule", "num_paragraphs", "num_sentences", "method", "ablation",
+            "checkpoint", "epoch", "config", "annotations", "predictions",
+        }
+        assert metrics["iou_thresholds"] == thresholds
+        assert all(0 <= metrics[key] <= 100 for key in (*recalls, "mIoU"))
+        assert (metrics["num_paragraphs"], metrics["num_sentences"]) == spec["test_counts"]
+        assert metrics["method"] == "hscnet" and metrics["epoch"] == 1
+        predictions = json.loads((tmp_path / f"results/{dataset}/predictions.json").read_text())
+        assert len(predictions) == spec["test_counts"][0]
+    assert list((tmp_path / "logs/vectors").glob("convert_*.log")), "the word vectors were never converted"
