@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
-from prvg_npy import load_prvg_npy
 
 from hscnet.cli import main
+from hscnet.data.prvg import read_prvg_npy
 
 # (annotation file, --format, --max-sentences or None, its paragraphs and sentences once read:
 # sum over videos of ceil(sentences / N) when chunked)
@@ -31,13 +31,13 @@ REAL_FILES = [
     ("activitynet/val_2.json", "activitynet", None, 4885, 17031),
     ("activitynet/val_2.json", "activitynet", 8, 4929, 17031),
 ]
-# PRVG's original .npy files and the JSON files that hold the same paragraphs (scored against those).
-PRVG_NPY = {
-    "prvg/tacos_train.npy": "tacos/paragraphs/train.json",
-    "prvg/tacos_val.npy": "tacos/paragraphs/val.json",
-    "prvg/tacos_test.npy": "tacos/paragraphs/test.json",
-    "prvg/activitynet_test.npy": "activitynet/paragraphs/val_2.json",
-}
+# PRVG's original .npy files, read with the restricted unpickler (annotation_format prvg_npy).
+PRVG_NPY = [
+    ("prvg/tacos_train.npy", 1526, 9732),
+    ("prvg/tacos_val.npy", 688, 4398),
+    ("prvg/tacos_test.npy", 673, 3989),
+    ("prvg/activitynet_test.npy", 4929, 17031),
+]
 
 
 def release_predictions(data: list | dict) -> list[dict]:
@@ -80,12 +80,13 @@ def test_release_ground_truth_scores_100(shared_data, tmp_path, relative, fmt, m
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("npy", PRVG_NPY)
-def test_prvg_npy_ground_truth_scores_100(shared_data, tmp_path, npy):
-    """The .npy a user downloads, read with the restricted unpickler (sha256 checked), scored against
-    its JSON twin: there is no .npy annotation format on this branch yet."""
-    predictions = release_predictions(load_prvg_npy(shared_data, npy))
-    assert_perfect(score_cli(tmp_path, predictions, shared_data / PRVG_NPY[npy], "paragraphs", None))
+@pytest.mark.parametrize(("relative", "paragraphs", "sentences"), PRVG_NPY)
+def test_prvg_npy_ground_truth_scores_100(shared_data, tmp_path, relative, paragraphs, sentences):
+    """The .npy a user downloads, read by --format prvg_npy; the predictions come from its own entries."""
+    path = shared_data / relative
+    metrics = score_cli(tmp_path, release_predictions(read_prvg_npy(path)), path, "prvg_npy", None)
+    assert_perfect(metrics)
+    assert (metrics["num_paragraphs"], metrics["num_sentences"]) == (paragraphs, sentences)
 
 
 def test_ground_truth_in_another_sentence_order_is_refused(shared_data, tmp_path, caplog):

@@ -17,6 +17,8 @@ import yaml
 
 from conftest import REPO_ROOT
 
+from hscnet.data.prvg import read_prvg_npy
+
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile")]
 
 
@@ -191,7 +193,7 @@ def test_tiny_dataset_end_to_end(tmp_path):
 # (../shared/data/README.md; ActivityNet val_2 chunked at 8 sentences, as PRVG's test file).
 REHEARSAL = {
     "tacos": {
-        "annotations": {s: ("tacos/paragraphs", f"{s}.json") for s in ("train", "val", "test")},
+        "annotations": {s: ("prvg", f"tacos_{s}.npy") for s in ("train", "val", "test")},  # config.yaml's prvg_npy
         "test_counts": (673, 3989),
     },
     "activitynet": {
@@ -222,7 +224,7 @@ def _rehearsal_override(tmp_path: Path, shared_data: Path) -> Path:
         annotations = {split: str(shared_data.joinpath(*parts)) for split, parts in spec["annotations"].items()}
         videos = set()
         for path in annotations.values():
-            data = json.loads(Path(path).read_text())
+            data = read_prvg_npy(path) if path.endswith(".npy") else json.loads(Path(path).read_text())
             videos.update(entry["video"] for entry in data) if isinstance(data, list) else videos.update(data)
         datasets[dataset] = {
             "annotations": annotations,
