@@ -16,6 +16,7 @@ rule prepare_annotations:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
     conda:
         CONDA_ENV
     shell:

@@ -38,6 +38,12 @@ def one_of(names):
     return "|".join(map(re.escape, names)) or "(?!)"
 
 
+def gpus(device):
+    """GPUs a job on ``device`` takes. `gpu` is both the local limit (`--resources gpu=N`) and what
+    the SLURM executor requests (`--gpus`); a CPU job asks for none."""
+    return 0 if device == "cpu" else 1
+
+
 def datasets_where(predicate):
     """Regex matching the names of the datasets for which ``predicate(dataset_config)`` holds."""
     return one_of(name for name, ds in DATASETS.items() if predicate(ds))

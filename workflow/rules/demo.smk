@@ -17,6 +17,7 @@ checkpoint demo_data:
     threads: 1
     resources:
         mem_mb=1000,
+        runtime=30,
     conda:
         CONDA_ENV
     shell:

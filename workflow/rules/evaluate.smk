@@ -20,6 +20,8 @@ rule evaluate:
     threads: config["train"]["threads"]
     resources:
         mem_mb=8000,
+        runtime=120,
+        gpu=gpus(config["train"]["device"]),
     conda:
         CONDA_ENV
     shell:
@@ -61,6 +63,7 @@ rule baseline:
     threads: 1
     resources:
         mem_mb=1000,
+        runtime=10,
     conda:
         CONDA_ENV
     shell:

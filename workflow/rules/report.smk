@@ -22,6 +22,7 @@ rule comparison:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
     conda:
         CONDA_ENV
     shell:

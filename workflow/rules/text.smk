@@ -11,6 +11,7 @@ rule tokenize:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=30,
     conda:
         CONDA_ENV
     shell:
@@ -32,6 +33,7 @@ rule convert_vectors:
     threads: 1
     resources:
         mem_mb=16000,
+        runtime=60,
     conda:
         CONDA_ENV
     shell:
@@ -54,6 +56,7 @@ rule embed_words:
     threads: 1
     resources:
         mem_mb=4000,
+        runtime=60,
     conda:
         CONDA_ENV
     shell:

@@ -28,7 +28,8 @@ rule train:
     threads: config["train"]["threads"]
     resources:
         mem_mb=8000,
-        gpu=1 if config["train"]["device"] != "cpu" else 0,
+        runtime=1440,
+        gpu=gpus(config["train"]["device"]),
     conda:
         CONDA_ENV
     shell:

@@ -20,6 +20,7 @@ rule clip_index:
     threads: 1
     resources:
         mem_mb=1000,
+        runtime=60,
     conda:
         CONDA_ENV
     shell:
@@ -53,7 +54,8 @@ rule extract_c3d:
     threads: 2
     resources:
         mem_mb=4000,
-        gpu=1 if config["c3d"]["device"] != "cpu" else 0,
+        runtime=720,
+        gpu=gpus(config["c3d"]["device"]),
     conda:
         CONDA_ENV
     shell:
@@ -78,6 +80,7 @@ rule merge_features:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=60,
     conda:
         CONDA_ENV
     shell:
@@ -103,6 +106,7 @@ rule import_features:
     threads: 1
     resources:
         mem_mb=8000,
+        runtime=120,
     conda:
         CONDA_ENV
     shell:
