@@ -22,6 +22,7 @@ rule fetch:
     threads: 1
     resources:
         mem_mb=500,
+        runtime=240,
     conda:
         CONDA_ENV
     shell:
@@ -45,6 +46,7 @@ rule place_by_hand:
     threads: 1
     resources:
         mem_mb=100,
+        runtime=5,
     conda:
         CONDA_ENV
     shell:
