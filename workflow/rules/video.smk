@@ -60,7 +60,7 @@ rule extract_c3d:
     shell:
         "python -m hscnet extract-c3d --clips {input.clips} {params.weights} --layer {params.layer}"
         " --batch-size {params.batch_size} --device {params.device} --precision {params.precision} {params.channels_last}"
-        " --seed {params.seed} --output {output} 2> {log}"
+        " --seed {params.seed} --threads {threads} --output {output} 2> {log}"
 
 
 rule merge_features:
