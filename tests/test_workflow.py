@@ -17,7 +17,7 @@ import torch
 import yaml
 
 from conftest import REPO_ROOT
-from extractors.store import read_file_attrs
+from feature_stores import read_file_attrs
 from hscnet.device import resolve_precision
 
 from hscnet.data.prvg import read_prvg_npy
