@@ -54,9 +54,10 @@ class C3DExtractor:
     """C3D clip features of whole videos, batched on the GPU when present (CPU otherwise).
 
     ``precision`` "bf16"/"fp16" runs the network under autocast to that type ("auto": bf16 where the
-    device computes it natively, see ``hscnet.device``) and ``channels_last``
-    keeps weights and inputs in the channels_last_3d memory layout (see bench/README.md for when each
-    helps); features are returned as float32 either way, and the store records both settings. ``decoder_threads`` is the number of FFmpeg decoding threads per video.
+    device computes it natively, see ``hscnet.device``) and ``channels_last`` keeps weights and
+    inputs in the channels_last_3d memory layout (bench/README.md says when each helps); features
+    are returned as float32 either way, and the store records both settings. ``decoder_threads`` is
+    the number of FFmpeg decoding threads per video.
     ``stats`` accumulates clips, seconds and decoding stalls over all calls.
     """
 
