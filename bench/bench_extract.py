@@ -12,6 +12,7 @@
 Usage (CPU; a few minutes on 2 cores):
 
     python bench/bench_extract.py [--workdir /tmp/hscnet-bench] [--clips 24] [--batch-size 8]
+    python bench/bench_extract.py --parts a --device cuda --precision bf16 --clips 256 --batch-size 32 --json a.json
 
 Generated videos are cached in --workdir. Prints a markdown report.
 """
@@ -52,14 +53,15 @@ def cached_video(workdir: Path, seconds: int, width: int = 320, height: int = 24
     return path
 
 
-def make_extractor(num_clips: int, batch_size: int) -> C3DExtractor:
+def make_extractor(num_clips: int, batch_size: int, **settings) -> C3DExtractor:
+    """A randomly initialised extractor (speed does not depend on the weights); CPU unless ``settings`` say."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return C3DExtractor(num_clips=num_clips, batch_size=batch_size, device="cpu")
+        return C3DExtractor(num_clips=num_clips, batch_size=batch_size, **{"device": "cpu", **settings})
 
 
-def bench_throughput(video: Path, num_clips: int, batch_size: int, repeats: int) -> dict:
-    extractor = make_extractor(num_clips, batch_size)
+def bench_throughput(video: Path, num_clips: int, batch_size: int, repeats: int, **settings) -> dict:
+    extractor = make_extractor(num_clips, batch_size, **settings)
     info = probe_video(video)
     starts = clip_start_frames(info.num_frames, num_clips)
     # Bare forward: the same clips, decoded and preprocessed beforehand.
@@ -93,6 +95,9 @@ def bench_throughput(video: Path, num_clips: int, batch_size: int, repeats: int)
     full_wall, full_cpu = min(r[0] for r in full_runs), min(r[1] for r in full_runs)
     return {
         "clips": num_clips,
+        "device": str(extractor.device),
+        "precision": extractor.precision,
+        "layout": extractor.file_attrs["layout"],
         "bare_clips_per_s": num_clips / bare_wall,
         "full_clips_per_s": num_clips / full_wall,
         "ratio": bare_wall / full_wall,
@@ -158,10 +163,11 @@ def bench_memory(videos: dict[str, Path], num_clips: int, batch_size: int) -> li
     return rows
 
 
-def print_throughput(one_minute: Path, args: argparse.Namespace) -> None:
-    t = bench_throughput(one_minute, args.clips, args.batch_size, args.repeats)
+def print_throughput(one_minute: Path, args: argparse.Namespace) -> dict:
+    t = bench_throughput(one_minute, args.clips, args.batch_size, args.repeats, device=args.device,
+                         precision=args.precision, channels_last=args.channels_last, decoder_threads=args.decoder_threads)
     print(f"## (a) Throughput, {t['clips']} clips of a 1-min 320x240 video, batch {args.batch_size}, "
-          f"best of {args.repeats} alternating runs\n")
+          f"best of {args.repeats} alternating runs, {t['device']}, {t['precision']}, {t['layout']}\n")
     print("| bare forward (clips/s) | full extraction (clips/s) | full / bare (wall) | bare / full CPU seconds "
           "| network idle waiting for decoding |")
     print("|---|---|---|---|---|")
@@ -169,6 +175,7 @@ def print_throughput(one_minute: Path, args: argparse.Namespace) -> None:
           f"| {t['decode_wait']:.1%} |\n")
     runs = ", ".join(f"{b[0]:.1f}/{f[0]:.1f}" for b, f in zip(t["runs"]["bare"], t["runs"]["full"]))
     print(f"Runs (bare/full wall seconds): {runs}\n")
+    return t
 
 
 def print_decode(ten_minutes: Path) -> None:
@@ -194,6 +201,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="alternating bare/full runs; the best of each counts")
     parser.add_argument("--memory-clips", type=int, default=16, help="clips of the 10-minute video")
     parser.add_argument("--parts", default="abc", help="which parts to run, e.g. 'a' or 'bc' (default abc)")
+    parser.add_argument("--device", default="cpu", help="device of part (a) (default cpu)")
+    parser.add_argument("--precision", default="fp32", help="precision of part (a): fp32, bf16, fp16, auto")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last_3d layout in part (a)")
+    parser.add_argument("--decoder-threads", type=int, default=1, help="FFmpeg threads in part (a)")
+    parser.add_argument("--json", type=Path, help="write part (a)'s result here as JSON")
     parser.add_argument("--rss-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -203,13 +215,15 @@ def main() -> None:
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     one_minute = cached_video(args.workdir, 60)
-    ten_minutes = cached_video(args.workdir, 600)
+    ten_minutes = cached_video(args.workdir, 600) if set("bc") & set(args.parts) else None
 
     print(f"# bench_extract: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), load average {os.getloadavg()[0]:.1f}\n")
 
     if "a" in args.parts:
-        print_throughput(one_minute, args)
+        throughput = print_throughput(one_minute, args)
+        if args.json:
+            args.json.write_text(json.dumps(throughput, indent=1))
     if "b" in args.parts:
         print_decode(ten_minutes)
     if "c" in args.parts:

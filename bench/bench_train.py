@@ -5,7 +5,7 @@ TACoS (PRVG paragraph split): 1526 train paragraphs over 75 videos, 673 test par
 ``tacos`` preset (C1 = C2 = C3 = 3, D = 256, batch 16). The features are random: speed and memory do
 not depend on their values.
 
-    python bench/bench_train.py --workdir /tmp/hscnet-bench [--device auto] [--max-batches N]
+    python bench/bench_train.py --workdir /tmp/hscnet-bench [--device auto] [--precision bf16] [--max-batches N]
 
 The data (~850 MB of HDF5) is generated once into WORKDIR by a child process, so the reported peak
 RSS is that of training/evaluation only. Prints one JSON object with the timings (s), batches per
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, 
 
 from hscnet.data.annotations import load_normalised
 from hscnet.data.dataset import ParagraphDataset
-from hscnet.device import resolve_device
+from hscnet.device import PRECISIONS, autocast, resolve_device, resolve_precision
 from hscnet.inference import make_loader, predict
 from hscnet.metrics import parse_predictions, score
 from hscnet.model import ModelConfig
@@ -42,15 +42,16 @@ from hscnet.train import build_training, seed_everything, train_one_epoch
 TACOS = {"train": (1526, 75), "test": (673, 25)}  # split: (paragraphs, videos)
 
 
-def generate(workdir: Path, num_clips: int, video_dim: int, word_dim: int, seed: int = 0) -> None:
-    """Write train/test paragraph JSON, features.h5 and text.h5 of TACoS size into ``workdir``."""
+def generate(workdir: Path, num_clips: int, video_dim: int, word_dim: int, scale: float = 1.0, seed: int = 0) -> None:
+    """Write train/test paragraph JSON, features.h5 and text.h5 of TACoS size (times ``scale``) into ``workdir``."""
     rng = np.random.default_rng(seed)
     workdir.mkdir(parents=True, exist_ok=True)
     with h5py.File(workdir / "features.h5", "w") as feats, h5py.File(workdir / "text.h5", "w") as text:
         feats.attrs.update(extractor="c3d-fc6", weights="random-seed-0", source="video", num_clips=num_clips,
                            feature_dim=video_dim, preprocessing="synthetic")
         text.attrs.update(dim=word_dim, oov="zero", source="synthetic", vectors_format="synthetic")
-        for split, (num_paragraphs, num_videos) in TACOS.items():
+        for split, sizes in TACOS.items():
+            num_paragraphs, num_videos = (max(1, round(n * scale)) for n in sizes)
             durations = rng.uniform(60, 600, size=num_videos)  # TACoS videos average 4.8 min
             for v in range(num_videos):
                 video = f"{split}_s{v:02d}.avi"
@@ -84,21 +85,26 @@ def main() -> None:
     parser.add_argument("--preset", default="tacos")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--max-batches", type=int, help="time only this many training batches (default: the epoch)")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of TACoS's paragraphs and videos (default 1)")
+    parser.add_argument("--precision", choices=("auto", *PRECISIONS), default="fp32", help="autocast (default fp32: off)")
+    parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     preset = ModelConfig.preset(args.preset)
     if args.generate_only:
-        generate(args.workdir, preset.num_clips, preset.video_dim, preset.word_dim)
+        generate(args.workdir, preset.num_clips, preset.video_dim, preset.word_dim, args.scale)
         return
     if not (args.workdir / "test.json").is_file():
         started = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--workdir", str(args.workdir), "--preset", args.preset, "--generate-only"], check=True)
+        subprocess.run([sys.executable, __file__, "--workdir", str(args.workdir), "--preset", args.preset,
+                        "--scale", str(args.scale), "--generate-only"], check=True)
         print(f"generated data in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
     train_paragraphs, test_paragraphs = (load_normalised(args.workdir / f"{s}.json") for s in ("train", "test"))
     train_set = ParagraphDataset(train_paragraphs, args.workdir / "features.h5", args.workdir / "text.h5")
     test_set = ParagraphDataset(test_paragraphs, args.workdir / "features.h5", args.workdir / "text.h5")
@@ -109,7 +115,7 @@ def main() -> None:
     rss_before = peak_rss_mib()
 
     started = time.perf_counter()
-    train_one_epoch(model, criterion, islice(train_loader, num_batches), optimizer, device, "bench epoch")
+    train_one_epoch(model, criterion, islice(train_loader, num_batches), optimizer, device, "bench epoch", precision)
     if device.type == "cuda":
         torch.cuda.synchronize()
     train_seconds = time.perf_counter() - started
@@ -117,13 +123,15 @@ def main() -> None:
 
     started = time.perf_counter()
     test_loader = make_loader(test_set, preset.batch_size, False, None, 0)
-    metrics = score(parse_predictions(predict(model, test_loader, test_paragraphs, device), "bench"),
-                    test_paragraphs, [0.1, 0.3, 0.5])
+    with autocast(device, precision):
+        predictions = predict(model, test_loader, test_paragraphs, device)
+    metrics = score(parse_predictions(predictions, "bench"), test_paragraphs, [0.1, 0.3, 0.5])
     eval_seconds = time.perf_counter() - started
 
     result = {
         "preset": args.preset,
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "precision": precision,
         "torch_threads": torch.get_num_threads(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_paragraphs": len(train_set),
@@ -145,6 +153,8 @@ def main() -> None:
     if device.type == "cuda":
         result["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20)
     print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

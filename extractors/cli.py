@@ -44,9 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", choices=("fc6", "fc7"), default="fc6", help="feature layer, after ReLU (default fc6)")
     p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default 8)")
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda[:N] (default auto)")
-    p.add_argument("--autocast", action="store_true", help="mixed precision (float16 on CUDA)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="fp32",
+                   help="fp32 (default), autocast to bf16/fp16, or auto: bf16 where the CPU (AVX-512 BF16, AMX) "
+                        "or GPU computes it natively, else fp32")
+    p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory layout of weights and inputs")
     p.add_argument("--seed", type=int, default=0, help="seed of the random init without --weights (default 0)")
     p.add_argument("--decoder-threads", type=int, default=1, help="FFmpeg decoding threads (default 1)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: all cores; give the job's share when jobs run side by side)")
     p.add_argument("--output", required=True, help="HDF5 shard to write")
     p.set_defaults(func=run_extract_c3d)
 
@@ -101,9 +105,15 @@ def run_clip_index(args: argparse.Namespace) -> None:
 
 
 def run_extract_c3d(args: argparse.Namespace) -> None:
+    import torch
+
     from extractors.clip_index import read_clip_index
     from extractors.extract import C3DExtractor, extract_shard
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be positive, got {args.threads}")
+        torch.set_num_threads(args.threads)
     num_clips, videos = read_clip_index(args.clips)
     extractor = C3DExtractor(
         weights_path=args.weights,
@@ -111,7 +121,8 @@ def run_extract_c3d(args: argparse.Namespace) -> None:
         num_clips=num_clips,
         batch_size=args.batch_size,
         device=args.device,
-        autocast=args.autocast,
+        precision=args.precision,
+        channels_last=args.channels_last,
         seed=args.seed,
         decoder_threads=args.decoder_threads,
     )

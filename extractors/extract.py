@@ -33,7 +33,7 @@ from extractors.decode import open_frames
 from extractors.preprocess import PREPROCESSING, RESIZE, preprocess_clips
 from extractors.probe import VideoInfo, check_video_file, probe_video
 from extractors.store import write_file_attrs, write_video_features
-from hscnet.device import resolve_device
+from hscnet.device import autocast, resolve_device, resolve_precision
 from hscnet.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,11 @@ class ExtractionStats:
 class C3DExtractor:
     """C3D clip features of whole videos, batched on the GPU when present (CPU otherwise).
 
-    ``autocast`` runs the network in float16 on CUDA (bfloat16 on CPU); features are returned as
-    float32 either way. ``decoder_threads`` is the number of FFmpeg decoding threads per video.
+    ``precision`` "bf16"/"fp16" runs the network under autocast to that type ("auto": bf16 where the
+    device computes it natively, see ``hscnet.device``) and ``channels_last`` keeps weights and
+    inputs in the channels_last_3d memory layout (bench/README.md says when each helps); features
+    are returned as float32 either way, and the store records both settings. ``decoder_threads`` is
+    the number of FFmpeg decoding threads per video.
     ``stats`` accumulates clips, seconds and decoding stalls over all calls.
     """
 
@@ -65,19 +68,21 @@ class C3DExtractor:
         num_clips: int = 256,
         batch_size: int = 8,
         device: str = "auto",
-        autocast: bool = False,
+        precision: str = "fp32",
+        channels_last: bool = False,
         seed: int = 0,
         decoder_threads: int = 1,
     ):
         if num_clips < 1 or batch_size < 1:
             raise ValueError(f"num_clips and batch_size must be positive, got {num_clips}, {batch_size}")
         self.device = resolve_device(device)
-        self.model = load_c3d(weights_path, layer=layer, seed=seed).to(self.device)
+        self.precision = resolve_precision(precision, self.device)
+        self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
+        self.model = load_c3d(weights_path, layer=layer, seed=seed).to(self.device, memory_format=self.memory_format)
         self.preprocessing = PREPROCESSING[self.model.weights_format]
         self.layer = layer
         self.num_clips = num_clips
         self.batch_size = batch_size
-        self.autocast = autocast
         self.decoder_threads = decoder_threads
         self.stats = ExtractionStats()
 
@@ -91,6 +96,8 @@ class C3DExtractor:
             "num_clips": self.num_clips,
             "feature_dim": FEATURE_DIM,
             "preprocessing": f"{self.model.weights_format}: {self.preprocessing.describe()}",
+            "precision": self.precision,
+            "layout": "channels_last_3d" if self.memory_format == torch.channels_last_3d else "contiguous",
         }
 
     def extract(self, path: str | os.PathLike, backend: str = "auto") -> dict[str, np.ndarray]:
@@ -151,9 +158,8 @@ class C3DExtractor:
     @torch.inference_mode()
     def forward(self, x: torch.Tensor) -> np.ndarray:
         """Features (b, 4096) float32 of preprocessed clips (b, 3, 16, 112, 112)."""
-        x = x.to(self.device, non_blocking=True)
-        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
-        with torch.autocast(self.device.type, dtype=dtype, enabled=self.autocast):
+        x = x.to(self.device, memory_format=self.memory_format, non_blocking=True)
+        with autocast(self.device, self.precision):
             features = self.model(x)
         return features.float().cpu().numpy()
 

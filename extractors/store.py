@@ -4,9 +4,10 @@ One dataset per video id at the root, shape (num_clips, feature_dim) float32, wi
 ``fps``, ``num_frames``, ``duration`` (s), ``clip_spans`` ((num_clips, 2) s), ``extractor``
 (e.g. "c3d-fc6"), ``weights`` (sha256 of the weights file, "random-seed-<n>", or "precomputed")
 and ``source`` ("video" or "precomputed:<layout>"). File attrs describe the whole file:
-``extractor``, ``weights``, ``source``, ``num_clips``, ``feature_dim`` and ``preprocessing``;
-merging refuses shards whose file attrs differ, so one store never mixes features of different
-extractors.
+``extractor``, ``weights``, ``source``, ``num_clips``, ``feature_dim`` and ``preprocessing``, and
+for features extracted here also how the network ran: ``precision`` ("fp32", "bf16", "fp16") and
+``layout`` ("contiguous" or "channels_last_3d"); merging refuses shards whose file attrs differ, so
+one store never mixes features of different extractors or precisions.
 
 Shard files (one per extraction job) have the same layout; ``merge_feature_files`` joins them into
 the final store. Every output goes through ``hscnet.io.atomic_path``.
@@ -27,6 +28,7 @@ from hscnet.io import atomic_path, open_hdf5
 log = logging.getLogger(__name__)
 
 FILE_ATTRS = ("extractor", "weights", "source", "num_clips", "feature_dim", "preprocessing")
+OPTIONAL_FILE_ATTRS = ("precision", "layout")  # absent from imported features and older stores
 
 
 def check_video_id(video_id: str) -> str:
@@ -40,8 +42,9 @@ def write_file_attrs(h5: h5py.File, attrs: dict) -> None:
     missing = [k for k in FILE_ATTRS if k not in attrs]
     if missing:
         raise ValueError(f"feature file attrs lack {', '.join(missing)}")
-    for key in FILE_ATTRS:
-        h5.attrs[key] = attrs[key]
+    for key in (*FILE_ATTRS, *OPTIONAL_FILE_ATTRS):
+        if key in attrs:
+            h5.attrs[key] = attrs[key]
 
 
 def write_video_features(
@@ -93,10 +96,10 @@ def merge_feature_files(
             if reference is None:
                 reference = attrs
             elif attrs != reference:
-                diff = [k for k in FILE_ATTRS if attrs[k] != reference[k]]
+                diff = [k for k in (*FILE_ATTRS, *OPTIONAL_FILE_ATTRS) if attrs.get(k) != reference.get(k)]
                 raise ValueError(
                     f"{path}: file attrs {', '.join(diff)} differ from {shard_paths[0]} "
-                    f"({', '.join(f'{k}={attrs[k]!r} vs {reference[k]!r}' for k in diff)})"
+                    f"({', '.join(f'{k}={attrs.get(k)!r} vs {reference.get(k)!r}' for k in diff)})"
                 )
             for video_id in h5:
                 if video_id in owners:
@@ -128,7 +131,7 @@ def _file_attrs(h5: h5py.File, path: str | os.PathLike) -> dict:
     missing = [k for k in FILE_ATTRS if k not in h5.attrs]
     if missing:
         raise ValueError(f"{path}: not a feature store (file attrs lack {', '.join(missing)})")
-    return {k: _plain(h5.attrs[k]) for k in FILE_ATTRS}
+    return {k: _plain(h5.attrs[k]) for k in (*FILE_ATTRS, *OPTIONAL_FILE_ATTRS) if k in h5.attrs}
 
 
 def _plain(value):

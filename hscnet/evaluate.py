@@ -35,7 +35,7 @@ from hscnet.baselines import BASELINES, baseline_predictions
 from hscnet.checkpoint import load_trained_model
 from hscnet.data.annotations import FORMATS, load_normalised, load_paragraphs
 from hscnet.data.dataset import ParagraphDataset
-from hscnet.device import resolve_device
+from hscnet.device import PRECISIONS, autocast, resolve_device, resolve_precision
 from hscnet.inference import make_loader, predict
 from hscnet.io import write_json
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, read_predictions, score
@@ -60,21 +60,23 @@ def check_inputs_match_training(dataset: ParagraphDataset, cfg, trained_on: dict
 
 def evaluate_checkpoint(
     checkpoint: str, features: str, text: str, annotations: str, thresholds: Sequence[float],
-    batch_size: int | None = None, device: str = "auto",
+    batch_size: int | None = None, device: str = "auto", precision: str = "fp32",
 ) -> tuple[list[dict], dict]:
     """Ground every paragraph of ``annotations`` with a trained model -> (predictions, metrics)."""
     torch_device = resolve_device(device)
+    precision = resolve_precision(precision, torch_device)
     trained = load_trained_model(checkpoint, torch_device)
     cfg, state = trained.cfg, trained.checkpoint
     paragraphs = load_normalised(annotations)
     dataset = ParagraphDataset(paragraphs, features, text, trained.feature_stats)
     check_inputs_match_training(dataset, cfg, state.get("data", {}), checkpoint)
     loader = make_loader(dataset, batch_size or cfg.batch_size, shuffle=False, generator=None, num_workers=0)
-    predictions = predict(trained.model, loader, paragraphs, torch_device)
+    with autocast(torch_device, precision):
+        predictions = predict(trained.model, loader, paragraphs, torch_device)
     metrics = score(parse_predictions(predictions, "model predictions"), paragraphs, thresholds, source=annotations)
     metrics.update(
         method="hscnet", ablation=state.get("ablation"), checkpoint=str(checkpoint), epoch=state["epoch"],
-        config=cfg.to_dict(), annotations=str(annotations),
+        config=cfg.to_dict(), annotations=str(annotations), precision=precision,
     )
     return predictions, metrics
 
@@ -123,6 +125,8 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, help="paragraphs per forward pass (default: the checkpoint's)")
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
+    p.add_argument("--precision", choices=("auto", *PRECISIONS), default="fp32",
+                   help="autocast of the forward pass: fp32 (off, default), bf16, fp16, auto (bf16 where native)")
     p.set_defaults(func=_run_evaluate)
 
     p = subparsers.add_parser("baseline", help="predictions and metrics of a video-blind prior",
@@ -146,7 +150,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         if args.format != "normalised":
             raise ValueError("--checkpoint evaluates normalised paragraph JSON (the one the text stage embedded)")
         predictions, metrics = evaluate_checkpoint(
-            args.checkpoint, args.features, args.text, args.annotations, args.iou, args.batch_size, args.device
+            args.checkpoint, args.features, args.text, args.annotations, args.iou, args.batch_size, args.device,
+            args.precision,
         )
         write_json(args.predictions, predictions)
         metrics["predictions"] = str(args.predictions)

@@ -202,8 +202,11 @@ def ground(
                     len(embedded.word_sentence), sorted(set(embedded.oov_words))[:10])
 
     num_clips = int(features_provenance.get("num_clips", cfg.num_clips))
+    # Extracted the way the training features were (imported features and older stores: fp32, contiguous).
     extractor = C3DExtractor(weights_path=c3d_weights, layer=source.layer, num_clips=num_clips,
-                             device=str(torch_device), seed=source.seed)
+                             device=str(torch_device), seed=source.seed,
+                             precision=features_provenance.get("precision", "fp32"),
+                             channels_last=features_provenance.get("layout") == "channels_last_3d")
     if c3d_weights is not None:
         check_weights(features_provenance, source, extractor.model, c3d_weights)
     if source.release is None:

@@ -37,7 +37,7 @@ from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
-from hscnet.device import resolve_device
+from hscnet.device import PRECISIONS, autocast, grad_scaler, resolve_device, resolve_precision
 from hscnet.inference import make_loader, predict
 from hscnet.io import atomic_path, write_json
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, score
@@ -66,6 +66,7 @@ class TrainSettings:
     device: str = "auto"
     num_workers: int = 0
     threads: int | None = None  # torch intra-op CPU threads (default: torch's choice, all cores)
+    precision: str = "fp32"  # autocast of forward and loss: fp32 (off), bf16, fp16 (loss scaling), auto (hscnet.device)
     feature_norm: str = "standardize"  # or "none"; see hscnet.data.dataset
     temporal_crop: bool = False  # random crops of the training videos around the paragraph
     iou_thresholds: tuple[float, ...] = DEFAULT_IOU_THRESHOLDS
@@ -148,21 +149,29 @@ def build_training(cfg: ModelConfig, device: torch.device) -> tuple[torch.nn.Mod
     return model, criterion, optimizer
 
 
-def train_one_epoch(model, criterion, loader, optimizer, device, description: str) -> dict[str, float]:
-    """One pass over ``loader``; returns the sample-weighted mean of every loss part and the total."""
+def train_one_epoch(model, criterion, loader, optimizer, device, description: str, precision: str = "fp32",
+                    scaler: torch.amp.GradScaler | None = None) -> dict[str, float]:
+    """One pass over ``loader``; returns the sample-weighted mean of every loss part and the total.
+
+    ``precision``: autocast of forward and loss (``hscnet.device.autocast``); fp16 scales the loss with
+    ``scaler`` (default: a fresh one).
+    """
+    scaler = grad_scaler(device, precision) if scaler is None else scaler
     model.train()
     sums: dict[str, float] = {}
     count = 0
     bar = tqdm(loader, desc=description, leave=False, unit="batch", dynamic_ncols=True, mininterval=1.0)
     for batch in bar:
         batch = to_device(batch, device)
-        losses = criterion(model(batch), batch)
-        loss = total_loss(losses, criterion.weight_dict)
+        with autocast(device, precision):
+            losses = criterion(model(batch), batch)
+            loss = total_loss(losses, criterion.weight_dict)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{description}: loss became {loss.item()} (parts: { {k: v.item() for k, v in losses.items()} })")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         size = len(batch["ids"])
         count += size
         for key, value in (("loss", loss), *losses.items()):
@@ -171,9 +180,10 @@ def train_one_epoch(model, criterion, loader, optimizer, device, description: st
     return {key: total / count for key, total in sums.items()}
 
 
-def validate(model, loader, paragraphs, device, thresholds) -> dict[str, float]:
+def validate(model, loader, paragraphs, device, thresholds, precision: str = "fp32") -> dict[str, float]:
     """R@m and mIoU (percent) of ``model`` on one split."""
-    predictions = parse_predictions(predict(model, loader, paragraphs, device), "validation predictions")
+    with autocast(device, precision):
+        predictions = parse_predictions(predict(model, loader, paragraphs, device), "validation predictions")
     return score(predictions, paragraphs, thresholds, source="validation")
 
 
@@ -200,8 +210,10 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
     val_set = ParagraphDataset(val_paragraphs, settings.features, settings.text, train_set.feature_stats)
     cfg = model_config_for(settings, train_set.video_dim, train_set.word_dim)
 
+    precision = resolve_precision(settings.precision, device)
     seed_everything(settings.seed)
     model, criterion, optimizer = build_training(cfg, device)
+    scaler = grad_scaler(device, precision)
     loader_generator = torch.Generator().manual_seed(settings.seed)
     train_loader = make_loader(train_set, cfg.batch_size, True, loader_generator, settings.num_workers)
     val_loader = make_loader(val_set, cfg.batch_size, False, None, settings.num_workers)
@@ -220,6 +232,8 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
             )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):  # empty: saved by a run without loss scaling
+            scaler.load_state_dict(state["scaler"])
         _set_rng_state(state["rng"], loader_generator)
         history, best = state["history"], state["best"]
         log.info("resuming from %s after epoch %d (best mIoU %.2f at epoch %d)", last_path, len(history), best["mIoU"], best["epoch"])
@@ -228,18 +242,19 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
 
     config = {"model": cfg.to_dict(), "preset": settings.preset, "ablation": settings.ablation,
               "train": dataclasses.asdict(settings), "data": train_set.provenance}
-    config["train"]["device"] = str(device)
+    config["train"]["device"], config["train"]["precision"] = str(device), precision
     write_json(out / "config.json", config)
     log.info(
-        "training %s%s on %d paragraphs (val %d), %d epochs, batch %d, lr %g, device %s, %d parameters",
+        "training %s%s on %d paragraphs (val %d), %d epochs, batch %d, lr %g, device %s, precision %s, %d parameters",
         settings.preset, f" [{settings.ablation}]" if settings.ablation else "", len(train_set), len(val_set),
-        cfg.epochs, cfg.batch_size, cfg.lr, device, sum(p.numel() for p in model.parameters()),
+        cfg.epochs, cfg.batch_size, cfg.lr, device, precision, sum(p.numel() for p in model.parameters()),
     )
 
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         started = time.perf_counter()
-        losses = train_one_epoch(model, criterion, train_loader, optimizer, device, f"epoch {epoch}/{cfg.epochs}")
-        metrics = validate(model, val_loader, val_paragraphs, device, settings.iou_thresholds)
+        losses = train_one_epoch(model, criterion, train_loader, optimizer, device, f"epoch {epoch}/{cfg.epochs}",
+                                 precision, scaler)
+        metrics = validate(model, val_loader, val_paragraphs, device, settings.iou_thresholds, precision)
         val = {f"val_{k}": metrics[k] for k in (*(f"R@{m:g}" for m in settings.iou_thresholds), "mIoU")}
         row = {"epoch": epoch, **losses, **val, "seconds": round(time.perf_counter() - started, 3)}
         history.append(row)
@@ -249,7 +264,7 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
         if metrics["mIoU"] > best["mIoU"]:
             best = {"epoch": epoch, "mIoU": metrics["mIoU"]}
             save_checkpoint(best_path, snapshot)
-        resumable = {"optimizer": optimizer.state_dict(), "rng": _rng_state(loader_generator), "history": history, "best": best}
+        resumable = {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": _rng_state(loader_generator), "history": history, "best": best}
         save_checkpoint(last_path, snapshot | resumable)
         _write_history(out / "history.csv", history)
         log.info(
@@ -279,6 +294,9 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores; give the job's share when "
                                                "jobs run side by side: more threads than free cores slow torch down a lot)")
     p.add_argument("--iou", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS), help="validation IoU thresholds")
+    p.add_argument("--precision", choices=("auto", *PRECISIONS), default="fp32",
+                   help="autocast of forward and loss: fp32 (off, default), bf16, fp16 with loss scaling, or auto: bf16 "
+                        "where the device computes it natively, else fp32")
     p.add_argument("--feature-norm", choices=FEATURE_NORMS, default="standardize",
                    help="standardize: z-score clip features with training-video statistics (default); none: raw")
     p.add_argument("--temporal-crop", action="store_true",
@@ -297,7 +315,7 @@ def _run(args: argparse.Namespace) -> int:
         features=args.features, text=args.text, train=args.train, val=args.val, out=args.out, preset=args.preset,
         ablation=args.ablation, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         device=args.device, num_workers=args.num_workers, threads=args.threads, iou_thresholds=tuple(args.iou), resume=args.resume,
-        feature_norm=args.feature_norm, temporal_crop=args.temporal_crop,
+        feature_norm=args.feature_norm, temporal_crop=args.temporal_crop, precision=args.precision,
     )
     train(settings)
     return 0

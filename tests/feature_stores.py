@@ -5,7 +5,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from extractors.store import FILE_ATTRS
+from extractors.store import FILE_ATTRS, OPTIONAL_FILE_ATTRS
 
 
 def _plain(value):
@@ -15,9 +15,10 @@ def _plain(value):
 
 
 def read_file_attrs(path) -> dict:
-    """The store-level attrs of ``path`` (every one of ``FILE_ATTRS`` must be there)."""
+    """The store-level attrs of ``path`` (every one of ``FILE_ATTRS`` must be there, ``OPTIONAL_FILE_ATTRS`` may)."""
     with h5py.File(path, "r") as h5:
-        return {key: _plain(h5.attrs[key]) for key in FILE_ATTRS}
+        optional = [key for key in OPTIONAL_FILE_ATTRS if key in h5.attrs]
+        return {key: _plain(h5.attrs[key]) for key in (*FILE_ATTRS, *optional)}
 
 
 def read_video_features(path, video_id: str) -> tuple[np.ndarray, dict]:

@@ -75,6 +75,19 @@ def test_merge_refuses_mixed_extractors(tmp_path):
         merge_feature_files([tmp_path / "s0.h5", tmp_path / "s1.h5"], tmp_path / "c3d.h5")
 
 
+def test_merge_keeps_precision_and_refuses_mixed_precisions(tmp_path):
+    make_shard(tmp_path / "s0.h5", {"a": 1.0}, precision="bf16", layout="channels_last_3d")
+    make_shard(tmp_path / "s1.h5", {"b": 1.0}, precision="bf16", layout="channels_last_3d")
+    merge_feature_files([tmp_path / "s0.h5", tmp_path / "s1.h5"], tmp_path / "c3d.h5")
+    assert read_file_attrs(tmp_path / "c3d.h5") == {**ATTRS, "precision": "bf16", "layout": "channels_last_3d"}
+    make_shard(tmp_path / "s2.h5", {"c": 1.0}, precision="fp32", layout="channels_last_3d")
+    with pytest.raises(ValueError, match=r"s2\.h5: file attrs precision differ .*'fp32' vs 'bf16'"):
+        merge_feature_files([tmp_path / "s0.h5", tmp_path / "s2.h5"], tmp_path / "mixed.h5")
+    make_shard(tmp_path / "s3.h5", {"d": 1.0})  # a store written before precision was recorded
+    with pytest.raises(ValueError, match=r"s3\.h5: file attrs precision, layout differ"):
+        merge_feature_files([tmp_path / "s0.h5", tmp_path / "s3.h5"], tmp_path / "mixed.h5")
+
+
 def test_merge_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"gone\.h5: feature file not found"):
         merge_feature_files([tmp_path / "gone.h5"], tmp_path / "c3d.h5")

@@ -108,6 +108,32 @@ def test_resume_reproduces_the_uninterrupted_run(two_epochs, data, tmp_path):
     assert state_dicts_equal(read_checkpoint(run / "best.pt")["model"], read_checkpoint(out / "best.pt")["model"])
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_training(two_epochs, data, tmp_path, precision):
+    from hscnet.evaluate import evaluate_checkpoint
+
+    _, fp32 = two_epochs
+    mixed = train(settings(data, tmp_path / "run", precision=precision))
+    assert without_time(mixed) != without_time(fp32)  # autocast really ran
+    for a, b in zip(mixed, fp32):  # ... and stays close to fp32 over two epochs
+        assert a["loss"] == pytest.approx(b["loss"], rel=0.05)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["precision"] == precision
+    scaler = read_checkpoint(tmp_path / "run" / "last.pt")["scaler"]
+    assert (scaler["scale"] > 0) if precision == "fp16" else scaler == {}  # loss scaling only for fp16
+    _, metrics = evaluate_checkpoint(str(tmp_path / "run" / "best.pt"), str(data["features"]), str(data["text"]),
+                                     str(data["val"]), [0.3, 0.5], device="cpu", precision=precision)
+    assert metrics["precision"] == precision and 0 <= metrics["mIoU"] <= 100
+
+
+def test_fp16_resume_restores_the_loss_scale(data, tmp_path):
+    whole = train(settings(data, tmp_path / "whole", precision="fp16"))
+    train(settings(data, tmp_path / "resumed", epochs=1, precision="fp16"))
+    resumed = train(settings(data, tmp_path / "resumed", precision="fp16", resume=True))
+    assert without_time(resumed) == without_time(whole)
+    a, b = (read_checkpoint(tmp_path / run / "last.pt") for run in ("whole", "resumed"))
+    assert a["scaler"] == b["scaler"] and state_dicts_equal(a["model"], b["model"])
+
+
 def test_resume_without_checkpoint_starts_fresh(data, tmp_path):
     history = train(settings(data, tmp_path / "fresh", epochs=1, resume=True))
     assert [h["epoch"] for h in history] == [1]

@@ -13,9 +13,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from conftest import REPO_ROOT
+from feature_stores import read_file_attrs
+from hscnet.device import resolve_precision
 
 from hscnet.data.prvg import read_prvg_npy
 
@@ -177,6 +180,9 @@ def test_tiny_dataset_end_to_end(tmp_path):
     assert len(predictions) == metrics["num_paragraphs"]
     for rule_log in ("demo_data", "extract_c3d_0", "train_full", "evaluate_full"):
         assert (tmp_path / "logs/tiny" / f"{rule_log}.log").is_file()
+    # The store says how C3D ran: config.yaml's precision "auto" resolved for this CPU, channels_last.
+    features = read_file_attrs(tmp_path / "results/tiny/features/c3d.h5")
+    assert (features["precision"], features["layout"]) == (resolve_precision("auto", torch.device("cpu")), "channels_last_3d")
 
     # a second run has nothing to do
     again = snakemake(tmp_path, "-n", "results/tiny/metrics.json")

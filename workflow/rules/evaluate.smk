@@ -11,6 +11,7 @@ rule evaluate:
     params:
         iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
         device=config["train"]["device"],
+        precision=config["train"]["precision"],
     wildcard_constraints:
         run="|".join(map(re.escape, ABLATION_RUNS)),  # the full run's metrics are results/{dataset}/metrics.json
     log:
@@ -26,7 +27,7 @@ rule evaluate:
         CONDA_ENV
     shell:
         "python -m hscnet evaluate --checkpoint {input.checkpoint} --features {input.features} --text {input.text}"
-        " --annotations {input.annotations} --iou {params.iou} --device {params.device}"
+        " --annotations {input.annotations} --iou {params.iou} --device {params.device} --precision {params.precision}"
         " --threads {threads} --predictions {output.predictions} --metrics {output.metrics} 2> {log}"
 
 

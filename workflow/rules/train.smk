@@ -18,6 +18,7 @@ rule train:
         iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
         seed=config["seed"],
         device=config["train"]["device"],
+        precision=config["train"]["precision"],
         num_workers=config["train"]["num_workers"],
     wildcard_constraints:
         run="|".join(["full", *map(re.escape, ABLATION_RUNS)]),
@@ -36,5 +37,5 @@ rule train:
         # --resume: a run killed mid-way continues from its last.pt (refused if the config differs)
         "python -m hscnet train --features {input.features} --text {input.text} --train {input.train} --val {input.val}"
         " --preset {params.preset} {params.ablation} {params.crop} {params.epochs} {params.batch_size} --iou {params.iou}"
-        " --seed {params.seed} --device {params.device} --num-workers {params.num_workers} --threads {threads}"
+        " --seed {params.seed} --device {params.device} --precision {params.precision} --num-workers {params.num_workers} --threads {threads}"
         " --out results/{wildcards.dataset}/runs/{wildcards.run} --resume 2> {log}"

@@ -42,7 +42,8 @@ rule extract_c3d:
         layer=config["c3d"]["layer"],
         batch_size=config["c3d"]["batch_size"],
         device=config["c3d"]["device"],
-        autocast="--autocast" if config["c3d"]["autocast"] else "",
+        precision=config["c3d"]["precision"],
+        channels_last="--channels-last" if config["c3d"]["channels_last"] else "",
         seed=config["seed"],
     wildcard_constraints:
         dataset=datasets_where(lambda d: d["visual_features"] == "videos"),
@@ -60,8 +61,8 @@ rule extract_c3d:
         CONDA_ENV
     shell:
         "python -m hscnet extract-c3d --clips {input.clips} {params.weights} --layer {params.layer}"
-        " --batch-size {params.batch_size} --device {params.device} {params.autocast}"
-        " --seed {params.seed} --output {output} 2> {log}"
+        " --batch-size {params.batch_size} --device {params.device} --precision {params.precision} {params.channels_last}"
+        " --seed {params.seed} --threads {threads} --output {output} 2> {log}"
 
 
 rule merge_features:
