@@ -5,11 +5,21 @@ paper's datasets) and batch size, a configurable number of epochs. After every e
 scored on the validation split (R@m, mIoU on seconds, ``hscnet.metrics``) and the output directory is
 updated atomically:
 
-    OUT/config.json   everything needed to rebuild the model and repeat the run
-    OUT/last.pt       model, optimizer, every random state and the history: ``--resume`` continues
-                      from it exactly as if the run had not been interrupted
-    OUT/best.pt       the model of the epoch with the best validation mIoU (ties keep the earlier)
-    OUT/history.csv   one row per epoch: every loss part, the validation metrics, seconds
+    OUT/config.json      everything needed to rebuild the model and repeat the run
+    OUT/in_progress.pt   while the run lasts: model, optimizer, every random state, the history and
+                         the best epoch's model; ``--resume`` continues from it exactly as if the run
+                         had not been interrupted
+    OUT/best.pt          the model of the epoch with the best validation mIoU (ties keep the earlier)
+    OUT/history.csv      one row per epoch: every loss part, the validation metrics, seconds
+    OUT/last.pt          written when the run ends (in_progress.pt becomes last.pt): ``--resume`` with
+                         more epochs continues a finished run
+
+Resuming: ``--resume`` continues from in_progress.pt (or a finished last.pt) only when the model
+config, seed, training options and the content of the feature, text and annotation files are those
+of the run that wrote it (only the number of epochs may grow); otherwise it refuses and says what
+differs. Resuming a finished run writes every output again. The workflow relies on the split: it
+declares last.pt an output but not in_progress.pt, so a rerun that Snakemake decides deletes the
+finished run and starts from scratch, while a killed job's in_progress.pt survives for the rerun.
 
 Determinism: the seed fixes the initialisation, the shuffling (a dedicated DataLoader generator) and
 dropout; with the same data, seed and machine the history and checkpoints are identical, also across a
@@ -19,6 +29,7 @@ kill and ``--resume``.
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import dataclasses
 import logging
@@ -38,6 +49,7 @@ from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
 from hscnet.device import resolve_device
+from hscnet.fingerprint import fingerprint, refresh, same_content
 from hscnet.inference import make_loader, predict
 from hscnet.io import atomic_path, write_json
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, score
@@ -46,6 +58,7 @@ from hscnet.model import ModelConfig, ablation_config, build_criterion, build_mo
 log = logging.getLogger(__name__)
 
 FEATURE_NORMS = ("standardize", "none")
+PROGRESS_NAME, LAST_NAME, BEST_NAME = "in_progress.pt", "last.pt", "best.pt"
 
 
 @dataclass
@@ -89,11 +102,67 @@ def model_config_for(settings: TrainSettings, video_dim: int, word_dim: int) -> 
     return dataclasses.replace(cfg, **overrides)
 
 
-def run_identity(cfg: ModelConfig, seed: int) -> dict[str, Any]:
-    """What a resumed run must share with the run it continues (only the number of epochs may grow)."""
+TRAINING_OPTIONS = ("feature_norm", "temporal_crop", "num_workers", "iou_thresholds")  # change the run's numbers
+DATA_FILES = ("features", "text", "train", "val")
+
+
+def run_identity(cfg: ModelConfig, settings: TrainSettings, data: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What a resumed run must share with the run it continues (only the number of epochs may grow):
+    model config, seed, training options and ``data``, the fingerprints of the DATA_FILES."""
     model_config = cfg.to_dict()
     del model_config["epochs"]
-    return {"model_config": model_config, "seed": seed}
+    training = {name: getattr(settings, name) for name in TRAINING_OPTIONS}
+    training["iou_thresholds"] = list(training["iou_thresholds"])
+    return {"model_config": model_config, "seed": settings.seed, "training": training, "data": data}
+
+
+def identity_differences(saved: dict[str, Any], now: dict[str, Any], paths: dict[str, str]) -> list[str]:
+    """What differs between the identity a checkpoint records and this run's, one phrase per item."""
+    differences = [] if saved.get("seed") == now["seed"] else [f"seed {saved.get('seed')} -> {now['seed']}"]
+    for part in ("model_config", "training"):
+        before, after = saved.get(part, {}), now[part]
+        differences += [f"{part}.{key} {before.get(key)!r} -> {after.get(key)!r}"
+                        for key in sorted(before.keys() | after.keys()) if before.get(key) != after.get(key)]
+    for name, after in now["data"].items():
+        before = saved.get("data", {}).get(name)
+        if before is None:
+            differences.append(f"{name} file {paths[name]}: not recorded by the checkpoint")
+        elif not same_content(before, after):
+            differences.append(f"{name} file {paths[name]}: other content (size {before['size']} -> {after['size']} bytes"
+                               f"{'' if before['size'] != after['size'] else ', sha256 differs'})")
+    return differences
+
+
+def resumable_checkpoint(settings: TrainSettings, cfg: ModelConfig, device: torch.device) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The checkpoint to continue from (None: start from scratch) and the identity this run records.
+
+    A run without ``--resume`` starts over: it removes a previous run's resumable checkpoints first, so
+    that a later ``--resume`` can never continue a run this one replaced.
+    """
+    out = Path(settings.out)
+    paths = {name: getattr(settings, name) for name in DATA_FILES}
+    candidates = [out / PROGRESS_NAME, out / LAST_NAME]
+    if not settings.resume:
+        for path in candidates:
+            path.unlink(missing_ok=True)
+    path = next((p for p in candidates if p.is_file()), None) if settings.resume else None
+    if path is None:
+        if settings.resume:
+            log.info("--resume: no checkpoint in %s yet, starting from scratch", out)
+        return None, run_identity(cfg, settings, {name: fingerprint(p) for name, p in paths.items()})
+    state = read_checkpoint(path, map_location=device)
+    saved = state.get("identity", {})
+    recorded = saved.get("data", {})
+    identity = run_identity(cfg, settings, {name: refresh(recorded.get(name, {}), p) for name, p in paths.items()})
+    differences = identity_differences(saved, identity, paths)
+    if len(state["history"]) > cfg.epochs:
+        differences.append(f"epochs: {len(state['history'])} trained already, {cfg.epochs} asked")
+    if differences:
+        raise ValueError(
+            f"{path}: cannot --resume, it was written by a run with other settings or data: {'; '.join(differences)}. "
+            f"To start over, delete {path} or run without --resume"
+        )
+    return state, identity
 
 
 def seed_everything(seed: int) -> None:
@@ -206,25 +275,17 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
     train_loader = make_loader(train_set, cfg.batch_size, True, loader_generator, settings.num_workers)
     val_loader = make_loader(val_set, cfg.batch_size, False, None, settings.num_workers)
 
-    identity = run_identity(cfg, settings.seed) | {"feature_norm": settings.feature_norm,
-                                                     "temporal_crop": settings.temporal_crop}
+    state, identity = resumable_checkpoint(settings, cfg, device)
     history: list[dict[str, Any]] = []
-    best = {"epoch": 0, "mIoU": -1.0}
-    last_path, best_path = out / "last.pt", out / "best.pt"
-    if settings.resume and last_path.is_file():
-        state = read_checkpoint(last_path, map_location=device)
-        if state["identity"] != identity:
-            raise ValueError(
-                f"{last_path}: written by a run with another model configuration or seed; cannot --resume "
-                f"(checkpoint {state['identity']}, now {identity})"
-            )
+    best: dict[str, Any] = {"epoch": 0, "mIoU": -1.0}
+    best_checkpoint: dict[str, Any] | None = None  # in memory: a resumed run rewrites best.pt if it is gone
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         _set_rng_state(state["rng"], loader_generator)
-        history, best = state["history"], state["best"]
-        log.info("resuming from %s after epoch %d (best mIoU %.2f at epoch %d)", last_path, len(history), best["mIoU"], best["epoch"])
-    elif settings.resume:
-        log.info("--resume: no %s yet, starting from scratch", last_path)
+        history, best, best_checkpoint = state["history"], state["best"], state["best_checkpoint"]
+        state["identity"] = identity
+        log.info("resuming after epoch %d (best mIoU %.2f at epoch %d)", len(history), best["mIoU"], best["epoch"])
 
     config = {"model": cfg.to_dict(), "preset": settings.preset, "ablation": settings.ablation,
               "train": dataclasses.asdict(settings), "data": train_set.provenance}
@@ -236,6 +297,7 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
         cfg.epochs, cfg.batch_size, cfg.lr, device, sum(p.numel() for p in model.parameters()),
     )
 
+    best_written = False
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         started = time.perf_counter()
         losses = train_one_epoch(model, criterion, train_loader, optimizer, device, f"epoch {epoch}/{cfg.epochs}")
@@ -247,16 +309,26 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
                     "identity": identity, "ablation": settings.ablation, "data": train_set.provenance,
                     "feature_stats": train_set.feature_stats.to_state() if train_set.feature_stats else None}
         if metrics["mIoU"] > best["mIoU"]:
-            best = {"epoch": epoch, "mIoU": metrics["mIoU"]}
-            save_checkpoint(best_path, snapshot)
-        resumable = {"optimizer": optimizer.state_dict(), "rng": _rng_state(loader_generator), "history": history, "best": best}
-        save_checkpoint(last_path, snapshot | resumable)
+            best, best_checkpoint = {"epoch": epoch, "mIoU": metrics["mIoU"]}, copy.deepcopy(snapshot)
+            save_checkpoint(out / BEST_NAME, best_checkpoint)
+            best_written = True
+        state = snapshot | {"optimizer": optimizer.state_dict(), "rng": _rng_state(loader_generator), "history": history,
+                            "best": best, "best_checkpoint": best_checkpoint}
+        save_checkpoint(out / PROGRESS_NAME, state)
         _write_history(out / "history.csv", history)
         log.info(
             "epoch %d/%d %s | val %s | best mIoU %.2f @ %d | %.1f s",
             epoch, cfg.epochs, " ".join(f"{k} {v:.4f}" for k, v in losses.items()),
             " ".join(f"{k[4:]} {v:.2f}" for k, v in val.items()), best["mIoU"], best["epoch"], row["seconds"],
         )
+    # Every output, also when this process trained no epoch (a finished run resumed) or Snakemake deleted
+    # the best.pt of a killed job; the run's checkpoint becomes last.pt, the one file a rerun by Snakemake
+    # deletes with the other outputs.
+    if not best_written:
+        save_checkpoint(out / BEST_NAME, best_checkpoint)
+    _write_history(out / "history.csv", history)
+    save_checkpoint(out / LAST_NAME, state)
+    (out / PROGRESS_NAME).unlink(missing_ok=True)
     return history
 
 
@@ -284,7 +356,9 @@ def register(subparsers) -> None:
     p.add_argument("--temporal-crop", action="store_true",
                    help="augmentation: half of the training draws cut the video to a random window of whole clips "
                         "around the paragraph")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt when it exists")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/in_progress.pt (or a finished OUT/last.pt) when it exists and was written by "
+                        "a run with the same model config, seed, training options and data files; refused otherwise")
     p.set_defaults(func=_run)
 
 

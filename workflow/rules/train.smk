@@ -6,7 +6,10 @@ rule train:
         train="results/{dataset}/annotations/train.json",
         val="results/{dataset}/annotations/val.json",
     output:
+        # last.pt is declared so that a rerun Snakemake decides (changed input, params, --forcerun) deletes
+        # the finished run and trains from scratch; in_progress.pt is not, so a killed job resumes from it.
         best="results/{dataset}/runs/{run}/best.pt",
+        last="results/{dataset}/runs/{run}/last.pt",
         history="results/{dataset}/runs/{run}/history.csv",
         config="results/{dataset}/runs/{run}/config.json",
     params:
@@ -32,7 +35,8 @@ rule train:
     conda:
         CONDA_ENV
     shell:
-        # --resume: a run killed mid-way continues from its last.pt (refused if the config differs)
+        # --resume: a killed job continues from its in_progress.pt (refused, naming what differs, if the
+        # model config, seed, training options or data files changed since)
         "python -m hscnet train --features {input.features} --text {input.text} --train {input.train} --val {input.val}"
         " --preset {params.preset} {params.ablation} {params.crop} {params.epochs} {params.batch_size} --iou {params.iou}"
         " --seed {params.seed} --device {params.device} --num-workers {params.num_workers} --threads {threads}"
