@@ -21,6 +21,9 @@ differs. Resuming a finished run writes every output again. The workflow relies 
 declares last.pt an output but not in_progress.pt, so a rerun that Snakemake decides deletes the
 finished run and starts from scratch, while a killed job's in_progress.pt survives for the rerun.
 
+Several processes: under ``torchrun --nproc-per-node N`` the run uses DistributedDataParallel with the
+same global batch (``hscnet.distributed``); rank 0 validates and writes every file.
+
 Determinism: the seed fixes the initialisation, the shuffling (a dedicated DataLoader generator) and
 dropout; with the same data, seed and machine the history and checkpoints are identical, also across a
 kill and ``--resume``.
@@ -42,13 +45,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
-from hscnet.device import resolve_device
+from hscnet.distributed import World, all_sum, check_shares, cpu_threads, global_mean_weights, join, leave
 from hscnet.fingerprint import fingerprint, refresh, same_content
 from hscnet.inference import make_loader, predict
 from hscnet.io import atomic_path, write_json
@@ -75,6 +79,7 @@ class TrainSettings:
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
+    dropout: float | None = None
     seed: int = 0
     device: str = "auto"
     num_workers: int = 0
@@ -98,7 +103,7 @@ def model_config_for(settings: TrainSettings, video_dim: int, word_dim: int) -> 
     cfg = ModelConfig.preset(settings.preset, video_dim=video_dim, word_dim=word_dim)
     if settings.ablation:
         cfg = ablation_config(cfg, *parse_ablation(settings.ablation))
-    overrides = {k: v for k, v in (("batch_size", settings.batch_size), ("epochs", settings.epochs), ("lr", settings.lr)) if v is not None}
+    overrides = {k: v for k, v in (("batch_size", settings.batch_size), ("epochs", settings.epochs), ("lr", settings.lr), ("dropout", settings.dropout)) if v is not None}
     return dataclasses.replace(cfg, **overrides)
 
 
@@ -133,7 +138,7 @@ def identity_differences(saved: dict[str, Any], now: dict[str, Any], paths: dict
     return differences
 
 
-def resumable_checkpoint(settings: TrainSettings, cfg: ModelConfig, device: torch.device) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def resumable_checkpoint(settings: TrainSettings, cfg: ModelConfig, device: torch.device, world: World) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The checkpoint to continue from (None: start from scratch) and the identity this run records.
 
     A run without ``--resume`` starts over: it removes a previous run's resumable checkpoints first, so
@@ -142,7 +147,7 @@ def resumable_checkpoint(settings: TrainSettings, cfg: ModelConfig, device: torc
     out = Path(settings.out)
     paths = {name: getattr(settings, name) for name in DATA_FILES}
     candidates = [out / PROGRESS_NAME, out / LAST_NAME]
-    if not settings.resume:
+    if not settings.resume and world.is_main:
         for path in candidates:
             path.unlink(missing_ok=True)
     path = next((p for p in candidates if p.is_file()), None) if settings.resume else None
@@ -201,6 +206,26 @@ def _set_rng_state(state: dict[str, Any], loader_generator: torch.Generator) -> 
     loader_generator.set_state(state["loader"])
 
 
+def gather_rng_states(loader_generator: torch.Generator, world: World) -> list[dict[str, Any]]:
+    """Every rank's random states, for rank 0's checkpoint (each rank draws its own dropout)."""
+    states = [None] * world.size
+    if world.size > 1:
+        torch.distributed.all_gather_object(states, _rng_state(loader_generator))
+    else:
+        states[0] = _rng_state(loader_generator)
+    return states
+
+
+def rank_rng_state(states: list[dict[str, Any]], world: World) -> dict[str, Any]:
+    """This rank's saved random states; a run resumed with another number of processes gives every
+    rank rank 0's (the shuffled order, drawn from the loader generator, stays the same)."""
+    if len(states) != world.size:
+        log.warning("resuming a run of %d processes with %d: dropout and crop draws differ from an uninterrupted run",
+                    len(states), world.size)
+        return states[0]
+    return states[world.rank]
+
+
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(history[0]))
@@ -217,25 +242,35 @@ def build_training(cfg: ModelConfig, device: torch.device) -> tuple[torch.nn.Mod
     return model, criterion, optimizer
 
 
-def train_one_epoch(model, criterion, loader, optimizer, device, description: str) -> dict[str, float]:
-    """One pass over ``loader``; returns the sample-weighted mean of every loss part and the total."""
+def train_one_epoch(model, criterion, loader, optimizer, device, description: str, world: World = World()) -> dict[str, float]:
+    """One pass over ``loader``; returns the sample-weighted mean of every loss part and the total
+    (over the global batches when several processes train)."""
     model.train()
     sums: dict[str, float] = {}
     count = 0
-    bar = tqdm(loader, desc=description, leave=False, unit="batch", dynamic_ncols=True, mininterval=1.0)
+    bar = tqdm(loader, desc=description, leave=False, unit="batch", dynamic_ncols=True, mininterval=1.0, disable=not world.is_main)
     for batch in bar:
         batch = to_device(batch, device)
-        losses = criterion(model(batch), batch)
+        outputs = model(batch)
+        losses = criterion(outputs, batch)
+        if world.size > 1:  # weigh this rank's means so that DDP's gradient average is the global batch's
+            factors, _ = global_mean_weights(criterion.element_counts(outputs, batch), world)
+            losses = {key: value * factors[key].to(value.dtype) for key, value in losses.items()}
         loss = total_loss(losses, criterion.weight_dict)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{description}: loss became {loss.item()} (parts: { {k: v.item() for k, v in losses.items()} })")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        logged = {"loss": loss, **losses}
+        values = torch.stack([value.detach().float() for value in logged.values()])
         size = len(batch["ids"])
+        if world.size > 1:  # the global batch's means and size
+            values = all_sum(values, world) / world.size
+            size = int(all_sum(torch.tensor(size, device=values.device), world))
         count += size
-        for key, value in (("loss", loss), *losses.items()):
-            sums[key] = sums.get(key, 0.0) + float(value.detach()) * size
+        for key, value in zip(logged, values.tolist()):
+            sums[key] = sums.get(key, 0.0) + value * size
         bar.set_postfix(loss=f"{sums['loss'] / count:.4f}")
     return {key: total / count for key, total in sums.items()}
 
@@ -247,11 +282,21 @@ def validate(model, loader, paragraphs, device, thresholds) -> dict[str, float]:
 
 
 def train(settings: TrainSettings) -> list[dict[str, Any]]:
-    """Run (or resume) training; returns the history, one dict per epoch."""
+    """Run (or resume) training, in this process or as one rank of torchrun's; returns the history,
+    one dict per epoch (rank 0's; the other ranks return an empty list)."""
+    world, device = join(settings.device)
+    try:
+        return _train(settings, world, device)
+    finally:
+        leave(world)
+
+
+def _train(settings: TrainSettings, world: World, device: torch.device) -> list[dict[str, Any]]:
     out = Path(settings.out)
-    device = resolve_device(settings.device)
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
+    if not world.is_main:  # one log, one progress bar: rank 0's
+        logging.getLogger("hscnet").setLevel(logging.WARNING)
+    if settings.threads or world.size > 1:
+        torch.set_num_threads(cpu_threads(world, settings.threads))
     if device.type == "cuda":
         # Same seed, same GPU -> same run: deterministic cuBLAS (set before the first CUDA matmul) and
         # kernels. Not on the CPU, whose kernels are deterministic already and where the switch costs
@@ -268,29 +313,40 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
         train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
     val_set = ParagraphDataset(val_paragraphs, settings.features, settings.text, train_set.feature_stats)
     cfg = model_config_for(settings, train_set.video_dim, train_set.word_dim)
+    check_shares(len(train_set), cfg.batch_size, world)
 
     seed_everything(settings.seed)
     model, criterion, optimizer = build_training(cfg, device)
-    loader_generator = torch.Generator().manual_seed(settings.seed)
-    train_loader = make_loader(train_set, cfg.batch_size, True, loader_generator, settings.num_workers)
+    if world.size > 1:
+        torch.manual_seed(settings.seed + world.rank)  # each rank its own dropout and crop draws
+    loader_generator = torch.Generator().manual_seed(settings.seed)  # the same global order on every rank
+    shard = (world.rank, world.size) if world.size > 1 else None
+    train_loader = make_loader(train_set, cfg.batch_size, True, loader_generator, settings.num_workers, shard)
     val_loader = make_loader(val_set, cfg.batch_size, False, None, settings.num_workers)
 
-    state, identity = resumable_checkpoint(settings, cfg, device)
+    state, identity = resumable_checkpoint(settings, cfg, device, world)
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"epoch": 0, "mIoU": -1.0}
     best_checkpoint: dict[str, Any] | None = None  # in memory: a resumed run rewrites best.pt if it is gone
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        _set_rng_state(state["rng"], loader_generator)
+        _set_rng_state(rank_rng_state(state["rng"], world), loader_generator)
         history, best, best_checkpoint = state["history"], state["best"], state["best_checkpoint"]
         state["identity"] = identity
         log.info("resuming after epoch %d (best mIoU %.2f at epoch %d)", len(history), best["mIoU"], best["epoch"])
 
     config = {"model": cfg.to_dict(), "preset": settings.preset, "ablation": settings.ablation,
               "train": dataclasses.asdict(settings), "data": train_set.provenance}
-    config["train"]["device"] = str(device)
-    write_json(out / "config.json", config)
+    config["train"] |= {"device": str(device), "world_size": world.size, "backend": world.backend}
+    if world.is_main:
+        write_json(out / "config.json", config)
+    if world.size > 1:
+        log.info("distributed: world size %d, backend %s, global batch %d (%d per rank), %d CPU threads per rank",
+                 world.size, world.backend, cfg.batch_size, cfg.batch_size // world.size, torch.get_num_threads())
+        model_in_training = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    else:
+        model_in_training = model
     log.info(
         "training %s%s on %d paragraphs (val %d), %d epochs, batch %d, lr %g, device %s, %d parameters",
         settings.preset, f" [{settings.ablation}]" if settings.ablation else "", len(train_set), len(val_set),
@@ -300,8 +356,11 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
     best_written = False
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         started = time.perf_counter()
-        losses = train_one_epoch(model, criterion, train_loader, optimizer, device, f"epoch {epoch}/{cfg.epochs}")
-        metrics = validate(model, val_loader, val_paragraphs, device, settings.iou_thresholds)
+        losses = train_one_epoch(model_in_training, criterion, train_loader, optimizer, device, f"epoch {epoch}/{cfg.epochs}", world)
+        metrics = validate(model, val_loader, val_paragraphs, device, settings.iou_thresholds) if world.is_main else None
+        rng = gather_rng_states(loader_generator, world)  # after validation, which draws from the global RNG
+        if not world.is_main:
+            continue
         val = {f"val_{k}": metrics[k] for k in (*(f"R@{m:g}" for m in settings.iou_thresholds), "mIoU")}
         row = {"epoch": epoch, **losses, **val, "seconds": round(time.perf_counter() - started, 3)}
         history.append(row)
@@ -312,7 +371,7 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
             best, best_checkpoint = {"epoch": epoch, "mIoU": metrics["mIoU"]}, copy.deepcopy(snapshot)
             save_checkpoint(out / BEST_NAME, best_checkpoint)
             best_written = True
-        state = snapshot | {"optimizer": optimizer.state_dict(), "rng": _rng_state(loader_generator), "history": history,
+        state = snapshot | {"optimizer": optimizer.state_dict(), "rng": rng, "history": history,
                             "best": best, "best_checkpoint": best_checkpoint}
         save_checkpoint(out / PROGRESS_NAME, state)
         _write_history(out / "history.csv", history)
@@ -321,6 +380,8 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
             epoch, cfg.epochs, " ".join(f"{k} {v:.4f}" for k, v in losses.items()),
             " ".join(f"{k[4:]} {v:.2f}" for k, v in val.items()), best["mIoU"], best["epoch"], row["seconds"],
         )
+    if not world.is_main:
+        return []
     # Every output, also when this process trained no epoch (a finished run resumed) or Snakemake deleted
     # the best.pt of a killed job; the run's checkpoint becomes last.pt, the one file a rerun by Snakemake
     # deletes with the other outputs.
@@ -345,6 +406,7 @@ def register(subparsers) -> None:
     p.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
     p.add_argument("--batch-size", type=int, help="paragraphs per batch (default: the preset's)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
+    p.add_argument("--dropout", type=float, help="dropout rate (default: the preset's, 0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
@@ -369,7 +431,7 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
     settings = TrainSettings(
         features=args.features, text=args.text, train=args.train, val=args.val, out=args.out, preset=args.preset,
-        ablation=args.ablation, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        ablation=args.ablation, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, dropout=args.dropout, seed=args.seed,
         device=args.device, num_workers=args.num_workers, threads=args.threads, iou_thresholds=tuple(args.iou), resume=args.resume,
         feature_norm=args.feature_norm, temporal_crop=args.temporal_crop,
     )

@@ -155,6 +155,17 @@ def test_paper_tables_plan_every_ablation_row(tmp_path, shared_data):
     assert jobs["baseline"] == 1 and jobs["paper_tables"] == 1
 
 
+def test_training_runs_under_torchrun_with_gpus_per_run(tmp_path, shared_data):
+    override = _real_data_override(tmp_path, shared_data)
+    ddp = tmp_path / "ddp.yaml"
+    ddp.write_text(yaml.safe_dump({"train": {"gpus_per_run": 2, "device": "cuda"}}))
+    printed = snakemake(tmp_path, "-n", "-p", "--cores", "4", "results/tacos/runs/full/best.pt", configfiles=[override, ddp]).stdout
+    train_job = printed[printed.index("rule train:"):]
+    assert "python -m torch.distributed.run --nnodes 1 --nproc-per-node 2 --rdzv-backend c10d" in train_job
+    assert "-m hscnet train --features" in train_job
+    assert re.search(r"resources: .*\bgpu=2\b", train_job) and "--threads 2 " in train_job
+
+
 def test_missing_videos_are_named(tmp_path, shared_data):
     override = _real_data_override(tmp_path, shared_data)
     extra = tmp_path / "videos.yaml"

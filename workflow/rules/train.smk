@@ -22,22 +22,29 @@ rule train:
         seed=config["seed"],
         device=config["train"]["device"],
         num_workers=config["train"]["num_workers"],
+        # several processes: torchrun (DDP) on this machine, on a free port of the loopback interface
+        python=(
+            f"python -m torch.distributed.run --nnodes 1 --nproc-per-node {config['train']['gpus_per_run']}"
+            " --rdzv-backend c10d --rdzv-endpoint 127.0.0.1:0"
+            if config["train"]["gpus_per_run"] > 1
+            else "python"
+        ),
     wildcard_constraints:
         run="|".join(["full", *map(re.escape, ABLATION_RUNS)]),
     log:
         "logs/{dataset}/train_{run}.log",
     benchmark:
         "benchmarks/{dataset}/train_{run}.tsv"
-    threads: config["train"]["threads"]
+    threads: max(config["train"]["threads"], config["train"]["gpus_per_run"])
     resources:
-        mem_mb=8000,
-        gpu=1 if config["train"]["device"] != "cpu" else 0,
+        mem_mb=8000 * config["train"]["gpus_per_run"],
+        gpu=config["train"]["gpus_per_run"] if config["train"]["device"] != "cpu" else 0,
     conda:
         CONDA_ENV
     shell:
         # --resume: a killed job continues from its in_progress.pt (refused, naming what differs, if the
         # model config, seed, training options or data files changed since)
-        "python -m hscnet train --features {input.features} --text {input.text} --train {input.train} --val {input.val}"
+        "{params.python} -m hscnet train --features {input.features} --text {input.text} --train {input.train} --val {input.val}"
         " --preset {params.preset} {params.ablation} {params.crop} {params.epochs} {params.batch_size} --iou {params.iou}"
         " --seed {params.seed} --device {params.device} --num-workers {params.num_workers} --threads {threads}"
         " --out results/{wildcards.dataset}/runs/{wildcards.run} --resume 2> {log}"
