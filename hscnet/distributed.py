@@ -43,6 +43,9 @@ class World:
         return self.rank == 0
 
 
+ONE_PROCESS = World()
+
+
 def join(device_name: str) -> tuple[World, torch.device]:
     """Join the process group that torchrun set up (WORLD_SIZE > 1) and pick this rank's device:
     ``cuda:LOCAL_RANK`` on GPUs (NCCL), the CPU otherwise (gloo)."""

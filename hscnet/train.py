@@ -52,7 +52,7 @@ from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
-from hscnet.distributed import World, all_sum, check_shares, cpu_threads, global_mean_weights, join, leave
+from hscnet.distributed import ONE_PROCESS, World, all_sum, check_shares, cpu_threads, global_mean_weights, join, leave
 from hscnet.fingerprint import fingerprint, refresh, same_content
 from hscnet.inference import make_loader, predict
 from hscnet.io import atomic_path, write_json
@@ -242,7 +242,7 @@ def build_training(cfg: ModelConfig, device: torch.device) -> tuple[torch.nn.Mod
     return model, criterion, optimizer
 
 
-def train_one_epoch(model, criterion, loader, optimizer, device, description: str, world: World = World()) -> dict[str, float]:
+def train_one_epoch(model, criterion, loader, optimizer, device, description: str, world: World = ONE_PROCESS) -> dict[str, float]:
     """One pass over ``loader``; returns the sample-weighted mean of every loss part and the total
     (over the global batches when several processes train)."""
     model.train()

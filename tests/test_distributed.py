@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import find_process
 from test_dataset import write_synthetic_dataset
 
 from hscnet.ablations import ABLATION_TABLES
@@ -155,19 +156,6 @@ def test_two_gloo_processes_train_like_one(data, two_processes, tmp_path):
     assert read_checkpoint(out / "best.pt")["epoch"] == read_checkpoint(single / "best.pt")["epoch"]
 
 
-def rank_process(rank: int, out: Path) -> int | None:
-    """PID of the training process of ``rank`` writing to ``out`` (None: not running)."""
-    for proc in Path("/proc").iterdir():
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-            environ = (proc / "environ").read_bytes().split(b"\0")
-        except OSError:  # not a process, or it ended meanwhile
-            continue
-        if b"hscnet" in args and str(out).encode() in args and f"RANK={rank}".encode() in environ:
-            return int(proc.name)
-    return None
-
-
 @pytest.mark.slow
 def test_a_killed_worker_fails_the_run_cleanly_and_the_run_resumes(data, two_processes, tmp_path):
     out = tmp_path / "run"
@@ -176,7 +164,7 @@ def test_a_killed_worker_fails_the_run_cleanly_and_the_run_resumes(data, two_pro
         while not (out / "in_progress.pt").is_file():
             assert run.poll() is None and time.monotonic() < deadline, "the run did not get through epoch 1"
             time.sleep(0.01)
-        pid = rank_process(1, out)
+        pid = find_process([b"--out", str(out).encode()], environ=b"RANK=1")  # the worker of rank 1
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         _, stderr = run.communicate(timeout=300)

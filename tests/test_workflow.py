@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, find_process
 
 from hscnet.checkpoint import read_checkpoint
 from hscnet.data.prvg import read_prvg_npy
@@ -351,18 +351,6 @@ def test_changed_features_retrain_from_scratch(tiny_workdir, tmp_path):
     assert [int(row.split(",")[0]) for row in (work / TINY_RUN / "history.csv").read_text().splitlines()[1:]] == [1, 2, 3]
 
 
-def training_process(workdir: Path) -> int | None:
-    """PID of the `python -m hscnet train` that Snakemake started in ``workdir`` (None: not running)."""
-    for proc in Path("/proc").iterdir():
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-            if args[1:4] == [b"-m", b"hscnet", b"train"] and Path(os.readlink(proc / "cwd")) == workdir:
-                return int(proc.name)
-        except (OSError, ValueError):  # not a process, or it ended meanwhile
-            continue
-    return None
-
-
 @pytest.mark.slow
 def test_sigkill_mid_training_then_the_same_command_finishes_like_an_uninterrupted_run(tiny_workdir, tmp_path):
     work = copy_of(tiny_workdir, tmp_path)
@@ -378,7 +366,7 @@ def test_sigkill_mid_training_then_the_same_command_finishes_like_an_uninterrupt
             assert first.poll() is None and time.monotonic() < deadline, "training did not get through epoch 1"
             time.sleep(0.01)
         time.sleep(0.2)  # into epoch 2 (an epoch takes about 1 s)
-        pid = training_process(work)
+        pid = find_process([b"-m", b"hscnet", b"train"], cwd=work)  # the job Snakemake started
         assert pid is not None, "training ended before it could be killed"
         os.kill(pid, signal.SIGKILL)
         assert first.wait(timeout=300) != 0
