@@ -106,16 +106,12 @@ def check_shares(num_samples: int, batch_size: int, world: World) -> None:
         )
 
 
-def global_mean_weights(counts: dict[str, Tensor], world: World) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+def global_mean_weights(counts: dict[str, Tensor], world: World) -> dict[str, Tensor]:
     """Per loss term: the factor that turns this rank's mean into its share of the global batch's mean
-    under DDP's gradient average (count_r * N / total), and the total count over the ranks."""
+    under DDP's gradient average, count_rank * N / count over all ranks."""
     keys = sorted(counts)
     local = torch.stack([counts[k].detach().to(torch.float64) for k in keys])
-    total = local.clone()
-    if world.size > 1:
-        dist.all_reduce(total)
-    factors = local * world.size / total
-    return dict(zip(keys, factors)), dict(zip(keys, total))
+    return dict(zip(keys, local * world.size / all_sum(local, world)))
 
 
 def all_sum(values: Tensor, world: World) -> Tensor:

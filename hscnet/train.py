@@ -254,7 +254,7 @@ def train_one_epoch(model, criterion, loader, optimizer, device, description: st
         outputs = model(batch)
         losses = criterion(outputs, batch)
         if world.size > 1:  # weigh this rank's means so that DDP's gradient average is the global batch's
-            factors, _ = global_mean_weights(criterion.element_counts(outputs, batch), world)
+            factors = global_mean_weights(criterion.element_counts(outputs, batch), world)
             losses = {key: value * factors[key].to(value.dtype) for key, value in losses.items()}
         loss = total_loss(losses, criterion.weight_dict)
         if not torch.isfinite(loss):
