@@ -18,7 +18,6 @@ make sense for the generated demo dataset.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pickle
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from hscnet.fingerprint import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -195,9 +196,3 @@ def _read_checkpoint(path: Path) -> object:
             f"{path}: cannot be read as a PyTorch checkpoint with weights_only=True ({err}). If it is a "
             "trusted checkpoint carrying extra metadata, save just its state dict and pass that file."
         ) from err
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()

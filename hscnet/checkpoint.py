@@ -4,7 +4,8 @@ Training, evaluation and grounding all go through this module, so none of them i
 stage's entry point. A checkpoint is a dict of tensors and plain types (loadable with
 ``weights_only=True``): ``format``, ``model_config``, ``model`` (state dict), ``epoch``, ``val_metrics``,
 ``identity``, ``ablation``, ``data`` (provenance of the training files), ``feature_stats`` and, in
-``last.pt`` only, what resuming needs (optimizer, random states, history, best epoch).
+``in_progress.pt`` and ``last.pt`` only, what resuming needs (optimizer, every rank's random states,
+history, best epoch and its checkpoint).
 """
 
 from __future__ import annotations

@@ -8,19 +8,25 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 from tqdm import tqdm
 
 from hscnet.data.collate import collate_samples, to_device
 from hscnet.data.dataset import ParagraphDataset
+from hscnet.distributed import ShardedBatchSampler
 from hscnet.spans import normalized_to_seconds
 
 
-def make_loader(dataset: ParagraphDataset, batch_size: int, shuffle: bool, generator: torch.Generator | None, num_workers: int) -> DataLoader:
+def make_loader(dataset: ParagraphDataset, batch_size: int, shuffle: bool, generator: torch.Generator | None,
+                num_workers: int, shard: tuple[int, int] | None = None) -> DataLoader:
+    """``shard`` (rank, number of processes): this rank's share of each batch (``hscnet.distributed``)."""
+    batching: dict = {"batch_size": batch_size, "shuffle": shuffle}
+    if shard is not None:  # the batches DataLoader would make, drawn from the same generator, then shared
+        order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        batching = {"batch_sampler": ShardedBatchSampler(BatchSampler(order, batch_size, drop_last=False), *shard)}
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
+        **batching,
         generator=generator,
         num_workers=num_workers,
         collate_fn=collate_samples,

@@ -51,3 +51,21 @@ def pickle_weights(tmp_path_factory) -> Path:
         warnings.simplefilter("ignore")  # the seeded random initialisation warns
         torch.save(load_c3d(None, seed=5).state_dict(), path)
     return path
+
+
+def find_process(args: list[bytes], environ: bytes | None = None, cwd: Path | None = None) -> int | None:
+    """PID of a running process whose command line holds ``args`` in a row (and ``environ`` among its
+    variables, ``cwd`` as its folder), for tests that kill what they started; None when there is none."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            if not any(cmdline[i:i + len(args)] == args for i in range(len(cmdline))):
+                continue
+            if environ is not None and environ not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            if cwd is not None and Path(os.readlink(proc / "cwd")) != cwd:
+                continue
+            return int(proc.name)
+        except (OSError, ValueError):  # not a process, or it ended meanwhile
+            continue
+    return None

@@ -147,15 +147,75 @@ def test_temporal_crop_is_seeded_resumable_and_changes_training(two_epochs, data
     run = tmp_path / "resumed"
     train(settings(data, run, epochs=1, temporal_crop=True))
     assert without_time(train(settings(data, run, temporal_crop=True, resume=True))) == without_time(cropped)
-    with pytest.raises(ValueError, match=r"another model configuration or seed"):
+    with pytest.raises(ValueError, match=r"training\.temporal_crop True -> False"):
         train(settings(data, run, epochs=3, resume=True))  # the crop is part of what a resumed run must share
 
 
 def test_resume_refuses_another_configuration(two_epochs, data, tmp_path):
     run = tmp_path / "r"
     train(settings(data, run, epochs=1))
-    with pytest.raises(ValueError, match=r"last\.pt: written by a run with another model configuration or seed"):
+    with pytest.raises(ValueError, match=r"last\.pt: cannot --resume.*model_config\.levels.*To start over, delete"):
         train(settings(data, run, epochs=2, resume=True, ablation="table2:SL"))
+    with pytest.raises(ValueError, match=r"seed 0 -> 1"):
+        train(settings(data, run, epochs=2, resume=True, seed=1))
+    with pytest.raises(ValueError, match=r"epochs: 1 trained already, 0 asked"):
+        train(settings(data, run, epochs=0, resume=True))
+
+
+def copy_data(data, to):
+    to.mkdir()
+    copies = {}
+    for key, path in data.items():
+        copies[key] = to / path.name
+        copies[key].write_bytes(path.read_bytes())
+    return copies
+
+
+def test_resume_refuses_other_data_and_accepts_a_copy_of_the_same(data, tmp_path):
+    """The identity of the data is its content: one changed byte refuses, a copy with new mtimes resumes."""
+    mine = copy_data(data, tmp_path / "data")
+    run = tmp_path / "run"
+    train(settings(mine, run, epochs=1))
+    copied = copy_data(data, tmp_path / "copy")  # same bytes, other paths and mtimes
+    assert [h["epoch"] for h in train(settings(copied, run, epochs=2, resume=True))] == [1, 2]
+    features = bytearray(copied["features"].read_bytes())
+    features[-1] ^= 1  # same size: only the sha256 can tell
+    copied["features"].write_bytes(bytes(features))
+    with pytest.raises(ValueError, match=rf"features file {copied['features']}: other content \(size \d+ -> \d+ bytes, sha256 differs\)"):
+        train(settings(copied, run, epochs=3, resume=True))
+    with copied["val"].open("a") as fh:
+        fh.write("\n")
+    with pytest.raises(ValueError, match=r"val file .*: other content \(size (\d+) -> (?!\1)\d+ bytes\)"):
+        train(settings(copied, run, epochs=3, resume=True))
+
+
+def test_killed_run_resumes_and_rewrites_every_output(two_epochs, data, tmp_path):
+    """What Snakemake leaves of a job killed in epoch 2: in_progress.pt; it deletes the declared outputs."""
+    out, history = two_epochs
+    run = tmp_path / "killed"
+    train(settings(data, run, epochs=1))
+    (run / "last.pt").rename(run / "in_progress.pt")
+    for name in ("best.pt", "history.csv", "config.json"):
+        (run / name).unlink()
+    assert without_time(train(settings(data, run, epochs=2, resume=True))) == without_time(history)
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "config.json", "history.csv", "last.pt"]
+    for name in ("best.pt", "last.pt"):
+        assert state_dicts_equal(read_checkpoint(run / name)["model"], read_checkpoint(out / name)["model"])
+    # a finished run resumed trains nothing and writes every output again
+    for name in ("best.pt", "history.csv", "config.json"):
+        (run / name).unlink()
+    assert without_time(train(settings(data, run, epochs=2, resume=True))) == without_time(history)
+    assert read_checkpoint(run / "best.pt")["epoch"] == read_checkpoint(out / "best.pt")["epoch"]
+    assert without_time(read_history(run / "history.csv")) == without_time(read_history(out / "history.csv"))
+
+
+def test_a_run_without_resume_discards_the_previous_runs_checkpoints(data, tmp_path):
+    run = tmp_path / "run"
+    train(settings(data, run, epochs=1))
+    (run / "last.pt").rename(run / "in_progress.pt")
+    train(settings(data, run, epochs=1, seed=1))  # starts over although another run's checkpoint is there
+    assert not (run / "in_progress.pt").exists()
+    assert read_checkpoint(run / "last.pt")["identity"]["seed"] == 1
 
 
 def test_ablation_row_trains_without_its_levels(data, tmp_path):

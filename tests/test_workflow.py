@@ -6,8 +6,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -16,18 +18,25 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, find_process
 from feature_stores import read_file_attrs
 from hscnet.device import resolve_precision
 
+from hscnet.checkpoint import read_checkpoint
 from hscnet.data.prvg import read_prvg_npy
+from hscnet.fingerprint import sha256_file
 
+TINY_TARGET = "results/tiny/metrics.json"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile")]
 
 
+def snakemake_command(workdir: Path, *args: str, configfiles: list[Path] = ()) -> list[str]:
+    # --configfile, --forcerun and --rerun-triggers take several values: targets go before, config files last
+    return [*SNAKEMAKE, "-d", str(workdir), *args, "--configfile", str(REPO_ROOT / "config.yaml"), *map(str, configfiles)]
+
+
 def snakemake(workdir: Path, *args: str, configfiles: list[Path] = (), check: bool = True) -> subprocess.CompletedProcess:
-    # --configfile and --rerun-triggers take several values: targets go before, config files last
-    cmd = [*SNAKEMAKE, "-d", str(workdir), *args, "--configfile", str(REPO_ROOT / "config.yaml"), *map(str, configfiles)]
+    cmd = snakemake_command(workdir, *args, configfiles=configfiles)
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
@@ -159,6 +168,17 @@ def test_paper_tables_plan_every_ablation_row(tmp_path, shared_data):
     assert jobs["baseline"] == 1 and jobs["paper_tables"] == 1
 
 
+def test_training_runs_under_torchrun_with_gpus_per_run(tmp_path, shared_data):
+    override = _real_data_override(tmp_path, shared_data)
+    ddp = tmp_path / "ddp.yaml"
+    ddp.write_text(yaml.safe_dump({"train": {"gpus_per_run": 2, "device": "cuda"}}))
+    printed = snakemake(tmp_path, "-n", "-p", "--cores", "4", "results/tacos/runs/full/best.pt", configfiles=[override, ddp]).stdout
+    train_job = printed[printed.index("rule train:"):]
+    assert "python -m torch.distributed.run --nnodes 1 --nproc-per-node 2 --rdzv-backend c10d" in train_job
+    assert "-m hscnet train --features" in train_job
+    assert re.search(r"resources: .*\bgpu=2\b", train_job) and "--threads 2 " in train_job
+
+
 def test_missing_videos_are_named(tmp_path, shared_data):
     override = _real_data_override(tmp_path, shared_data)
     extra = tmp_path / "videos.yaml"
@@ -168,10 +188,25 @@ def test_missing_videos_are_named(tmp_path, shared_data):
     assert "videos not found" in result.stdout + result.stderr
 
 
+@pytest.fixture(scope="module")
+def tiny_workdir(tmp_path_factory) -> Path:
+    """The whole tiny DAG, from generated raw videos to metrics, run once; tests change copies of it."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    snakemake(workdir, "--cores", "2", TINY_TARGET)
+    return workdir
+
+
+def copy_of(workdir: Path, tmp_path: Path) -> Path:
+    """A copy with the same mtimes and Snakemake metadata: Snakemake sees the same finished workflow."""
+    copy = tmp_path / "work"
+    shutil.copytree(workdir, copy, symlinks=True)
+    return copy
+
+
 @pytest.mark.slow
-def test_tiny_dataset_end_to_end(tmp_path):
+def test_tiny_dataset_end_to_end(tiny_workdir, tmp_path):
     """The whole DAG from generated raw videos to metrics, then the caching behaviour."""
-    snakemake(tmp_path, "--cores", "2", "results/tiny/metrics.json")
+    tmp_path = copy_of(tiny_workdir, tmp_path)
     metrics = json.loads((tmp_path / "results/tiny/metrics.json").read_text())
     assert metrics["num_sentences"] > 0 and 0 <= metrics["mIoU"] <= 100
     for m in (0.1, 0.3, 0.5, 0.7):
@@ -185,7 +220,7 @@ def test_tiny_dataset_end_to_end(tmp_path):
     assert (features["precision"], features["layout"]) == (resolve_precision("auto", torch.device("cpu")), "channels_last_3d")
 
     # a second run has nothing to do
-    again = snakemake(tmp_path, "-n", "results/tiny/metrics.json")
+    again = snakemake(tmp_path, "-n", TINY_TARGET)
     assert "Nothing to be done" in again.stdout + again.stderr
 
     # Touching one video reruns only its shard's video jobs and what depends on the features.
@@ -197,11 +232,11 @@ def test_tiny_dataset_end_to_end(tmp_path):
     video_file = next(v for v in videos if v.stem == video)
     expected = {"clip_index": 1, "extract_c3d": 1, "merge_features": 1, "train": 1, "evaluate_full": 1, "total": 5}
     os.utime(video_file)
-    touched = snakemake(tmp_path, "results/tiny/metrics.json", "-n", "--max-checksum-file-size", "0")
+    touched = snakemake(tmp_path, TINY_TARGET, "-n", "--max-checksum-file-size", "0")
     assert planned_jobs(touched.stdout) == expected
     other = next(v for v in videos if v != video_file)
     video_file.write_bytes(other.read_bytes())
-    changed = snakemake(tmp_path, "-n", "results/tiny/metrics.json")
+    changed = snakemake(tmp_path, "-n", TINY_TARGET)
     assert planned_jobs(changed.stdout) == expected
 
 
@@ -292,3 +327,71 @@ def test_real_layout_rehearsal(tmp_path, shared_data):
         predictions = json.loads((tmp_path / f"results/{dataset}/predictions.json").read_text())
         assert len(predictions) == spec["test_counts"][0]
     assert list((tmp_path / "logs/vectors").glob("convert_*.log")), "the word vectors were never converted"
+
+
+TINY_RUN = "results/tiny/runs/full"
+TRAIN_LOG = "logs/tiny/train_full.log"
+
+
+def outcome(workdir: Path) -> tuple[bytes, dict]:
+    """What a rerun must reproduce: the predictions file's bytes and the best checkpoint's metrics."""
+    best = read_checkpoint(workdir / TINY_RUN / "best.pt")
+    return (workdir / "results/tiny/predictions.json").read_bytes(), best["val_metrics"]
+
+
+@pytest.mark.slow
+def test_forcerun_trains_from_scratch_with_the_first_runs_results(tiny_workdir, tmp_path):
+    work = copy_of(tiny_workdir, tmp_path)
+    snakemake(work, "--cores", "2", TINY_TARGET, "--forcerun", "train")
+    log = (work / TRAIN_LOG).read_text()
+    assert "starting from scratch" in log and "resuming" not in log and "epoch 3/3 loss" in log
+    assert outcome(work) == outcome(tiny_workdir)  # byte-identical predictions.json
+    assert not (work / TINY_RUN / "in_progress.pt").exists()
+
+
+@pytest.mark.slow
+def test_changed_features_retrain_from_scratch(tiny_workdir, tmp_path):
+    """New feature bytes: Snakemake reruns training, which must not continue the old run's weights."""
+    work = copy_of(tiny_workdir, tmp_path)
+    features = work / "results/tiny/features/c3d.h5"
+    with h5py.File(features, "r+") as f:
+        first = f[min(f)]
+        first[0] = -first[0]
+    jobs = planned_jobs(snakemake(work, "-n", TINY_TARGET).stdout)
+    assert jobs == {"train": 1, "evaluate_full": 1, "total": 2}
+    snakemake(work, "--cores", "2", TINY_TARGET)
+    log = (work / TRAIN_LOG).read_text()
+    assert "starting from scratch" in log and "resuming" not in log and "epoch 3/3 loss" in log
+    best = read_checkpoint(work / TINY_RUN / "best.pt")
+    assert best["identity"]["data"]["features"]["sha256"] == sha256_file(features)
+    assert [int(row.split(",")[0]) for row in (work / TINY_RUN / "history.csv").read_text().splitlines()[1:]] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_training_then_the_same_command_finishes_like_an_uninterrupted_run(tiny_workdir, tmp_path):
+    work = copy_of(tiny_workdir, tmp_path)
+    # as if the first run had stopped before training: train and evaluate run again, on the same inputs
+    shutil.rmtree(work / TINY_RUN)
+    for name in ("metrics.json", "predictions.json"):
+        (work / "results/tiny" / name).unlink()
+    command = snakemake_command(work, "--cores", "2", TINY_TARGET)
+    history = work / TINY_RUN / "history.csv"
+    with subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as first:
+        deadline = time.monotonic() + 600
+        while not (history.is_file() and len(history.read_text().splitlines()) >= 2):  # epoch 1 saved
+            assert first.poll() is None and time.monotonic() < deadline, "training did not get through epoch 1"
+            time.sleep(0.01)
+        time.sleep(0.2)  # into epoch 2 (an epoch takes about 1 s)
+        pid = find_process([b"-m", b"hscnet", b"train"], cwd=work)  # the job Snakemake started
+        assert pid is not None, "training ended before it could be killed"
+        os.kill(pid, signal.SIGKILL)
+        assert first.wait(timeout=300) != 0
+    run = work / TINY_RUN
+    assert not (run / "last.pt").exists() and not (run / "best.pt").exists()  # Snakemake removed the failed job's outputs
+    killed_after = read_checkpoint(run / "in_progress.pt")["epoch"]
+    assert killed_after in (1, 2)
+
+    snakemake(work, "--cores", "2", TINY_TARGET)  # the same command again
+    assert f"resuming after epoch {killed_after}" in (work / TRAIN_LOG).read_text()
+    assert outcome(work) == outcome(tiny_workdir)
+    assert not (run / "in_progress.pt").exists()

@@ -124,6 +124,19 @@ class HSCNetCriterion(nn.Module):
         l1, giou = localization_losses(outputs["pred_spans"][mask], batch["spans"][mask])
         return {"loss_grounding_l1": l1, "loss_grounding_giou": giou}
 
+    def element_counts(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """How many elements each loss of ``forward`` averages over in this batch: distributed training
+        weighs each rank's means by them so that the ranks together average over the global batch."""
+        paragraphs = torch.tensor(batch["sentence_mask"].shape[0], device=batch["sentence_mask"].device)
+        per = {"word": batch["word_mask"].sum(), "sentence": batch["sentence_mask"].sum(), "paragraph": paragraphs}
+        counts = {f"loss_align_{level}": per[level] for level in self.cfg.align_losses}
+        if "paragraph" in self.cfg.decoders:
+            counts |= {"loss_paragraph_l1": paragraphs, "loss_paragraph_giou": paragraphs}
+        counts |= {"loss_sentence_l1": per["sentence"], "loss_sentence_giou": per["sentence"]}
+        if "word" in self.cfg.decoders:
+            counts |= {"loss_word_union": per["sentence"], "loss_word_subset": outputs["word_span_mask"].sum()}
+        return counts | {"loss_grounding_l1": per["sentence"], "loss_grounding_giou": per["sentence"]}
+
     def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Model outputs and batch (with spans) -> every enabled unweighted loss (keys of ``weight_dict``)."""
         validate_batch(batch, require_spans=True)

@@ -6,7 +6,10 @@ rule train:
         train="results/{dataset}/annotations/train.json",
         val="results/{dataset}/annotations/val.json",
     output:
+        # last.pt is declared so that a rerun Snakemake decides (changed input, params, --forcerun) deletes
+        # the finished run and trains from scratch; in_progress.pt is not, so a killed job resumes from it.
         best="results/{dataset}/runs/{run}/best.pt",
+        last="results/{dataset}/runs/{run}/last.pt",
         history="results/{dataset}/runs/{run}/history.csv",
         config="results/{dataset}/runs/{run}/config.json",
     params:
@@ -20,22 +23,30 @@ rule train:
         device=config["train"]["device"],
         precision=config["train"]["precision"],
         num_workers=config["train"]["num_workers"],
+        # several processes: torchrun (DDP) on this machine, on a free port of the loopback interface
+        python=(
+            f"python -m torch.distributed.run --nnodes 1 --nproc-per-node {config['train']['gpus_per_run']}"
+            " --rdzv-backend c10d --rdzv-endpoint 127.0.0.1:0"
+            if config["train"]["gpus_per_run"] > 1
+            else "python"
+        ),
     wildcard_constraints:
         run="|".join(["full", *map(re.escape, ABLATION_RUNS)]),
     log:
         "logs/{dataset}/train_{run}.log",
     benchmark:
         "benchmarks/{dataset}/train_{run}.tsv"
-    threads: config["train"]["threads"]
+    threads: max(config["train"]["threads"], config["train"]["gpus_per_run"])
     resources:
-        mem_mb=8000,
+        mem_mb=8000 * config["train"]["gpus_per_run"],
         runtime=1440,
-        gpu=gpus(config["train"]["device"]),
+        gpu=gpus(config["train"]["device"]) * config["train"]["gpus_per_run"],
     conda:
         CONDA_ENV
     shell:
-        # --resume: a run killed mid-way continues from its last.pt (refused if the config differs)
-        "python -m hscnet train --features {input.features} --text {input.text} --train {input.train} --val {input.val}"
+        # --resume: a killed job continues from its in_progress.pt (refused, naming what differs, if the
+        # model config, seed, training options or data files changed since)
+        "{params.python} -m hscnet train --features {input.features} --text {input.text} --train {input.train} --val {input.val}"
         " --preset {params.preset} {params.ablation} {params.crop} {params.epochs} {params.batch_size} --iou {params.iou}"
         " --seed {params.seed} --device {params.device} --precision {params.precision} --num-workers {params.num_workers} --threads {threads}"
         " --out results/{wildcards.dataset}/runs/{wildcards.run} --resume 2> {log}"
