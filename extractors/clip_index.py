@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from extractors.clips import CLIP_LEN, clip_spans, clip_start_frames
 from extractors.probe import VideoInfo, probe_video
+from hscnet.errors import InputError
 from hscnet.io import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class IndexedVideo:
 def build_clip_index(videos: Mapping[str, str | os.PathLike], num_clips: int, backend: str = "auto") -> dict:
     """Probe every video (id -> path) and lay out ``num_clips`` clips over it."""
     if num_clips < 1:
-        raise ValueError(f"num_clips must be at least 1, got {num_clips}")
+        raise InputError(f"num_clips must be at least 1, got {num_clips}")
     entries = []
     for video_id in tqdm(sorted(videos), desc="probe", unit="video"):
         info = probe_video(videos[video_id], backend=backend)
@@ -63,14 +64,14 @@ def read_clip_index(path: str | os.PathLike) -> tuple[int, list[IndexedVideo]]:
     try:
         num_clips = int(data["num_clips"])
         if int(data["clip_len"]) != CLIP_LEN:
-            raise ValueError(f"clip_len {data['clip_len']} is not {CLIP_LEN}")
+            raise InputError(f"clip_len {data['clip_len']} is not {CLIP_LEN}")
         videos = []
         for entry in data["videos"]:
             info = VideoInfo(**{f.name: entry[f.name] for f in dataclasses.fields(VideoInfo)})
             starts = np.asarray(entry["clip_starts"], dtype=np.int64)
             if starts.shape != (num_clips,):
-                raise ValueError(f"video {entry['id']!r} has {starts.size} clip starts, expected {num_clips}")
+                raise InputError(f"video {entry['id']!r} has {starts.size} clip starts, expected {num_clips}")
             videos.append(IndexedVideo(entry["id"], info, starts))
     except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: malformed clip index ({err!r})") from err
+        raise InputError(f"{path}: malformed clip index ({err!r})") from err
     return num_clips, videos

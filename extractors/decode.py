@@ -26,6 +26,7 @@ import decord
 import numpy as np
 
 from extractors.probe import VideoInfo
+from hscnet.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,9 @@ class DecordFrames:
         try:
             self._reader = decord.VideoReader(info.path, width=width, height=height, num_threads=num_threads)
         except (decord.DECORDError, RuntimeError, AssertionError) as err:
-            raise ValueError(f"{info.path}: decord cannot open the video ({err})") from err
+            raise InputError(f"{info.path}: decord cannot open the video ({err})") from err
         if len(self._reader) != info.num_frames:
-            raise ValueError(
+            raise InputError(
                 f"{info.path}: has {len(self._reader)} frames but was probed with {info.num_frames}; "
                 "the file changed since it was indexed"
             )
@@ -51,7 +52,7 @@ class DecordFrames:
         try:
             return self._reader.get_batch([int(i) for i in indices]).asnumpy()
         except (decord.DECORDError, RuntimeError) as err:
-            raise ValueError(
+            raise InputError(
                 f"{self.path}: decoding frames {int(indices[0])}..{int(indices[-1])} failed ({err})"
             ) from err
 
@@ -75,7 +76,7 @@ class PyAVFrames:
         try:
             self._container = av.open(info.path)
         except av.FFmpegError as err:
-            raise ValueError(f"{info.path}: PyAV cannot open the video ({err})") from err
+            raise InputError(f"{info.path}: PyAV cannot open the video ({err})") from err
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = num_threads
@@ -110,7 +111,7 @@ class PyAVFrames:
             try:
                 frame = next(self._frames, None)
             except av.FFmpegError as err:
-                raise ValueError(f"{self.path}: decoding frame {self._next_index} failed ({err})") from err
+                raise InputError(f"{self.path}: decoding frame {self._next_index} failed ({err})") from err
             if frame is None:
                 return self._past_end(index)
             self._last_frame = frame
@@ -121,7 +122,7 @@ class PyAVFrames:
     def _past_end(self, index: int) -> av.VideoFrame:
         shortfall = self._num_frames - self._decoded_frames
         if self._last_frame is None or shortfall > self._max_shortfall:
-            raise ValueError(
+            raise InputError(
                 f"{self.path}: stream ends after {self._decoded_frames} of {self._num_frames} frames "
                 "(truncated or corrupt file?)"
             )
@@ -146,4 +147,4 @@ def open_frames(info: VideoInfo, size: tuple[int, int], num_threads: int = 1) ->
         return DecordFrames(info, size, num_threads)
     if info.backend == "pyav":
         return PyAVFrames(info, size, num_threads)
-    raise ValueError(f"{info.path}: unknown video backend {info.backend!r}")
+    raise InputError(f"{info.path}: unknown video backend {info.backend!r}")

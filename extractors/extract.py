@@ -34,6 +34,7 @@ from extractors.preprocess import PREPROCESSING, RESIZE, preprocess_clips
 from extractors.probe import VideoInfo, check_video_file, probe_video
 from extractors.store import write_file_attrs, write_video_features
 from hscnet.device import resolve_device
+from hscnet.errors import InputError
 from hscnet.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class C3DExtractor:
         decoder_threads: int = 1,
     ):
         if num_clips < 1 or batch_size < 1:
-            raise ValueError(f"num_clips and batch_size must be positive, got {num_clips}, {batch_size}")
+            raise InputError(f"num_clips and batch_size must be positive, got {num_clips}, {batch_size}")
         self.device = resolve_device(device)
         self.model = load_c3d(weights_path, layer=layer, seed=seed).to(self.device)
         self.preprocessing = PREPROCESSING[self.model.weights_format]
@@ -161,11 +162,11 @@ class C3DExtractor:
 def extract_shard(videos: Sequence[IndexedVideo], num_clips: int, output: str | os.PathLike, extractor: C3DExtractor) -> None:
     """Extract every video of a clip index into the feature store ``output`` (atomic)."""
     if extractor.num_clips != num_clips:
-        raise ValueError(f"extractor samples {extractor.num_clips} clips but the clip index has {num_clips}")
+        raise InputError(f"extractor samples {extractor.num_clips} clips but the clip index has {num_clips}")
     for video in videos:  # fail fast, before hours of extraction, on files changed since indexing
         path = check_video_file(video.info.path)
         if path.stat().st_size != video.info.size_bytes:
-            raise ValueError(f"{path}: file size changed since the clip index was built; rebuild it")
+            raise InputError(f"{path}: file size changed since the clip index was built; rebuild it")
     before = dataclasses.replace(extractor.stats)
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         write_file_attrs(h5, extractor.file_attrs)
@@ -181,6 +182,7 @@ def extract_shard(videos: Sequence[IndexedVideo], num_clips: int, output: str | 
                     num_frames=video.info.num_frames,
                     duration=video.info.duration,
                     clip_spans=clip_spans(video.clip_starts, video.info.fps, video.info.duration),
+                    source=video.info.path,
                 )
     clips = extractor.stats.clips - before.clips
     seconds = max(extractor.stats.seconds - before.seconds, 1e-9)

@@ -24,6 +24,8 @@ from pathlib import Path
 import av
 import decord
 
+from hscnet.errors import InputError, MissingInputError
+
 log = logging.getLogger(__name__)
 
 BACKENDS = ("decord", "pyav")
@@ -47,11 +49,11 @@ def check_video_file(path: str | os.PathLike) -> Path:
     """Return ``path`` as a Path after checking that it is an existing, non-empty file."""
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{p}: video file not found")
+        raise MissingInputError(f"{p}: video file not found")
     if not p.is_file():
-        raise ValueError(f"{p}: not a regular file")
+        raise InputError(f"{p}: not a regular file")
     if p.stat().st_size == 0:
-        raise ValueError(f"{p}: video file is empty (0 bytes)")
+        raise InputError(f"{p}: video file is empty (0 bytes)")
     return p
 
 
@@ -61,7 +63,7 @@ def probe_video(path: str | os.PathLike, backend: str = "auto") -> VideoInfo:
     ``backend`` may force "decord" or "pyav" (used by tests and benchmarks).
     """
     if backend not in ("auto", *BACKENDS):
-        raise ValueError(f"unknown video backend {backend!r}; expected auto, decord or pyav")
+        raise InputError(f"unknown video backend {backend!r}; expected auto, decord or pyav")
     p = check_video_file(path)
     container_duration, pyav_error = _container_duration(p)
     if backend in ("auto", "decord"):
@@ -70,10 +72,10 @@ def probe_video(path: str | os.PathLike, backend: str = "auto") -> VideoInfo:
         except (decord.DECORDError, RuntimeError, AssertionError) as err:
             # decord reports every failure as one of these (AssertionError for a zero frame count).
             if backend == "decord":
-                raise ValueError(f"{p}: decord cannot open the video ({_short_message(err)})") from err
+                raise InputError(f"{p}: decord cannot open the video ({_short_message(err)})") from err
             log.info("%s: decord cannot open it (%s); falling back to PyAV", p, _short_message(err))
     if pyav_error is not None:
-        raise ValueError(f"{p}: not a readable video, truncated or corrupt ({pyav_error})")
+        raise InputError(f"{p}: not a readable video, truncated or corrupt ({pyav_error})")
     return _probe_pyav(p, container_duration)
 
 
@@ -83,7 +85,7 @@ def _probe_decord(path: Path, container_duration: float | None) -> VideoInfo:
     fps = float(reader.get_avg_fps())
     height, width = reader[0].shape[:2]
     if not fps > 0:
-        raise ValueError(f"{path}: video stream has no valid frame rate ({fps})")
+        raise InputError(f"{path}: video stream has no valid frame rate ({fps})")
     return VideoInfo(
         path=str(path),
         fps=fps,
@@ -100,11 +102,11 @@ def _probe_pyav(path: Path, container_duration: float | None) -> VideoInfo:
     with av.open(str(path)) as container:
         if not container.streams.video:
             kinds = ", ".join(sorted({s.type for s in container.streams})) or "none"
-            raise ValueError(f"{path}: file has no video stream (streams: {kinds})")
+            raise InputError(f"{path}: file has no video stream (streams: {kinds})")
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not rate or rate <= 0:
-            raise ValueError(f"{path}: video stream has no valid frame rate")
+            raise InputError(f"{path}: video stream has no valid frame rate")
         fps = float(rate)
         num_frames = stream.frames
         if num_frames <= 0:
@@ -112,7 +114,7 @@ def _probe_pyav(path: Path, container_duration: float | None) -> VideoInfo:
             num_frames = sum(1 for packet in container.demux(stream) if packet.size)
         width, height = stream.codec_context.width, stream.codec_context.height
     if num_frames <= 0:
-        raise ValueError(f"{path}: video stream has zero frames")
+        raise InputError(f"{path}: video stream has zero frames")
     return VideoInfo(
         path=str(path),
         fps=fps,

@@ -13,6 +13,8 @@ import importlib
 import logging
 import sys
 
+from hscnet.errors import InputError
+
 # Subcommand -> the module that registers it, in the order of the pipeline.
 STAGE_COMMANDS = {
     "fetch": "hscnet.fetch",
@@ -55,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         result = args.func(args)
-    except (FileNotFoundError, ValueError) as err:
-        # Bad input: one clear line naming the file and the problem, no traceback.
-        logging.getLogger("hscnet").error("%s", err)
+    except InputError as err:
+        # Bad input: one clear line naming the file and the problem; -v adds the cause chain.
+        # Any other exception is a bug and keeps its traceback.
+        logging.getLogger("hscnet").error("%s", err, exc_info=args.verbose)
         return 1
     return int(result or 0)
 

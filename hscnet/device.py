@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from hscnet.errors import InputError
+
 
 def resolve_device(name: str) -> torch.device:
     """"auto" -> cuda when available, else cpu; anything else as torch spells it.
@@ -15,5 +17,5 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but no CUDA GPU is available")
+        raise InputError(f"device {name!r} requested but no CUDA GPU is available")
     return device

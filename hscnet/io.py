@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from hscnet.errors import InputError, MissingInputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -81,12 +83,12 @@ def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file, naming the file in the error when it is missing or malformed."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: file not found")
+        raise MissingInputError(f"{p}: file not found")
     try:
         with open(p, encoding="utf-8") as fh:
             return json.load(fh)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{p}: not valid JSON ({err})") from err
+        raise InputError(f"{p}: not valid JSON ({err})") from err
 
 
 def open_hdf5(path: str | os.PathLike, what: str):
@@ -95,8 +97,8 @@ def open_hdf5(path: str | os.PathLike, what: str):
 
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: {what} file not found")
+        raise MissingInputError(f"{p}: {what} file not found")
     try:
         return h5py.File(p, "r")
     except OSError as err:
-        raise ValueError(f"{p}: not a readable HDF5 {what} file ({err})") from err
+        raise InputError(f"{p}: not a readable HDF5 {what} file ({err})") from err

@@ -38,6 +38,7 @@ from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
 from hscnet.device import resolve_device
+from hscnet.errors import InputError
 from hscnet.inference import make_loader, predict
 from hscnet.io import atomic_path, write_json
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, score
@@ -76,7 +77,7 @@ def parse_ablation(spec: str) -> tuple[int, str]:
     """"table2:SL" -> (2, "SL")."""
     table, sep, row = spec.partition(":")
     if not sep or not table.startswith("table") or not table[5:].isdigit() or not row:
-        raise ValueError(f"ablation {spec!r}: expected 'table<N>:<row>', e.g. 'table2:SL'")
+        raise InputError(f"ablation {spec!r}: expected 'table<N>:<row>', e.g. 'table2:SL'")
     return int(table[5:]), row
 
 
@@ -159,7 +160,11 @@ def train_one_epoch(model, criterion, loader, optimizer, device, description: st
         losses = criterion(model(batch), batch)
         loss = total_loss(losses, criterion.weight_dict)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"{description}: loss became {loss.item()} (parts: { {k: v.item() for k, v in losses.items()} })")
+            videos = {p.id: p.video for p in loader.dataset.paragraphs}
+            raise FloatingPointError(
+                f"{description}: loss became {loss.item()} on paragraphs {batch['ids']} (videos "
+                f"{sorted({videos[i] for i in batch['ids']})}; parts: { {k: v.item() for k, v in losses.items()} })"
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -193,7 +198,7 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
     train_paragraphs = load_normalised(settings.train)
     val_paragraphs = load_normalised(settings.val)
     if settings.feature_norm not in FEATURE_NORMS:
-        raise ValueError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
+        raise InputError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
     train_set = ParagraphDataset(train_paragraphs, settings.features, settings.text, temporal_crop=settings.temporal_crop)
     if settings.feature_norm == "standardize":
         train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
@@ -214,7 +219,7 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
     if settings.resume and last_path.is_file():
         state = read_checkpoint(last_path, map_location=device)
         if state["identity"] != identity:
-            raise ValueError(
+            raise InputError(
                 f"{last_path}: written by a run with another model configuration or seed; cannot --resume "
                 f"(checkpoint {state['identity']}, now {identity})"
             )
@@ -292,7 +297,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in ("epochs", "batch_size", "num_workers", "threads"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "num_workers" else 1):
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+            raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
     settings = TrainSettings(
         features=args.features, text=args.text, train=args.train, val=args.val, out=args.out, preset=args.preset,
         ablation=args.ablation, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,

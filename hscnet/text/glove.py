@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 from tqdm import tqdm
 
+from hscnet.errors import InputError, MissingInputError
 from hscnet.io import atomic_directory, read_json, write_json
 
 if TYPE_CHECKING:
@@ -86,18 +87,18 @@ def read_vectors(path: str | os.PathLike, fmt: str, dim: int | None = None) -> K
     Raises FileNotFoundError / ValueError naming the file (and line) on bad input.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown vectors format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        raise InputError(f"unknown vectors format {fmt!r}; expected one of {', '.join(FORMATS)}")
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
+        raise MissingInputError(f"{path}: file not found")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file, no word vectors")
+        raise InputError(f"{path}: empty file, no word vectors")
     if fmt == "word2vec-binary":
         keyed = _read_word2vec_binary(path)
     else:
         keyed = _read_text_vectors(path, has_header=fmt == "word2vec", dim=dim)
     if len(keyed) == 0:
-        raise ValueError(f"{path}: no word vectors")
+        raise InputError(f"{path}: no word vectors")
     return keyed
 
 
@@ -127,14 +128,14 @@ def load_vectors(path: str | os.PathLike) -> WordVectors:
     path = Path(path)
     missing = [name for name in (KEYED_VECTORS_FILE, UNK_FILE, META_FILE) if not (path / name).is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{path}: not a converted vectors directory (missing {', '.join(missing)}); "
             "create it with `hscnet glove-convert`"
         )
     keyed = KeyedVectors.load(str(path / KEYED_VECTORS_FILE), mmap="r")
     unk = np.load(path / UNK_FILE)
     if unk.shape != (keyed.vector_size,):
-        raise ValueError(f"{path / UNK_FILE}: shape {unk.shape} does not match vector size {keyed.vector_size}")
+        raise InputError(f"{path / UNK_FILE}: shape {unk.shape} does not match vector size {keyed.vector_size}")
     return WordVectors(keyed=keyed, unk=unk, meta=read_json(path / META_FILE))
 
 
@@ -147,10 +148,10 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
         declared_count, dim = _parse_header(header, path)
     elif dim is None:
         if first_line is None:
-            raise ValueError(f"{path}: no word vectors (only blank lines)")
+            raise InputError(f"{path}: no word vectors (only blank lines)")
         dim = _detect_dim(first_line, path)
     if dim < 1:
-        raise ValueError(f"{path}: vector size must be positive, got {dim}")
+        raise InputError(f"{path}: vector size must be positive, got {dim}")
 
     capacity = num_lines - int(has_header)
     vectors = np.zeros((capacity, dim), dtype=np.float32)  # zero pages are only touched when filled
@@ -191,7 +192,7 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
                 cut = len(body.rsplit(b" ", dim)[0])
                 events["multi-word line (kept)"] += 1
             else:
-                raise ValueError(
+                raise InputError(
                     f"{path}: line {line_number}: expected a word and {dim} numbers, found {spaces + 1} fields"
                 )
             try:
@@ -218,7 +219,7 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
         progress.update(bytes_since_update)
 
     if has_header and vector_lines != declared_count:
-        raise ValueError(f"{path}: header declares {declared_count} vectors but the file has {vector_lines}")
+        raise InputError(f"{path}: header declares {declared_count} vectors but the file has {vector_lines}")
     for reason, count in sorted(events.items()):
         log.info("%s: %d x %s", path, count, reason)
     from gensim.models import KeyedVectors
@@ -259,7 +260,7 @@ def _parse_header(header: bytes | None, path: Path) -> tuple[int, int]:
     try:
         count, dim = (int(field) for field in fields)
     except ValueError:
-        raise ValueError(f"{path}: line 1: expected a word2vec header 'count dim', got {header[:80]!r}") from None
+        raise InputError(f"{path}: line 1: expected a word2vec header 'count dim', got {header[:80]!r}") from None
     return count, dim
 
 
@@ -274,7 +275,7 @@ def _detect_dim(line: bytes, path: Path) -> int:
             break
         dim += 1
     if dim == 0:
-        raise ValueError(f"{path}: first vector line has no numbers: {line[:80]!r}")
+        raise InputError(f"{path}: first vector line has no numbers: {line[:80]!r}")
     return dim
 
 
@@ -292,12 +293,12 @@ def _parse_batch(tails: list[bytes], line_numbers: list[int], dim: int, path: Pa
         try:
             row = np.array([float(field) for field in tail.split()], dtype=np.float32)
         except ValueError as err:
-            raise ValueError(f"{path}: line {line_number}: malformed vector ({err})") from None
+            raise InputError(f"{path}: line {line_number}: malformed vector ({err})") from None
         if row.size != dim:
-            raise ValueError(f"{path}: line {line_number}: expected {dim} numbers, found {row.size}")
+            raise InputError(f"{path}: line {line_number}: expected {dim} numbers, found {row.size}")
         if not np.isfinite(row).all():
-            raise ValueError(f"{path}: line {line_number}: non-finite value in vector")
-    raise ValueError(f"{path}: lines {line_numbers[0]}-{line_numbers[-1]}: could not parse the vectors")
+            raise InputError(f"{path}: line {line_number}: non-finite value in vector")
+    raise InputError(f"{path}: lines {line_numbers[0]}-{line_numbers[-1]}: could not parse the vectors")
 
 
 # ---------------------------------------------------------------- binary format
@@ -309,7 +310,7 @@ def _read_word2vec_binary(path: Path) -> KeyedVectors:
     try:
         keyed = KeyedVectors.load_word2vec_format(str(path), binary=True)
     except (ValueError, EOFError) as err:  # gensim's errors for bad headers and truncated files
-        raise ValueError(f"{path}: not a valid word2vec binary file ({err})") from None
+        raise InputError(f"{path}: not a valid word2vec binary file ({err})") from None
     if not np.isfinite(keyed.vectors).all():
-        raise ValueError(f"{path}: non-finite values in vectors")
+        raise InputError(f"{path}: non-finite values in vectors")
     return keyed

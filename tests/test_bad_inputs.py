@@ -1,0 +1,239 @@
+"""Every bad input, run through the real CLI: exit status 1, one error line naming the file and the
+problem, and nothing at the cached output path (no temporary either). README's "Bad input" table
+lists them.
+
+Each case builds its inputs under ``tmp_path``, its outputs under ``tmp_path/out``, and returns the
+argv, the cached output path that must not appear and the fragments the error line must contain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from test_dataset import write_synthetic_dataset
+
+from extractors.synthetic import write_audio_only, write_video
+from hscnet.cli import main
+from hscnet.errors import InputError
+
+
+def write_json_file(path: Path, obj) -> Path:
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def paragraphs_file(path: Path, videos=("v_a",), duration=2.0) -> Path:
+    return write_json_file(path, [
+        {"video": v, "duration": duration, "sentences": ["a person walks"], "timestamps": [[0, 1]]} for v in videos
+    ])
+
+
+# ------------------------------------------------------------------ cases
+
+
+def clip_index_of(video: Path, out: Path) -> list[str]:
+    return ["clip-index", "--videos", f"v_a={video}", "--num-clips", "4", "--output", str(out)]
+
+
+def missing_video(tmp: Path):
+    out = tmp / "out" / "clips.json"
+    return clip_index_of(tmp / "nope.mp4", out), out, ["nope.mp4", "video file not found"]
+
+
+def empty_video(tmp: Path):
+    (tmp / "empty.mp4").write_bytes(b"")
+    out = tmp / "out" / "clips.json"
+    return clip_index_of(tmp / "empty.mp4", out), out, ["empty.mp4", "empty (0 bytes)"]
+
+
+def truncated_video(tmp: Path):
+    write_video(tmp / "full.mp4", num_frames=30)
+    data = (tmp / "full.mp4").read_bytes()
+    (tmp / "cut.mp4").write_bytes(data[: len(data) // 3])
+    out = tmp / "out" / "clips.json"
+    return clip_index_of(tmp / "cut.mp4", out), out, ["cut.mp4", "truncated or corrupt"]
+
+
+def audio_only_video(tmp: Path):
+    write_audio_only(tmp / "sound.m4a")
+    out = tmp / "out" / "clips.json"
+    return clip_index_of(tmp / "sound.m4a", out), out, ["sound.m4a", "no video stream"]
+
+
+def malformed_annotations(tmp: Path):
+    bad = write_json_file(tmp / "bad.json", [{"video": "v_a", "duration": 2.0, "sentences": ["ok", ""],
+                                             "timestamps": [[0, 1], [1, 2]]}])
+    out = tmp / "out" / "train.json"
+    argv = ["prepare-annotations", "--format", "paragraphs", "--input", str(bad), "--split", "train", "--output", str(out)]
+    return argv, out, ["bad.json", "empty sentence"]
+
+
+def annotations_not_json(tmp: Path):
+    bad = tmp / "bad.json"
+    bad.write_text('[{"video": ')
+    out = tmp / "out" / "train.json"
+    argv = ["prepare-annotations", "--format", "paragraphs", "--input", str(bad), "--split", "train", "--output", str(out)]
+    return argv, out, ["bad.json", "not valid JSON"]
+
+
+def precomputed_wrong_dim(tmp: Path):
+    source = tmp / "tall.hdf5"
+    with h5py.File(source, "w") as h5:
+        h5["v_a"] = np.zeros((10, 500), np.float32)
+    out = tmp / "out" / "c3d.h5"
+    argv = ["import-features", "--input", str(source), "--layout", "tacos", "--num-clips", "4",
+            "--annotations", str(paragraphs_file(tmp / "train.json")), "--output", str(out)]
+    return argv, out, ["tall.hdf5", "'v_a'", "expected (T>0, 4096)"]
+
+
+def precomputed_nan_row(tmp: Path):
+    source = tmp / "tall.hdf5"
+    rows = np.zeros((10, 4096), np.float32)
+    rows[3, 7] = np.nan
+    with h5py.File(source, "w") as h5:
+        h5["v_a"] = rows
+    out = tmp / "out" / "c3d.h5"
+    argv = ["import-features", "--input", str(source), "--layout", "tacos", "--num-clips", "4",
+            "--annotations", str(paragraphs_file(tmp / "train.json")), "--output", str(out)]
+    return argv, out, ["tall.hdf5", "video 'v_a'", "row 3", "non-finite"]
+
+
+def truncated_hdf5(tmp: Path):
+    source = tmp / "tall.hdf5"
+    with h5py.File(source, "w") as h5:
+        h5["v_a"] = np.zeros((100, 4096), np.float32)
+    data = source.read_bytes()
+    source.write_bytes(data[: len(data) // 2])
+    out = tmp / "out" / "c3d.h5"
+    argv = ["import-features", "--input", str(source), "--layout", "tacos", "--num-clips", "4",
+            "--annotations", str(paragraphs_file(tmp / "train.json")), "--output", str(out)]
+    return argv, out, ["tall.hdf5", "not a readable HDF5"]
+
+
+def glove_convert(tmp: Path, text: str, fmt: str = "glove") -> tuple[list[str], Path]:
+    source = tmp / "vectors.txt"
+    source.write_text(text)
+    out = tmp / "out" / "vectors"
+    return ["glove-convert", "--input", str(source), "--format", fmt, "--output", str(out)], out
+
+
+def glove_line_with_letters(tmp: Path):
+    argv, out = glove_convert(tmp, "the 0.1 0.2 0.3\ncat 0.1 x 0.3\n")
+    return argv, out, ["vectors.txt", "line 2"]
+
+
+def glove_nan_vector(tmp: Path):
+    argv, out = glove_convert(tmp, "the 0.1 0.2 0.3\ncat 0.1 nan 0.3\n")
+    return argv, out, ["vectors.txt", "line 2", "non-finite"]
+
+
+def train_on(tmp: Path, spoil) -> tuple[list[str], Path, dict[str, Path]]:
+    """``hscnet train`` on a small synthetic dataset after ``spoil(features h5py.File, paragraphs by split)``."""
+    data = write_synthetic_dataset(tmp / "data", splits={"train": 4, "val": 2})
+    paragraphs = {split: json.loads(data[split].read_text()) for split in ("train", "val")}
+    with h5py.File(data["features"], "a") as feats:
+        spoil(feats, paragraphs)
+    out = tmp / "out" / "run"  # its config.json appears at the start; best.pt is the cached output
+    argv = ["train", "--features", str(data["features"]), "--text", str(data["text"]), "--train", str(data["train"]),
+            "--val", str(data["val"]), "--preset", "tiny", "--epochs", "1", "--device", "cpu", "--out", str(out)]
+    return argv, out / "best.pt", data
+
+
+def spoil_row(split: str, value: float):
+    def spoil(feats, paragraphs):
+        feats[paragraphs[split][0]["video"]][2, 5] = value
+    return spoil
+
+
+def nan_row_in_training_video(tmp: Path):
+    argv, out, _ = train_on(tmp, spoil_row("train", np.nan))
+    return argv, out, ["features.h5", "video 'train_video_0.mp4'", "row 2", "non-finite"]
+
+
+def inf_row_in_validation_video(tmp: Path):
+    argv, out, _ = train_on(tmp, spoil_row("val", np.inf))
+    return argv, out, ["features.h5", "video 'val_video_0.mp4'", "row 2", "non-finite"]
+
+
+def store_with_more_clips_than_its_attrs(tmp: Path):
+    def spoil(feats, paragraphs):
+        video = paragraphs["val"][1]["video"]
+        rows = feats[video][()]
+        del feats[video]
+        feats[video] = np.concatenate([rows, rows])  # 16 clips, attrs say 8
+    argv, out, _ = train_on(tmp, spoil)
+    return argv, out, ["features.h5", "'val_video_1.mp4' has 16 clips", "num_clips=8"]
+
+
+CASES = {
+    "missing video": missing_video,
+    "empty video": empty_video,
+    "truncated video": truncated_video,
+    "audio-only video": audio_only_video,
+    "malformed annotations": malformed_annotations,
+    "annotations not JSON": annotations_not_json,
+    "precomputed features of the wrong dim": precomputed_wrong_dim,
+    "truncated HDF5": truncated_hdf5,
+    "malformed GloVe line": glove_line_with_letters,
+    "NaN row in precomputed features": precomputed_nan_row,
+    "NaN word vector": glove_nan_vector,
+    "NaN row in a training video's features": nan_row_in_training_video,
+    "Inf row in a validation video's features": inf_row_in_validation_video,
+    "feature store with more clips than its attrs": store_with_more_clips_than_its_attrs,
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_error_naming_file_and_problem(case, tmp_path, caplog):
+    argv, output, fragments = CASES[case](tmp_path)
+    caplog.set_level(logging.INFO)
+    assert main([str(a) for a in argv]) == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, caplog.text
+    message = errors[0].getMessage()
+    for fragment in fragments:
+        assert fragment in message
+    assert not errors[0].exc_info  # one line, no traceback without -v
+    assert not output.exists()
+    assert not list(tmp_path.glob("out/**/*.tmp*"))  # no temporary left either
+
+
+# ------------------------------------------------------------------ the CLI's handling of errors
+
+
+def test_verbose_adds_the_cause_chain(tmp_path, caplog):
+    argv, _, _ = annotations_not_json(tmp_path)
+    assert main(["-v", *argv]) == 1
+    [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.exc_info is not None
+    assert isinstance(error.exc_info[1], InputError)
+    assert isinstance(error.exc_info[1].__cause__, json.JSONDecodeError)
+
+
+def test_a_library_value_error_is_a_bug_with_its_traceback(tmp_path, monkeypatch):
+    """A ValueError that is not an InputError (numpy, torch, a project bug) must not become one quiet line."""
+    import extractors.clip_index
+
+    def broken(*args, **kwargs):
+        return np.zeros(3).reshape(2, 2)  # numpy raises ValueError
+
+    monkeypatch.setattr(extractors.clip_index, "build_clip_index", broken)
+    write_video(tmp_path / "v.mp4", num_frames=10)
+    with pytest.raises(ValueError, match="cannot reshape") as raised:
+        main(clip_index_of(tmp_path / "v.mp4", tmp_path / "clips.json"))
+    assert not isinstance(raised.value, InputError)
+
+
+def test_a_non_finite_loss_names_the_videos_of_its_batch(tmp_path):
+    """Finite but huge raw features overflow in the network: training stops naming the batch's videos."""
+    def spoil(feats, paragraphs):
+        feats[paragraphs["train"][1]["video"]][...] = 3e38
+
+    argv, _, _ = train_on(tmp_path, spoil)
+    with pytest.raises(FloatingPointError, match=r"loss became (nan|inf) on paragraphs .*train_video_1\.mp4"):
+        main([*argv, "--feature-norm", "none"])
