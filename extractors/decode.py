@@ -13,6 +13,9 @@ size, not on the video's length or size.
   clips with non-decreasing start frames: overlapping clips re-use frames of the previous batch,
   kept for that purpose).
 
+Both return frames in their displayed orientation: decord applies a rotation in the container's
+display matrix (phone videos), PyAV does not, so ``PyAVFrames`` turns them itself.
+
 Both raise ``ValueError`` naming the file when decoding fails.
 """
 
@@ -25,7 +28,7 @@ import av
 import decord
 import numpy as np
 
-from extractors.probe import VideoInfo
+from extractors.probe import VideoInfo, quarter_turns
 from hscnet.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -135,7 +138,11 @@ class PyAVFrames:
         return self._last_frame
 
     def _convert(self, frame: av.VideoFrame) -> np.ndarray:
-        return frame.to_ndarray(width=self._width, height=self._height, format="rgb24", interpolation="BILINEAR")
+        # Displayed orientation, as decord gives it: scale to the turned size, then turn.
+        turns = quarter_turns(frame.rotation)
+        width, height = (self._height, self._width) if turns % 2 else (self._width, self._height)
+        image = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="BILINEAR")
+        return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
     def close(self) -> None:
         self._container.close()

@@ -27,11 +27,11 @@ import torch
 from tqdm import tqdm
 
 from extractors.c3d import FEATURE_DIM, load_c3d
-from extractors.clip_index import IndexedVideo
-from extractors.clips import clip_frame_indices, clip_spans, clip_start_frames
+from extractors.clip_index import IndexedVideo, clip_layout
+from extractors.clips import clip_frame_indices
 from extractors.decode import open_frames
 from extractors.preprocess import PREPROCESSING, RESIZE, preprocess_clips
-from extractors.probe import VideoInfo, check_video_file, probe_video
+from extractors.probe import VideoInfo, check_video_file, probe_video_with_times
 from extractors.store import write_file_attrs, write_video_features
 from hscnet.device import resolve_device
 from hscnet.errors import InputError
@@ -95,14 +95,14 @@ class C3DExtractor:
         }
 
     def extract(self, path: str | os.PathLike, backend: str = "auto") -> dict[str, np.ndarray]:
-        """Probe ``path``, sample ``num_clips`` clips uniformly and return their features."""
-        info = probe_video(path, backend=backend)
-        starts = clip_start_frames(info.num_frames, self.num_clips)
+        """Probe ``path``, sample ``num_clips`` clips uniformly in time and return their features."""
+        info, frame_times = probe_video_with_times(path, backend=backend)
+        starts, spans = clip_layout(info, frame_times, self.num_clips)
         with tqdm(total=self.num_clips, desc=os.path.basename(info.path), unit="clip", leave=False) as bar:
             features = self.extract_clips(info, starts, bar.update)
         return {
             "features": features,
-            "clip_spans": clip_spans(starts, info.fps, info.duration),
+            "clip_spans": spans,
             "fps": info.fps,
             "num_frames": info.num_frames,
             "duration": info.duration,
@@ -181,7 +181,7 @@ def extract_shard(videos: Sequence[IndexedVideo], num_clips: int, output: str | 
                     fps=video.info.fps,
                     num_frames=video.info.num_frames,
                     duration=video.info.duration,
-                    clip_spans=clip_spans(video.clip_starts, video.info.fps, video.info.duration),
+                    clip_spans=video.clip_spans,
                     source=video.info.path,
                 )
     clips = extractor.stats.clips - before.clips

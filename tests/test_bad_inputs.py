@@ -59,6 +59,16 @@ def truncated_video(tmp: Path):
     return clip_index_of(tmp / "cut.mp4", out), out, ["cut.mp4", "truncated or corrupt"]
 
 
+def truncated_faststart_video(tmp: Path):
+    """Cut at half, the index at the front: the header is complete, half of the frames are gone."""
+    write_video(tmp / "full.mp4", num_frames=200, faststart=True)
+    data = (tmp / "full.mp4").read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")
+    (tmp / "half.mp4").write_bytes(data[: len(data) // 2])
+    out = tmp / "out" / "clips.json"
+    return clip_index_of(tmp / "half.mp4", out), out, ["half.mp4", "last frame does not decode"]
+
+
 def audio_only_video(tmp: Path):
     write_audio_only(tmp / "sound.m4a")
     out = tmp / "out" / "clips.json"
@@ -175,6 +185,7 @@ CASES = {
     "empty video": empty_video,
     "truncated video": truncated_video,
     "audio-only video": audio_only_video,
+    "mp4 truncated at 50% with the index at the front": truncated_faststart_video,
     "malformed annotations": malformed_annotations,
     "annotations not JSON": annotations_not_json,
     "precomputed features of the wrong dim": precomputed_wrong_dim,
