@@ -137,6 +137,21 @@ def glove_line_with_letters(tmp: Path):
     return argv, out, ["vectors.txt", "line 2"]
 
 
+def word2vec_given_as_glove(tmp: Path):
+    argv, out = glove_convert(tmp, "2 3\nthe 0.1 0.2 0.3\ncat 0.4 0.5 0.6\n")
+    return argv, out, ["vectors.txt", "word2vec header", "--format word2vec"]
+
+
+def glove_line_with_too_many_numbers(tmp: Path):
+    argv, out = glove_convert(tmp, "the 0.1 0.2 0.3\ncat 0.9 0.1 0.2 0.3\n")
+    return argv, out, ["vectors.txt", "line 2", "more than 3 numbers"]
+
+
+def glove_tab_separated(tmp: Path):
+    argv, out = glove_convert(tmp, "the\t0.1 0.2 0.3\ncat\t0.4 0.5 0.6\n")
+    return argv, out, ["vectors.txt", "line", "tab-separated"]
+
+
 def glove_nan_vector(tmp: Path):
     argv, out = glove_convert(tmp, "the 0.1 0.2 0.3\ncat 0.1 nan 0.3\n")
     return argv, out, ["vectors.txt", "line 2", "non-finite"]
@@ -193,6 +208,9 @@ CASES = {
     "malformed GloVe line": glove_line_with_letters,
     "NaN row in precomputed features": precomputed_nan_row,
     "NaN word vector": glove_nan_vector,
+    "word2vec file given as GloVe": word2vec_given_as_glove,
+    "GloVe line with too many numbers": glove_line_with_too_many_numbers,
+    "tab-separated GloVe file": glove_tab_separated,
     "NaN row in a training video's features": nan_row_in_training_video,
     "Inf row in a validation video's features": inf_row_in_validation_video,
     "feature store with more clips than its attrs": store_with_more_clips_than_its_attrs,

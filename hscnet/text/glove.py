@@ -23,7 +23,10 @@ batches of lines with numpy. D is the header's (word2vec) or, for GloVe, the num
 trailing numeric fields of the first line (``dim`` overrides it).
 
 Line policy: a line with fewer than D + 1 fields, or a non-numeric / non-finite value, is an
-error naming the file and line. Blank lines are skipped. A repeated word keeps its first vector
+error naming the file and line. A line with more fields is a multi-word word only when its extra
+leading fields are not numbers (840B's ``". . ."``); otherwise it is an error (a longer vector), as
+is a tab in the word (a tab-separated file would otherwise read as D-1 numbers). A GloVe file
+whose first line is ``count dim`` is a word2vec text file: an error that says so. Blank lines are skipped. A repeated word keeps its first vector
 (as gensim does). A word that is not valid UTF-8 or is empty is skipped: no tokeniser output can
 ever equal it. Each skip is counted in the log; the numbers of a skipped line are not parsed.
 
@@ -62,6 +65,7 @@ KEYED_VECTORS_FILE = "vectors.kv"
 UNK_FILE = "unk.npy"
 META_FILE = "meta.json"
 
+_TAB_SEPARATED = "tab-separated fields; GloVe separates the word and the numbers by single spaces"
 _BATCH_LINES = 4096  # lines parsed per numpy call: amortises the call, bounds the temporary bytes
 _READ_BLOCK = 1 << 24
 
@@ -190,11 +194,18 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
             elif spaces > dim:
                 # The word itself contains spaces (840B has a few): the vector is the last dim fields.
                 cut = len(body.rsplit(b" ", dim)[0])
+                if any(map(_is_number, body[:cut].split(b" ")[1:])):
+                    raise InputError(
+                        f"{path}: line {line_number}: more than {dim} numbers (found {spaces + 1} fields, "
+                        "and the extra ones are numbers, not words of a multi-word token)"
+                    )
                 events["multi-word line (kept)"] += 1
             else:
                 raise InputError(
                     f"{path}: line {line_number}: expected a word and {dim} numbers, found {spaces + 1} fields"
                 )
+            if b"\t" in body[:cut]:
+                raise InputError(f"{path}: line {line_number}: {_TAB_SEPARATED}")
             try:
                 word = body[:cut].decode("utf-8")
             except UnicodeDecodeError:
@@ -265,18 +276,31 @@ def _parse_header(header: bytes | None, path: Path) -> tuple[int, int]:
 
 
 def _detect_dim(line: bytes, path: Path) -> int:
-    """Number of trailing numeric fields, leaving at least one field for the word."""
+    """Number of trailing numeric fields of the first line, leaving at least one field for the word."""
+    if b"\t" in line:
+        raise InputError(f"{path}: first vector line: {_TAB_SEPARATED}")
     fields = line.split(b" ")
+    if len(fields) == 2 and all(field.isdigit() for field in fields):
+        raise InputError(
+            f"{path}: the first line {line.decode(errors='replace')!r} is a word2vec header (count dim), "
+            "not a GloVe vector; use --format word2vec"
+        )
     dim = 0
     for field in reversed(fields[1:]):
-        try:
-            float(field)
-        except ValueError:
+        if not _is_number(field):
             break
         dim += 1
     if dim == 0:
         raise InputError(f"{path}: first vector line has no numbers: {line[:80]!r}")
     return dim
+
+
+def _is_number(field: bytes) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_batch(tails: list[bytes], line_numbers: list[int], dim: int, path: Path) -> np.ndarray:
