@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_clip_index(args: argparse.Namespace) -> None:
     from extractors.clip_index import build_clip_index, write_clip_index
-    from extractors.videos import parse_video_spec, read_paragraph_videos, read_video_list, resolve_videos, shard_of
+    from extractors.videos import parse_video_specs, read_paragraph_videos, read_video_list, resolve_videos, shard_of
 
     if not 0 <= args.shard < args.num_shards:
         raise InputError(f"--shard {args.shard} is not in 0..{args.num_shards - 1}")
@@ -88,7 +88,8 @@ def run_clip_index(args: argparse.Namespace) -> None:
         return shard_of(video_id, args.num_shards) == args.shard
 
     if args.videos:
-        videos = {v: p for v, p in map(parse_video_spec, args.videos) if in_shard(v)}
+        specs = parse_video_specs((f"--videos {spec}", spec) for spec in args.videos)
+        videos = {v: p for v, p in specs.items() if in_shard(v)}
     elif args.video_list:
         videos = {v: p for v, p in read_video_list(args.video_list).items() if in_shard(v)}
     else:

@@ -107,18 +107,27 @@ def parse_video_spec(spec: str, source: str = "--videos") -> tuple[str, str]:
     return video_id.strip(), path.strip()
 
 
+def parse_video_specs(specs: Iterable[tuple[str, str]], base: Path = Path()) -> dict[str, Path]:
+    """``(source, "ID=PATH")`` pairs -> id -> ``base / PATH``; a repeated id is an error naming both sources."""
+    videos: dict[str, Path] = {}
+    first: dict[str, str] = {}
+    for source, spec in specs:
+        video_id, video_path = parse_video_spec(spec, source)
+        if video_id in videos:
+            raise InputError(f"{source}: duplicate video id {video_id!r} (also given by {first[video_id]})")
+        videos[video_id] = base / video_path
+        first[video_id] = source
+    return videos
+
+
 def read_video_list(path: str | os.PathLike) -> dict[str, Path]:
     """Read an ``ID=PATH`` list file; duplicate ids are an error."""
     list_path = Path(path)
     if not list_path.is_file():
         raise MissingInputError(f"{list_path}: video list not found")
-    videos: dict[str, Path] = {}
-    for line_no, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), start=1):
+    specs = []
+    for number, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), start=1):
         line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        video_id, video_path = parse_video_spec(line, f"{list_path}:{line_no}")
-        if video_id in videos:
-            raise InputError(f"{list_path}:{line_no}: duplicate video id {video_id!r}")
-        videos[video_id] = list_path.parent / video_path
-    return videos
+        if line and not line.startswith("#"):
+            specs.append((f"{list_path}:{number}", line))
+    return parse_video_specs(specs, list_path.parent)

@@ -80,15 +80,33 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 1) -> Non
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file, naming the file in the error when it is missing or malformed."""
+    """Read a JSON file, naming the file in the error when it is missing or malformed.
+
+    A key repeated within one object is an error: ``json`` would silently keep the last one (two
+    annotations of one video in an ActivityNet or TACoS file).
+    """
     p = Path(path)
     if not p.is_file():
         raise MissingInputError(f"{p}: file not found")
     try:
         with open(p, encoding="utf-8") as fh:
-            return json.load(fh)
+            return json.load(fh, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
         raise InputError(f"{p}: not valid JSON ({err})") from err
+    except _DuplicateKey as err:
+        raise InputError(f"{p}: key {err.args[0]!r} appears twice in one JSON object") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        raise _DuplicateKey(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return obj
 
 
 def open_hdf5(path: str | os.PathLike, what: str):

@@ -91,6 +91,31 @@ def annotations_not_json(tmp: Path):
     return argv, out, ["bad.json", "not valid JSON"]
 
 
+def activitynet_duplicate_video_key(tmp: Path):
+    raw = tmp / "val_1.json"
+    entry = '{"duration": 20.0, "timestamps": [[0, 5]], "sentences": ["a man walks."]}'
+    raw.write_text('{"v_a": %s, "v_b": %s, "v_a": %s}' % (entry, entry, entry))
+    out = tmp / "out" / "val.json"
+    argv = ["prepare-annotations", "--format", "activitynet", "--input", str(raw), "--split", "val", "--output", str(out)]
+    return argv, out, ["val_1.json", "'v_a' appears twice"]
+
+
+def every_span_dropped(tmp: Path):
+    raw = write_json_file(tmp / "val_1.json", {"v_a": {"duration": 20.0, "timestamps": [[25, 30], [5, 5]],
+                                                       "sentences": ["after the end.", "empty span."]}})
+    out = tmp / "out" / "val.json"
+    argv = ["prepare-annotations", "--format", "activitynet", "--input", str(raw), "--split", "val", "--output", str(out)]
+    return argv, out, ["val_1.json", "no paragraph left", "all 2 spans have start >= end"]
+
+
+def duplicate_video_ids_on_the_command_line(tmp: Path):
+    write_video(tmp / "a.mp4", num_frames=20)
+    write_video(tmp / "b.mp4", num_frames=20)
+    out = tmp / "out" / "clips.json"
+    argv = ["clip-index", "--videos", f"x={tmp / 'a.mp4'}", f"x={tmp / 'b.mp4'}", "--num-clips", "4", "--output", str(out)]
+    return argv, out, ["b.mp4", "duplicate video id 'x'", "a.mp4"]
+
+
 def precomputed_wrong_dim(tmp: Path):
     source = tmp / "tall.hdf5"
     with h5py.File(source, "w") as h5:
@@ -203,6 +228,9 @@ CASES = {
     "mp4 truncated at 50% with the index at the front": truncated_faststart_video,
     "malformed annotations": malformed_annotations,
     "annotations not JSON": annotations_not_json,
+    "duplicate video key in an ActivityNet JSON": activitynet_duplicate_video_key,
+    "every span of a split dropped by cleaning": every_span_dropped,
+    "duplicate ids in --videos": duplicate_video_ids_on_the_command_line,
     "precomputed features of the wrong dim": precomputed_wrong_dim,
     "truncated HDF5": truncated_hdf5,
     "malformed GloVe line": glove_line_with_letters,

@@ -159,6 +159,12 @@ def load_paragraphs(
             paragraphs.append(Paragraph(pid, video, duration, sentences[lo:hi], timestamps[lo:hi], positions[lo:hi]))
     for paragraph in paragraphs:
         paragraph.video_sentences = seen[paragraph.video]
+    if not paragraphs:
+        why = (
+            f"all {len(stats.dropped)} spans have start >= end after clamping to [0, duration], e.g. {stats.dropped[:3]}"
+            if stats.dropped else "it has no entries"
+        )
+        raise InputError(f"{path}: no paragraph left for split {split!r}: {why}")
     _check_ids(path, paragraphs)
     _log_stats(path, stats, paragraphs)
     return paragraphs
