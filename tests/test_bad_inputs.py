@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -20,6 +26,7 @@ from test_dataset import write_synthetic_dataset
 from extractors.synthetic import write_audio_only, write_video
 from hscnet.cli import main
 from hscnet.errors import InputError
+from hscnet.io import atomic_directory, atomic_path
 
 
 def write_json_file(path: Path, obj) -> Path:
@@ -94,7 +101,7 @@ def annotations_not_json(tmp: Path):
 def activitynet_duplicate_video_key(tmp: Path):
     raw = tmp / "val_1.json"
     entry = '{"duration": 20.0, "timestamps": [[0, 5]], "sentences": ["a man walks."]}'
-    raw.write_text('{"v_a": %s, "v_b": %s, "v_a": %s}' % (entry, entry, entry))
+    raw.write_text(f'{{"v_a": {entry}, "v_b": {entry}, "v_a": {entry}}}')
     out = tmp / "out" / "val.json"
     argv = ["prepare-annotations", "--format", "activitynet", "--input", str(raw), "--split", "val", "--output", str(out)]
     return argv, out, ["val_1.json", "'v_a' appears twice"]
@@ -294,3 +301,63 @@ def test_a_non_finite_loss_names_the_videos_of_its_batch(tmp_path):
     argv, _, _ = train_on(tmp_path, spoil)
     with pytest.raises(FloatingPointError, match=r"loss became (nan|inf) on paragraphs .*train_video_1\.mp4"):
         main([*argv, "--feature-norm", "none"])
+
+
+# ------------------------------------------------------------------ killed writers
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_next_write_removes_only_its_own_stale_temporaries(tmp_path):
+    host, dead = socket.gethostname(), dead_pid()
+    target = tmp_path / "c3d_0.h5"
+    names = {
+        "dead writer": f".c3d_0.h5.{host}-{dead}.k2j4_x9q.tmp.h5",
+        "live writer": f".c3d_0.h5.{host}-{os.getpid()}.a8b7c6d5.tmp.h5",
+        "other host": f".c3d_0.h5.elsewhere-{dead}.a8b7c6d5.tmp.h5",
+        "other target": f".c3d_1.h5.{host}-{dead}.a8b7c6d5.tmp.h5",
+    }
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"partial")
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"done")
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {"c3d_0.h5"} | {names[k] for k in ("live writer", "other host", "other target")}
+
+
+def test_next_directory_write_removes_a_dead_writers_temporary(tmp_path):
+    stale = tmp_path / f".vectors.{socket.gethostname()}-{dead_pid()}.k2j4_x9q.tmp"
+    stale.mkdir()
+    (stale / "vectors.kv").write_bytes(b"partial")
+    with atomic_directory(tmp_path / "vectors") as tmp:
+        (tmp / "meta.json").write_text("{}")
+    assert {p.name for p in tmp_path.iterdir()} == {"vectors"}
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:C3D has no pretrained weights")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_extraction_killed_midway(tmp_path, sig):
+    """SIGTERM unwinds and removes the temporary at once; after SIGKILL the next run of that output removes it."""
+    write_video(tmp_path / "v.mp4", num_frames=200)
+    index = tmp_path / "clips.json"
+    assert main(["clip-index", "--videos", f"v={tmp_path / 'v.mp4'}", "--num-clips", "12", "--output", str(index)]) == 0
+    out = tmp_path / "out" / "c3d_0.h5"
+    argv = [sys.executable, "-m", "hscnet", "extract-c3d", "--clips", str(index), "--batch-size", "1",
+            "--device", "cpu", "--output", str(out)]
+    job = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.parent.glob(".c3d_0.h5.*.tmp.h5")) and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # well inside the forward passes
+    job.send_signal(sig)
+    assert job.wait(60) == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + signal.SIGTERM)
+    orphans = list(out.parent.glob(".c3d_0.h5.*.tmp.h5"))
+    assert not out.exists()
+    assert len(orphans) == (1 if sig == signal.SIGKILL else 0)
+    assert main(["extract-c3d", "--clips", str(index), "--device", "cpu", "--output", str(out)]) == 0
+    assert [p.name for p in out.parent.iterdir()] == ["c3d_0.h5"]

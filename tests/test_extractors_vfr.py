@@ -14,7 +14,11 @@ import pytest
 from feature_stores import read_video_features
 
 from extractors.clip_index import build_clip_index, read_clip_index, write_clip_index
-from extractors.clips import clip_spans_from_times, clip_start_frames, clip_start_frames_in_time
+from extractors.clips import (
+    clip_spans_from_times,
+    clip_start_frames,
+    clip_start_frames_in_time,
+)
 from extractors.decode import open_frames
 from extractors.extract import C3DExtractor, extract_shard
 from extractors.probe import probe_video, probe_video_with_times
