@@ -24,7 +24,6 @@ import os
 from collections.abc import Mapping
 
 import numpy as np
-from tqdm import tqdm
 
 from extractors.clips import (
     CLIP_LEN,
@@ -36,6 +35,7 @@ from extractors.clips import (
 from extractors.probe import VideoInfo, probe_video_with_times
 from hscnet.errors import InputError
 from hscnet.io import read_json, write_json
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def build_clip_index(videos: Mapping[str, str | os.PathLike], num_clips: int, ba
     if num_clips < 1:
         raise InputError(f"num_clips must be at least 1, got {num_clips}")
     entries = []
-    for video_id in tqdm(sorted(videos), desc="probe", unit="video"):
+    for video_id in progress(sorted(videos), desc="probe", unit="video"):
         info, frame_times = probe_video_with_times(videos[video_id], backend=backend)
         starts, spans = clip_layout(info, frame_times, num_clips)
         entry = {"id": video_id, **dataclasses.asdict(info)}

@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 import h5py
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from extractors.c3d import FEATURE_DIM, load_c3d
 from extractors.clip_index import IndexedVideo, clip_layout
@@ -36,6 +35,7 @@ from extractors.store import write_file_attrs, write_video_features
 from hscnet.device import resolve_device
 from hscnet.errors import InputError
 from hscnet.io import atomic_path
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class C3DExtractor:
         """Probe ``path``, sample ``num_clips`` clips uniformly in time and return their features."""
         info, frame_times = probe_video_with_times(path, backend=backend)
         starts, spans = clip_layout(info, frame_times, self.num_clips)
-        with tqdm(total=self.num_clips, desc=os.path.basename(info.path), unit="clip", leave=False) as bar:
+        with progress(total=self.num_clips, desc=os.path.basename(info.path), unit="clip", leave=False) as bar:
             features = self.extract_clips(info, starts, bar.update)
         return {
             "features": features,
@@ -170,7 +170,7 @@ def extract_shard(videos: Sequence[IndexedVideo], num_clips: int, output: str | 
     before = dataclasses.replace(extractor.stats)
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         write_file_attrs(h5, extractor.file_attrs)
-        with tqdm(total=len(videos) * num_clips, desc="c3d", unit="clip") as bar:
+        with progress(total=len(videos) * num_clips, desc="c3d", unit="clip") as bar:
             for video in videos:
                 bar.set_postfix_str(video.video_id)
                 features = extractor.extract_clips(video.info, video.clip_starts, bar.update)

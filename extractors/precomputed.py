@@ -37,12 +37,12 @@ from collections.abc import Mapping
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from extractors.clips import uniform_spans
 from extractors.store import check_video_id, write_file_attrs, write_video_features
 from hscnet.errors import InputError, check_finite_rows
 from hscnet.io import atomic_path, open_hdf5
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def import_precomputed(
         }
         with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
             write_file_attrs(h5, attrs)
-            for video_id in tqdm(sorted(durations), desc="import", unit="video"):
+            for video_id in progress(sorted(durations), desc="import", unit="video"):
                 features = resample_rows(source_rows(source, video_id, layout, input_path), num_clips)
                 write_video_features(
                     h5,

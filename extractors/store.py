@@ -20,10 +20,10 @@ from collections.abc import Iterable, Sequence
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from hscnet.errors import InputError, check_finite_rows
 from hscnet.io import atomic_path, open_hdf5
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def merge_feature_files(
     with atomic_path(output) as tmp:
         with h5py.File(tmp, "w") as out:
             write_file_attrs(out, reference)
-            for path in tqdm(shard_paths, desc="merge", unit="shard"):
+            for path in progress(shard_paths, desc="merge", unit="shard"):
                 with h5py.File(path, "r") as h5:
                     for video_id in sorted(h5):
                         h5.copy(h5[video_id], out, name=video_id)

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.data.annotations import load_normalised
@@ -43,6 +42,7 @@ from hscnet.inference import make_loader, predict
 from hscnet.io import atomic_path, write_json
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, score
 from hscnet.model import ModelConfig, ablation_config, build_criterion, build_model, total_loss
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def train_one_epoch(model, criterion, loader, optimizer, device, description: st
     model.train()
     sums: dict[str, float] = {}
     count = 0
-    bar = tqdm(loader, desc=description, leave=False, unit="batch", dynamic_ncols=True, mininterval=1.0)
+    bar = progress(loader, desc=description, leave=False, unit="batch", dynamic_ncols=True, mininterval=1.0)
     for batch in bar:
         batch = to_device(batch, device)
         losses = criterion(model(batch), batch)

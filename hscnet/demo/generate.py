@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from hscnet.demo import render as demo_render, script as demo_script, text as demo_text
 from hscnet.errors import InputError
 from hscnet.io import atomic_directory, atomic_path, write_json
+from hscnet.progress import progress
 from hscnet.text.tokenize import tokenize_sentences
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def _check_replaceable(out: Path) -> None:
 
 
 def _write_videos(scripts: dict[str, demo_script.VideoScript], video_dir: Path) -> None:
-    for video, script in tqdm(scripts.items(), desc="demo videos", unit="video"):
+    for video, script in progress(scripts.items(), desc="demo videos", unit="video"):
         frames = demo_render.render_frames(script)  # (T, H, W, 3) uint8
         with atomic_path(video_dir / f"{video}.mp4") as tmp:
             demo_render.write_video(frames, script.fps, tmp)

@@ -33,10 +33,10 @@ from typing import Any
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from hscnet.errors import InputError
 from hscnet.io import atomic_path, read_json
+from hscnet.progress import progress
 from hscnet.text.glove import WordVectors, load_vectors
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def embed_tokens_file(
         h5.attrs["oov"] = oov
         h5.attrs["source"] = vectors.meta["source"]
         h5.attrs["vectors_format"] = vectors.meta["format"]
-        for pid, paragraph in tqdm(paragraphs.items(), desc="embedding paragraphs", unit="paragraph"):
+        for pid, paragraph in progress(paragraphs.items(), desc="embedding paragraphs", unit="paragraph"):
             if "/" in pid:
                 raise InputError(f"{tokens_path}: paragraph id {pid!r} contains '/', not usable as an HDF5 group")
             embedded = embed_paragraph(paragraph, vectors, oov)

@@ -47,10 +47,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-from tqdm import tqdm
 
 from hscnet.errors import InputError, MissingInputError
 from hscnet.io import atomic_directory, read_json, write_json
+from hscnet.progress import progress
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -172,9 +172,9 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
         batch_tails.clear()
         batch_line_numbers.clear()
 
-    with open(path, "rb") as fh, tqdm(
+    with open(path, "rb") as fh, progress(
         total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", leave=False
-    ) as progress:
+    ) as bar:
         line_number = 0
         if has_header:
             fh.readline()
@@ -223,11 +223,11 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
             batch_line_numbers.append(line_number)
             if len(batch_tails) == _BATCH_LINES:
                 flush()
-                progress.update(bytes_since_update)
+                bar.update(bytes_since_update)
                 bytes_since_update = 0
         if batch_tails:
             flush()
-        progress.update(bytes_since_update)
+        bar.update(bytes_since_update)
 
     if has_header and vector_lines != declared_count:
         raise InputError(f"{path}: header declares {declared_count} vectors but the file has {vector_lines}")

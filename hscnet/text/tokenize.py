@@ -25,10 +25,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from hscnet.data.annotations import load_normalised
 from hscnet.errors import InputError
+from hscnet.progress import progress
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -81,7 +80,7 @@ def tokenize_annotations(annotation_paths: list[str | os.PathLike]) -> dict[str,
     """
     tokens: dict[str, dict[str, Any]] = {}
     for path in annotation_paths:
-        for paragraph in tqdm(load_normalised(path), desc=f"tokenizing {Path(path).name}", unit="paragraph"):
+        for paragraph in progress(load_normalised(path), desc=f"tokenizing {Path(path).name}", unit="paragraph"):
             if paragraph.id in tokens:
                 raise InputError(f"{path}: paragraph id {paragraph.id!r} also appears in an earlier annotation file")
             try:
