@@ -217,6 +217,19 @@ def inf_row_in_validation_video(tmp: Path):
     return argv, out, ["features.h5", "video 'val_video_0.mp4'", "row 2", "non-finite"]
 
 
+def nan_row_in_a_test_video(tmp: Path):
+    """Scoring a trained model on a split whose features hold a NaN row."""
+    argv, best, data = train_on(tmp, lambda feats, paragraphs: None)
+    assert main(argv) == 0
+    test_split = data["val"]  # the synthetic dataset's held-out split
+    with h5py.File(data["features"], "a") as feats:
+        feats[json.loads(test_split.read_text())[1]["video"]][4, 0] = np.nan
+    predictions = tmp / "out" / "predictions.json"
+    argv = ["evaluate", "--checkpoint", str(best), "--features", str(data["features"]), "--text", str(data["text"]),
+            "--annotations", str(test_split), "--predictions", str(predictions)]
+    return argv, predictions, ["features.h5", "video 'val_video_1.mp4'", "row 4", "non-finite"]
+
+
 def store_with_more_clips_than_its_attrs(tmp: Path):
     def spoil(feats, paragraphs):
         video = paragraphs["val"][1]["video"]
@@ -248,6 +261,7 @@ CASES = {
     "tab-separated GloVe file": glove_tab_separated,
     "NaN row in a training video's features": nan_row_in_training_video,
     "Inf row in a validation video's features": inf_row_in_validation_video,
+    "NaN row in a test video's features (evaluate)": nan_row_in_a_test_video,
     "feature store with more clips than its attrs": store_with_more_clips_than_its_attrs,
 }
 
