@@ -17,7 +17,7 @@ class MissingInputError(InputError, FileNotFoundError):
     """A file the user named does not exist."""
 
 
-def check_finite_rows(rows, where: str, first_row: int = 0) -> None:
+def check_finite_rows(rows, where: str) -> None:
     """Raise :class:`InputError` naming ``where`` and the first row of ``rows`` holding a NaN or Inf.
 
     One non-finite row would turn every standardised feature (or the loss) NaN far from its source,
@@ -29,6 +29,6 @@ def check_finite_rows(rows, where: str, first_row: int = 0) -> None:
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise InputError(
-            f"{where}: row {first_row + int(bad[0])} has non-finite values (NaN or Inf)"
+            f"{where}: row {int(bad[0])} has non-finite values (NaN or Inf)"
             + (f", and {len(bad) - 1} more rows" if len(bad) > 1 else "")
         )

@@ -193,7 +193,7 @@ def ground(
     try:
         cased = tokenize_sentences(list(sentences), lowercase=False)
     except InputError as err:
-        raise InputError(f"paragraph: {err}") from None
+        raise InputError(f"paragraph: {err}") from err
     lower = [[word.lower() for word in words] for words in cased]
     embedded = embed_paragraph(TokenizedParagraph(str(video), lower, cased), vectors, oov=text_provenance.get("oov", "zero"))
     if len(embedded.oov_words) == len(embedded.word_sentence):

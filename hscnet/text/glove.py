@@ -270,8 +270,8 @@ def _parse_header(header: bytes | None, path: Path) -> tuple[int, int]:
     fields = (header or b"").split()
     try:
         count, dim = (int(field) for field in fields)
-    except ValueError:
-        raise InputError(f"{path}: line 1: expected a word2vec header 'count dim', got {header[:80]!r}") from None
+    except ValueError as err:
+        raise InputError(f"{path}: line 1: expected a word2vec header 'count dim', got {header[:80]!r}") from err
     return count, dim
 
 
@@ -317,7 +317,7 @@ def _parse_batch(tails: list[bytes], line_numbers: list[int], dim: int, path: Pa
         try:
             row = np.array([float(field) for field in tail.split()], dtype=np.float32)
         except ValueError as err:
-            raise InputError(f"{path}: line {line_number}: malformed vector ({err})") from None
+            raise InputError(f"{path}: line {line_number}: malformed vector ({err})") from err
         if row.size != dim:
             raise InputError(f"{path}: line {line_number}: expected {dim} numbers, found {row.size}")
         if not np.isfinite(row).all():
@@ -334,7 +334,7 @@ def _read_word2vec_binary(path: Path) -> KeyedVectors:
     try:
         keyed = KeyedVectors.load_word2vec_format(str(path), binary=True)
     except (ValueError, EOFError) as err:  # gensim's errors for bad headers and truncated files
-        raise InputError(f"{path}: not a valid word2vec binary file ({err})") from None
+        raise InputError(f"{path}: not a valid word2vec binary file ({err})") from err
     if not np.isfinite(keyed.vectors).all():
         raise InputError(f"{path}: non-finite values in vectors")
     return keyed

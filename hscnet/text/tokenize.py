@@ -86,7 +86,7 @@ def tokenize_annotations(annotation_paths: list[str | os.PathLike]) -> dict[str,
             try:
                 cased = tokenize_sentences(paragraph.sentences, lowercase=False)
             except InputError as err:
-                raise InputError(f"{path}: paragraph {paragraph.id!r}: {err}") from None
+                raise InputError(f"{path}: paragraph {paragraph.id!r}: {err}") from err
             lower = [[word.lower() for word in words] for words in cased]
             tokens[paragraph.id] = {"video": paragraph.video, "tokens": lower, "cased": cased}
     return tokens
