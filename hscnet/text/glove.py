@@ -335,6 +335,8 @@ def _read_word2vec_binary(path: Path) -> KeyedVectors:
         keyed = KeyedVectors.load_word2vec_format(str(path), binary=True)
     except (ValueError, EOFError) as err:  # gensim's errors for bad headers and truncated files
         raise InputError(f"{path}: not a valid word2vec binary file ({err})") from err
-    if not np.isfinite(keyed.vectors).all():
-        raise InputError(f"{path}: non-finite values in vectors")
+    finite = np.isfinite(keyed.vectors).all(axis=1)
+    if not finite.all():
+        word = keyed.index_to_key[int(np.flatnonzero(~finite)[0])]
+        raise InputError(f"{path}: the vector of {word!r} has non-finite values (and {int((~finite).sum()) - 1} more)")
     return keyed
