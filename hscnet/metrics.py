@@ -70,7 +70,7 @@ def parse_predictions(data: object, source: str) -> list[PredictedParagraph]:
     """Validate predictions already in memory (the JSON list); errors name ``source`` and the entry."""
     if not isinstance(data, list):
         # ValueError, not TypeError: a malformed input file, reported by the CLI as one clean line.
-        raise InputError(f"{source}: predictions must be a JSON list of paragraphs, got {type(data).__name__}")  # noqa: TRY004
+        raise InputError(f"{source}: predictions must be a JSON list of paragraphs, got {type(data).__name__}")
     predictions = []
     for index, entry in enumerate(data):
         where = f"{source}: entry {index}"
