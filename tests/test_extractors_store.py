@@ -99,6 +99,11 @@ def test_write_checks_ids_and_shapes(tmp_path):
         write_video_features(h5, "v", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4")
         with pytest.raises(ValueError, match="duplicate video id 'v'"):
             write_video_features(h5, "v", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4")
+        features = np.zeros((2, 3))
+        features[1, 2] = np.inf
+        with pytest.raises(ValueError, match=r"v2\.mp4: video 'w': features: row 1 has non-finite values"):
+            write_video_features(h5, "w", features, fps=1, num_frames=1, duration=1, clip_spans=spans, source="v2.mp4")
+        assert "w" not in h5
 
 
 def test_shard_of_is_stable_crc32():
