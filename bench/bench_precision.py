@@ -15,7 +15,6 @@ jobs hits each of them alike; the table gives the median and the range of the ro
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hscnet.errors import InputError, MissingInputError
 from hscnet.fingerprint import sha256_file
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class C3D(nn.Module):
     def __init__(self, layer: str = "fc6"):
         super().__init__()
         if layer not in ("fc6", "fc7"):
-            raise ValueError(f"C3D feature layer must be fc6 or fc7, got {layer!r}")
+            raise InputError(f"C3D feature layer must be fc6 or fc7, got {layer!r}")
         self.layer = layer
 
         def conv(cin: int, cout: int) -> nn.Conv3d:
@@ -130,16 +131,16 @@ def convert_state_dict(checkpoint: object, path: Path) -> tuple[str, dict[str, t
     """Detect the weight format of a loaded checkpoint and return (format, state dict in our names)."""
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not state:
-        raise ValueError(f"{path}: not a C3D state dict (got {type(checkpoint).__name__})")
+        raise InputError(f"{path}: not a C3D state dict (got {type(checkpoint).__name__})")
     non_tensors = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if non_tensors:
-        raise ValueError(f"{path}: state dict entries are not tensors: {', '.join(map(str, non_tensors[:5]))}")
+        raise InputError(f"{path}: state dict entries are not tensors: {', '.join(map(str, non_tensors[:5]))}")
     keys = list(state)
     if "conv1.weight" in state:
         return "c3d-pickle", dict(state)
     if any(k.endswith("conv1a.conv.weight") for k in keys):
         return "mmaction2", _rename_mmaction2(state, path)
-    raise ValueError(
+    raise InputError(
         f"{path}: neither a c3d.pickle (conv1.weight ...) nor an mmaction2 C3D checkpoint "
         f"(backbone.conv1a.conv.weight ...); first keys: {', '.join(keys[:5])}"
     )
@@ -158,7 +159,7 @@ def _rename_mmaction2(state: dict[str, torch.Tensor], path: Path) -> dict[str, t
             continue
         renamed[name] = value
     if unexpected:
-        raise ValueError(f"{path}: unexpected keys in mmaction2 C3D checkpoint: {', '.join(unexpected)}")
+        raise InputError(f"{path}: unexpected keys in mmaction2 C3D checkpoint: {', '.join(unexpected)}")
     return renamed
 
 
@@ -182,17 +183,17 @@ def check_state_dict(model: C3D, state: dict[str, torch.Tensor], path: Path, str
     if misshaped:
         problems.append(f"mis-shaped keys: {'; '.join(misshaped)}")
     if problems:
-        raise ValueError(f"{path}: C3D weights do not match the network: " + " | ".join(problems))
+        raise InputError(f"{path}: C3D weights do not match the network: " + " | ".join(problems))
 
 
 def _read_checkpoint(path: Path) -> object:
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: C3D weights file not found")
+        raise MissingInputError(f"{path}: C3D weights file not found")
     try:
         # weights_only: a checkpoint is data; never execute code from a downloaded pickle.
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
-        raise ValueError(
+        raise InputError(
             f"{path}: cannot be read as a PyTorch checkpoint with weights_only=True ({err}). If it is a "
             "trusted checkpoint carrying extra metadata, save just its state dict and pass that file."
         ) from err

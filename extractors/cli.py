@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from hscnet.errors import InputError
+
 log = logging.getLogger(__name__)
 
 
@@ -81,21 +83,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_clip_index(args: argparse.Namespace) -> None:
     from extractors.clip_index import build_clip_index, write_clip_index
-    from extractors.videos import parse_video_spec, read_paragraph_videos, read_video_list, resolve_videos, shard_of
+    from extractors.videos import parse_video_specs, read_paragraph_videos, read_video_list, resolve_videos, shard_of
 
     if not 0 <= args.shard < args.num_shards:
-        raise ValueError(f"--shard {args.shard} is not in 0..{args.num_shards - 1}")
+        raise InputError(f"--shard {args.shard} is not in 0..{args.num_shards - 1}")
 
     def in_shard(video_id: str) -> bool:
         return shard_of(video_id, args.num_shards) == args.shard
 
     if args.videos:
-        videos = {v: p for v, p in map(parse_video_spec, args.videos) if in_shard(v)}
+        specs = parse_video_specs((f"--videos {spec}", spec) for spec in args.videos)
+        videos = {v: p for v, p in specs.items() if in_shard(v)}
     elif args.video_list:
         videos = {v: p for v, p in read_video_list(args.video_list).items() if in_shard(v)}
     else:
         if not args.video_dir:
-            raise ValueError("--annotations needs --video-dir")
+            raise InputError("--annotations needs --video-dir")
         # Filter before resolving: only this shard's videos need to exist for this job.
         ids = [v for v in read_paragraph_videos(args.annotations) if in_shard(v)]
         videos = resolve_videos(ids, args.video_dir, args.extensions)

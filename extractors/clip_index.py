@@ -6,7 +6,12 @@ fail on bad files) and the C3D forward (expensive) are separate, individually ca
     {"num_clips": 256, "clip_len": 16,
      "videos": [{"id": "v_x", "path": "data/v_x.mp4", "backend": "decord", "fps": 30.0,
                  "num_frames": 420, "duration": 14.05, "width": 480, "height": 360,
-                 "size_bytes": 1234, "clip_starts": [0, ...], "clip_spans": [[0.0, 0.533], ...]}]}
+                 "size_bytes": 1234, "variable_frame_rate": false,
+                 "clip_starts": [0, ...], "clip_spans": [[0.0, 0.533], ...]}]}
+
+``clip_layout`` places the clips by frame index (constant frame rate) or by the frames' presentation
+times (variable frame rate, see ``extractors.clips``); the index keeps the spans it computed, so
+the feature store reports the clips' real times.
 
 Videos are sorted by id, so the file does not depend on the order they were listed in.
 """
@@ -19,37 +24,56 @@ import os
 from collections.abc import Mapping
 
 import numpy as np
-from tqdm import tqdm
 
-from extractors.clips import CLIP_LEN, clip_spans, clip_start_frames
-from extractors.probe import VideoInfo, probe_video
+from extractors.clips import (
+    CLIP_LEN,
+    clip_spans,
+    clip_spans_from_times,
+    clip_start_frames,
+    clip_start_frames_in_time,
+)
+from extractors.probe import VideoInfo, probe_video_with_times
+from hscnet.errors import InputError
 from hscnet.io import read_json, write_json
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
 class IndexedVideo:
-    """One video of a clip index: its probe and the start frame of each clip, (N^V,)."""
+    """One video of a clip index: its probe, the start frame (N^V,) and span in seconds (N^V, 2) of each clip."""
 
     video_id: str
     info: VideoInfo
     clip_starts: np.ndarray
+    clip_spans: np.ndarray
+
+
+def clip_layout(info: VideoInfo, frame_times: np.ndarray, num_clips: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start frames (N^V,), spans (N^V, 2) s) of ``num_clips`` clips over a probed video."""
+    if info.variable_frame_rate:
+        starts = clip_start_frames_in_time(frame_times, num_clips)
+        return starts, clip_spans_from_times(starts, frame_times, info.duration)
+    starts = clip_start_frames(info.num_frames, num_clips)
+    return starts, clip_spans(starts, info.fps, info.duration)
 
 
 def build_clip_index(videos: Mapping[str, str | os.PathLike], num_clips: int, backend: str = "auto") -> dict:
     """Probe every video (id -> path) and lay out ``num_clips`` clips over it."""
     if num_clips < 1:
-        raise ValueError(f"num_clips must be at least 1, got {num_clips}")
+        raise InputError(f"num_clips must be at least 1, got {num_clips}")
     entries = []
-    for video_id in tqdm(sorted(videos), desc="probe", unit="video"):
-        info = probe_video(videos[video_id], backend=backend)
-        starts = clip_start_frames(info.num_frames, num_clips)
+    for video_id in progress(sorted(videos), desc="probe", unit="video"):
+        info, frame_times = probe_video_with_times(videos[video_id], backend=backend)
+        starts, spans = clip_layout(info, frame_times, num_clips)
         entry = {"id": video_id, **dataclasses.asdict(info)}
         entry["clip_starts"] = starts.tolist()
-        entry["clip_spans"] = clip_spans(starts, info.fps, info.duration).tolist()
+        entry["clip_spans"] = spans.tolist()
         entries.append(entry)
         log.debug("%s: %d frames at %.3f fps via %s", video_id, info.num_frames, info.fps, info.backend)
+        if info.variable_frame_rate:
+            log.info("%s: variable frame rate; clips laid out by frame times", video_id)
     return {"num_clips": num_clips, "clip_len": CLIP_LEN, "videos": entries}
 
 
@@ -63,14 +87,17 @@ def read_clip_index(path: str | os.PathLike) -> tuple[int, list[IndexedVideo]]:
     try:
         num_clips = int(data["num_clips"])
         if int(data["clip_len"]) != CLIP_LEN:
-            raise ValueError(f"clip_len {data['clip_len']} is not {CLIP_LEN}")
+            raise InputError(f"clip_len {data['clip_len']} is not {CLIP_LEN}")
         videos = []
         for entry in data["videos"]:
             info = VideoInfo(**{f.name: entry[f.name] for f in dataclasses.fields(VideoInfo)})
             starts = np.asarray(entry["clip_starts"], dtype=np.int64)
-            if starts.shape != (num_clips,):
-                raise ValueError(f"video {entry['id']!r} has {starts.size} clip starts, expected {num_clips}")
-            videos.append(IndexedVideo(entry["id"], info, starts))
+            spans = np.asarray(entry["clip_spans"], dtype=np.float64)
+            if starts.shape != (num_clips,) or spans.shape != (num_clips, 2):
+                raise InputError(
+                    f"video {entry['id']!r} has {starts.size} clip starts and {len(spans)} spans, expected {num_clips}"
+                )
+            videos.append(IndexedVideo(entry["id"], info, starts, spans))
     except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: malformed clip index ({err!r})") from err
+        raise InputError(f"{path}: malformed clip index ({err!r})") from err
     return num_clips, videos

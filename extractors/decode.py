@@ -13,6 +13,9 @@ size, not on the video's length or size.
   clips with non-decreasing start frames: overlapping clips re-use frames of the previous batch,
   kept for that purpose).
 
+Both return frames in their displayed orientation: decord applies a rotation in the container's
+display matrix (phone videos), PyAV does not, so ``PyAVFrames`` turns them itself.
+
 Both raise ``ValueError`` naming the file when decoding fails.
 """
 
@@ -25,7 +28,8 @@ import av
 import decord
 import numpy as np
 
-from extractors.probe import VideoInfo
+from extractors.probe import VideoInfo, quarter_turns
+from hscnet.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +43,9 @@ class DecordFrames:
         try:
             self._reader = decord.VideoReader(info.path, width=width, height=height, num_threads=num_threads)
         except (decord.DECORDError, RuntimeError, AssertionError) as err:
-            raise ValueError(f"{info.path}: decord cannot open the video ({err})") from err
+            raise InputError(f"{info.path}: decord cannot open the video ({err})") from err
         if len(self._reader) != info.num_frames:
-            raise ValueError(
+            raise InputError(
                 f"{info.path}: has {len(self._reader)} frames but was probed with {info.num_frames}; "
                 "the file changed since it was indexed"
             )
@@ -51,7 +55,7 @@ class DecordFrames:
         try:
             return self._reader.get_batch([int(i) for i in indices]).asnumpy()
         except (decord.DECORDError, RuntimeError) as err:
-            raise ValueError(
+            raise InputError(
                 f"{self.path}: decoding frames {int(indices[0])}..{int(indices[-1])} failed ({err})"
             ) from err
 
@@ -75,7 +79,7 @@ class PyAVFrames:
         try:
             self._container = av.open(info.path)
         except av.FFmpegError as err:
-            raise ValueError(f"{info.path}: PyAV cannot open the video ({err})") from err
+            raise InputError(f"{info.path}: PyAV cannot open the video ({err})") from err
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = num_threads
@@ -110,7 +114,7 @@ class PyAVFrames:
             try:
                 frame = next(self._frames, None)
             except av.FFmpegError as err:
-                raise ValueError(f"{self.path}: decoding frame {self._next_index} failed ({err})") from err
+                raise InputError(f"{self.path}: decoding frame {self._next_index} failed ({err})") from err
             if frame is None:
                 return self._past_end(index)
             self._last_frame = frame
@@ -121,7 +125,7 @@ class PyAVFrames:
     def _past_end(self, index: int) -> av.VideoFrame:
         shortfall = self._num_frames - self._decoded_frames
         if self._last_frame is None or shortfall > self._max_shortfall:
-            raise ValueError(
+            raise InputError(
                 f"{self.path}: stream ends after {self._decoded_frames} of {self._num_frames} frames "
                 "(truncated or corrupt file?)"
             )
@@ -134,7 +138,11 @@ class PyAVFrames:
         return self._last_frame
 
     def _convert(self, frame: av.VideoFrame) -> np.ndarray:
-        return frame.to_ndarray(width=self._width, height=self._height, format="rgb24", interpolation="BILINEAR")
+        # Displayed orientation, as decord gives it: scale to the turned size, then turn.
+        turns = quarter_turns(frame.rotation)
+        width, height = (self._height, self._width) if turns % 2 else (self._width, self._height)
+        image = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="BILINEAR")
+        return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
     def close(self) -> None:
         self._container.close()
@@ -146,4 +154,4 @@ def open_frames(info: VideoInfo, size: tuple[int, int], num_threads: int = 1) ->
         return DecordFrames(info, size, num_threads)
     if info.backend == "pyav":
         return PyAVFrames(info, size, num_threads)
-    raise ValueError(f"{info.path}: unknown video backend {info.backend!r}")
+    raise InputError(f"{info.path}: unknown video backend {info.backend!r}")

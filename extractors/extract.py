@@ -24,17 +24,18 @@ from concurrent.futures import ThreadPoolExecutor
 import h5py
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from extractors.c3d import FEATURE_DIM, load_c3d
-from extractors.clip_index import IndexedVideo
-from extractors.clips import clip_frame_indices, clip_spans, clip_start_frames
+from extractors.clip_index import IndexedVideo, clip_layout
+from extractors.clips import clip_frame_indices
 from extractors.decode import open_frames
 from extractors.preprocess import PREPROCESSING, RESIZE, preprocess_clips
-from extractors.probe import VideoInfo, check_video_file, probe_video
+from extractors.probe import VideoInfo, check_video_file, probe_video_with_times
 from extractors.store import write_file_attrs, write_video_features
 from hscnet.device import autocast, resolve_device, resolve_precision
+from hscnet.errors import InputError
 from hscnet.io import atomic_path
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class C3DExtractor:
         decoder_threads: int = 1,
     ):
         if num_clips < 1 or batch_size < 1:
-            raise ValueError(f"num_clips and batch_size must be positive, got {num_clips}, {batch_size}")
+            raise InputError(f"num_clips and batch_size must be positive, got {num_clips}, {batch_size}")
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
@@ -101,14 +102,14 @@ class C3DExtractor:
         }
 
     def extract(self, path: str | os.PathLike, backend: str = "auto") -> dict[str, np.ndarray]:
-        """Probe ``path``, sample ``num_clips`` clips uniformly and return their features."""
-        info = probe_video(path, backend=backend)
-        starts = clip_start_frames(info.num_frames, self.num_clips)
-        with tqdm(total=self.num_clips, desc=os.path.basename(info.path), unit="clip", leave=False) as bar:
+        """Probe ``path``, sample ``num_clips`` clips uniformly in time and return their features."""
+        info, frame_times = probe_video_with_times(path, backend=backend)
+        starts, spans = clip_layout(info, frame_times, self.num_clips)
+        with progress(total=self.num_clips, desc=os.path.basename(info.path), unit="clip", leave=False) as bar:
             features = self.extract_clips(info, starts, bar.update)
         return {
             "features": features,
-            "clip_spans": clip_spans(starts, info.fps, info.duration),
+            "clip_spans": spans,
             "fps": info.fps,
             "num_frames": info.num_frames,
             "duration": info.duration,
@@ -167,15 +168,15 @@ class C3DExtractor:
 def extract_shard(videos: Sequence[IndexedVideo], num_clips: int, output: str | os.PathLike, extractor: C3DExtractor) -> None:
     """Extract every video of a clip index into the feature store ``output`` (atomic)."""
     if extractor.num_clips != num_clips:
-        raise ValueError(f"extractor samples {extractor.num_clips} clips but the clip index has {num_clips}")
+        raise InputError(f"extractor samples {extractor.num_clips} clips but the clip index has {num_clips}")
     for video in videos:  # fail fast, before hours of extraction, on files changed since indexing
         path = check_video_file(video.info.path)
         if path.stat().st_size != video.info.size_bytes:
-            raise ValueError(f"{path}: file size changed since the clip index was built; rebuild it")
+            raise InputError(f"{path}: file size changed since the clip index was built; rebuild it")
     before = dataclasses.replace(extractor.stats)
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         write_file_attrs(h5, extractor.file_attrs)
-        with tqdm(total=len(videos) * num_clips, desc="c3d", unit="clip") as bar:
+        with progress(total=len(videos) * num_clips, desc="c3d", unit="clip") as bar:
             for video in videos:
                 bar.set_postfix_str(video.video_id)
                 features = extractor.extract_clips(video.info, video.clip_starts, bar.update)
@@ -186,7 +187,8 @@ def extract_shard(videos: Sequence[IndexedVideo], num_clips: int, output: str | 
                     fps=video.info.fps,
                     num_frames=video.info.num_frames,
                     duration=video.info.duration,
-                    clip_spans=clip_spans(video.clip_starts, video.info.fps, video.info.duration),
+                    clip_spans=video.clip_spans,
+                    source=video.info.path,
                 )
     clips = extractor.stats.clips - before.clips
     seconds = max(extractor.stats.seconds - before.seconds, 1e-9)

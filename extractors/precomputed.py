@@ -37,11 +37,12 @@ from collections.abc import Mapping
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from extractors.clips import uniform_spans
 from extractors.store import check_video_id, write_file_attrs, write_video_features
+from hscnet.errors import InputError, check_finite_rows
 from hscnet.io import atomic_path, open_hdf5
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def resample_rows(features: np.ndarray, num_bins: int) -> np.ndarray:
     """Average (T, D) rows into ``num_bins`` equal bins -> (num_bins, D) float32."""
     num_rows = features.shape[0]
     if num_rows < 1:
-        raise ValueError("cannot resample zero feature rows")
+        raise InputError("cannot resample zero feature rows")
     edges = np.round(np.arange(num_bins + 1) * num_rows / num_bins).astype(np.int64)
     out = np.empty((num_bins, features.shape[1]), dtype=np.float32)
     for i in range(num_bins):
@@ -87,15 +88,16 @@ def source_rows(h5: h5py.File, video_id: str, layout: str, path: str | os.PathLi
     node = h5[video_id]
     if layout == "tacos":
         if not isinstance(node, h5py.Dataset):
-            raise ValueError(f"{path}: {video_id!r} is a group, not a (T, 4096) dataset; is the layout activitynet?")
+            raise InputError(f"{path}: {video_id!r} is a group, not a (T, 4096) dataset; is the layout activitynet?")
         rows = node[()]
     else:
         if not isinstance(node, h5py.Group) or "c3d_features" not in node:
-            raise ValueError(f"{path}: {video_id!r} has no 'c3d_features' dataset; is the layout tacos?")
+            raise InputError(f"{path}: {video_id!r} has no 'c3d_features' dataset; is the layout tacos?")
         rows = node["c3d_features"][()]
     expected_dim = LAYOUTS[layout].feature_dim
     if rows.ndim != 2 or rows.shape[1] != expected_dim or rows.shape[0] < 1:
-        raise ValueError(f"{path}: {video_id!r} features have shape {rows.shape}, expected (T>0, {expected_dim})")
+        raise InputError(f"{path}: {video_id!r} features have shape {rows.shape}, expected (T>0, {expected_dim})")
+    check_finite_rows(rows, f"{path}: video {video_id!r}: source features")
     return rows
 
 
@@ -112,16 +114,16 @@ def import_precomputed(
     output is written. Returns the number of videos written.
     """
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown precomputed layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+        raise InputError(f"unknown precomputed layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     if num_clips < 1:
-        raise ValueError(f"num_clips must be at least 1, got {num_clips}")
+        raise InputError(f"num_clips must be at least 1, got {num_clips}")
     release = LAYOUTS[layout]
     for video_id in durations:
         check_video_id(video_id)
     with open_hdf5(input_path, "precomputed feature") as source:
         missing = [v for v in durations if v not in source]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{input_path}: {len(missing)} of {len(durations)} annotated videos have no features, "
                 f"e.g. {', '.join(missing[:5])}"
             )
@@ -135,7 +137,7 @@ def import_precomputed(
         }
         with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
             write_file_attrs(h5, attrs)
-            for video_id in tqdm(sorted(durations), desc="import", unit="video"):
+            for video_id in progress(sorted(durations), desc="import", unit="video"):
                 features = resample_rows(source_rows(source, video_id, layout, input_path), num_clips)
                 write_video_features(
                     h5,
@@ -145,6 +147,7 @@ def import_precomputed(
                     num_frames=-1,
                     duration=durations[video_id],
                     clip_spans=uniform_spans(num_clips, durations[video_id]),
+                    source=str(input_path),
                 )
     log.info("imported %d videos from %s (%s) into %s", len(durations), input_path, layout, output)
     return len(durations)

@@ -10,8 +10,17 @@ recorded so that decoding later uses the same one.
 Captions use, which may include a slightly longer audio track) when the header states one, else
 ``num_frames / fps``.
 
+Frame times: ``probe_video_with_times`` also returns every frame's presentation time (seconds from
+the first frame; decord's index, or PyAV's packet timestamps, no decoding). A stream whose frame
+intervals differ from their median by more than ``VARIABLE_RATE_TOLERANCE`` is recorded as
+``variable_frame_rate`` (phone recordings, screen captures, spliced videos): its clips must be laid
+out by these times, not by frame index and the average fps.
+
 Every problem a user can cause (missing file, empty file, not a video, truncated file, audio only,
 no frames) raises ``FileNotFoundError`` or ``ValueError`` whose message starts with the path.
+The probe decodes the video's last frame (a seek, not a pass over the video), which every clip
+layout ends on: an MP4 cut short whose index sits at the front ("faststart") has a complete
+header and would otherwise fail only midway through extraction.
 """
 
 from __future__ import annotations
@@ -23,10 +32,15 @@ from pathlib import Path
 
 import av
 import decord
+import numpy as np
+
+from hscnet.errors import InputError, MissingInputError
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("decord", "pyav")
+_LAST_FRAME_FAILS = "the last frame does not decode (truncated or corrupt file?)"
+VARIABLE_RATE_TOLERANCE = 0.25  # relative; timestamp rounding of constant-rate streams stays well below it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,17 +55,18 @@ class VideoInfo:
     height: int
     backend: str  # "decord" or "pyav": the library that opened the file
     size_bytes: int
+    variable_frame_rate: bool = False  # frame intervals differ: clips are laid out by frame times
 
 
 def check_video_file(path: str | os.PathLike) -> Path:
     """Return ``path`` as a Path after checking that it is an existing, non-empty file."""
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{p}: video file not found")
+        raise MissingInputError(f"{p}: video file not found")
     if not p.is_file():
-        raise ValueError(f"{p}: not a regular file")
+        raise InputError(f"{p}: not a regular file")
     if p.stat().st_size == 0:
-        raise ValueError(f"{p}: video file is empty (0 bytes)")
+        raise InputError(f"{p}: video file is empty (0 bytes)")
     return p
 
 
@@ -60,8 +75,13 @@ def probe_video(path: str | os.PathLike, backend: str = "auto") -> VideoInfo:
 
     ``backend`` may force "decord" or "pyav" (used by tests and benchmarks).
     """
+    return probe_video_with_times(path, backend)[0]
+
+
+def probe_video_with_times(path: str | os.PathLike, backend: str = "auto") -> tuple[VideoInfo, np.ndarray]:
+    """``probe_video`` and the presentation time of every frame, (num_frames,) float64 seconds from the first."""
     if backend not in ("auto", *BACKENDS):
-        raise ValueError(f"unknown video backend {backend!r}; expected auto, decord or pyav")
+        raise InputError(f"unknown video backend {backend!r}; expected auto, decord or pyav")
     p = check_video_file(path)
     container_duration, pyav_error = _container_duration(p)
     if backend in ("auto", "decord"):
@@ -70,21 +90,27 @@ def probe_video(path: str | os.PathLike, backend: str = "auto") -> VideoInfo:
         except (decord.DECORDError, RuntimeError, AssertionError) as err:
             # decord reports every failure as one of these (AssertionError for a zero frame count).
             if backend == "decord":
-                raise ValueError(f"{p}: decord cannot open the video ({_short_message(err)})") from err
+                raise InputError(f"{p}: decord cannot open the video ({_short_message(err)})") from err
             log.info("%s: decord cannot open it (%s); falling back to PyAV", p, _short_message(err))
     if pyav_error is not None:
-        raise ValueError(f"{p}: not a readable video, truncated or corrupt ({pyav_error})")
+        raise InputError(f"{p}: not a readable video, truncated or corrupt ({pyav_error})")
     return _probe_pyav(p, container_duration)
 
 
-def _probe_decord(path: Path, container_duration: float | None) -> VideoInfo:
+def _probe_decord(path: Path, container_duration: float | None) -> tuple[VideoInfo, np.ndarray]:
     reader = decord.VideoReader(str(path), num_threads=1)
     num_frames = len(reader)
     fps = float(reader.get_avg_fps())
     height, width = reader[0].shape[:2]
     if not fps > 0:
-        raise ValueError(f"{path}: video stream has no valid frame rate ({fps})")
-    return VideoInfo(
+        raise InputError(f"{path}: video stream has no valid frame rate ({fps})")
+    try:
+        reader[num_frames - 1]
+    except (decord.DECORDError, RuntimeError) as err:
+        raise InputError(f"{path}: {_LAST_FRAME_FAILS} ({_short_message(err)})") from err
+    times = reader.get_frame_timestamp(np.arange(num_frames))[:, 0].astype(np.float64)
+    times -= times[0]
+    info = VideoInfo(
         path=str(path),
         fps=fps,
         num_frames=num_frames,
@@ -93,27 +119,43 @@ def _probe_decord(path: Path, container_duration: float | None) -> VideoInfo:
         height=int(height),
         backend="decord",
         size_bytes=path.stat().st_size,
+        variable_frame_rate=is_variable_rate(times),
     )
+    return info, times
 
 
-def _probe_pyav(path: Path, container_duration: float | None) -> VideoInfo:
+def _probe_pyav(path: Path, container_duration: float | None) -> tuple[VideoInfo, np.ndarray]:
     with av.open(str(path)) as container:
         if not container.streams.video:
             kinds = ", ".join(sorted({s.type for s in container.streams})) or "none"
-            raise ValueError(f"{path}: file has no video stream (streams: {kinds})")
+            raise InputError(f"{path}: file has no video stream (streams: {kinds})")
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not rate or rate <= 0:
-            raise ValueError(f"{path}: video stream has no valid frame rate")
+            raise InputError(f"{path}: video stream has no valid frame rate")
         fps = float(rate)
-        num_frames = stream.frames
-        if num_frames <= 0:
-            # Header without a frame count (common in MKV/WebM): count packets, no decoding.
-            num_frames = sum(1 for packet in container.demux(stream) if packet.size)
+        # Packet timestamps, no decoding; also the frame count of headers without one (MKV/WebM).
+        stamps = [packet.pts for packet in container.demux(stream) if packet.size]
+        num_frames = stream.frames if stream.frames > 0 else len(stamps)
+        if num_frames - len(stamps) > max(2, round(fps)):  # the shortfall PyAVFrames tolerates
+            raise InputError(
+                f"{path}: {_LAST_FRAME_FAILS}: the header lists {num_frames} frames, the file holds {len(stamps)}"
+            )
         width, height = stream.codec_context.width, stream.codec_context.height
+        last = _decode_frame_at(container, stream, max((s for s in stamps if s is not None), default=0))
+        if num_frames > 0 and last is None:
+            raise InputError(f"{path}: {_LAST_FRAME_FAILS}")
+        if num_frames > 0 and quarter_turns(last.rotation) % 2:
+            width, height = height, width  # displayed size, as decord reports it
+        if len(stamps) == num_frames and None not in stamps:
+            times = np.sort(np.asarray(stamps, dtype=np.float64)) * float(stream.time_base)
+            if times.size:
+                times -= times[0]
+        else:  # timestamps missing (some AVIs) or not one per frame: assume a constant rate
+            times = np.arange(num_frames) / fps
     if num_frames <= 0:
-        raise ValueError(f"{path}: video stream has zero frames")
-    return VideoInfo(
+        raise InputError(f"{path}: video stream has zero frames")
+    info = VideoInfo(
         path=str(path),
         fps=fps,
         num_frames=int(num_frames),
@@ -122,7 +164,41 @@ def _probe_pyav(path: Path, container_duration: float | None) -> VideoInfo:
         height=int(height),
         backend="pyav",
         size_bytes=path.stat().st_size,
+        variable_frame_rate=is_variable_rate(times),
     )
+    return info, times
+
+
+def quarter_turns(rotation: float) -> int:
+    """Counter-clockwise quarter turns (0..3) that show a frame upright, from its display-matrix rotation.
+
+    PyAV reports the rotation (``VideoFrame.rotation``, degrees counter-clockwise) but, unlike decord
+    and the ffmpeg command line, does not apply it; ``np.rot90(frame, quarter_turns(rotation))`` does.
+    """
+    return round(rotation / 90) % 4
+
+
+def _decode_frame_at(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, pts: int
+) -> av.VideoFrame | None:
+    """The frame at ``pts`` (seek to the keyframe before it, decode up to it); None if it does not decode."""
+    try:
+        container.seek(pts, stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if frame.pts is None or frame.pts >= pts:
+                return frame
+    except av.FFmpegError:
+        pass
+    return None
+
+
+def is_variable_rate(times: np.ndarray) -> bool:
+    """Whether some frame interval differs from the median interval by more than the tolerance."""
+    intervals = np.diff(times)
+    if intervals.size < 2:
+        return False
+    typical = float(np.median(intervals))
+    return bool(np.any(np.abs(intervals - typical) > VARIABLE_RATE_TOLERANCE * typical))
 
 
 def _container_duration(path: Path) -> tuple[float | None, str | None]:

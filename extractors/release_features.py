@@ -24,14 +24,15 @@ import os
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from extractors.c3d import FEATURE_DIM
 from extractors.clips import CLIP_LEN, uniform_spans
 from extractors.extract import C3DExtractor
 from extractors.precomputed import Release, resample_rows
 from extractors.probe import probe_video
+from hscnet.errors import InputError
 from hscnet.io import open_hdf5
+from hscnet.progress import progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,19 +52,19 @@ def load_pca(path: str | os.PathLike, dim: int) -> PcaProjection:
         group = h5["data"] if isinstance(h5.get("data"), h5py.Group) else h5
         missing = [name for name in ("U", "x_mean") if not isinstance(group.get(name), h5py.Dataset)]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{path}: not a PCA file: no dataset {' or '.join(missing)} under {group.name} "
                 "(expected U (4096, K) and x_mean (4096,), e.g. PCA_activitynet_v1-3.hdf5)"
             )
         components, mean = group["U"], group["x_mean"]
         if components.ndim != 2 or components.shape[0] != FEATURE_DIM or components.shape[1] < dim:
-            raise ValueError(f"{path}: U has shape {components.shape}, expected ({FEATURE_DIM}, K >= {dim})")
+            raise InputError(f"{path}: U has shape {components.shape}, expected ({FEATURE_DIM}, K >= {dim})")
         mean = np.asarray(mean[()], dtype=np.float64).reshape(-1)
         if mean.shape != (FEATURE_DIM,):
-            raise ValueError(f"{path}: x_mean has {mean.size} values, expected {FEATURE_DIM}")
+            raise InputError(f"{path}: x_mean has {mean.size} values, expected {FEATURE_DIM}")
         components = np.asarray(components[:, :dim], dtype=np.float64)
     if not (np.isfinite(mean).all() and np.isfinite(components).all()):
-        raise ValueError(f"{path}: U or x_mean holds NaN or infinite values")
+        raise InputError(f"{path}: U or x_mean holds NaN or infinite values")
     return PcaProjection(mean, components)
 
 
@@ -82,12 +83,12 @@ def release_features(
 ) -> dict[str, np.ndarray]:
     """``extractor.extract(path)``'s dict, with features made by ``release``'s recipe (N^V = extractor.num_clips)."""
     if extractor.layer != release.layer:
-        raise ValueError(f"the release rows are C3D {release.layer}, but the extractor gives {extractor.layer}")
+        raise InputError(f"the release rows are C3D {release.layer}, but the extractor gives {extractor.layer}")
     if release.pca != (pca is not None):
-        raise ValueError(f"release {release.extractor}: a PCA projection is {'needed' if release.pca else 'not used'}")
+        raise InputError(f"release {release.extractor}: a PCA projection is {'needed' if release.pca else 'not used'}")
     info = probe_video(path)
     indices = window_frame_indices(info.num_frames, release.window, release.stride)
-    with tqdm(total=len(indices), desc=os.path.basename(info.path), unit="clip", leave=False) as bar:
+    with progress(total=len(indices), desc=os.path.basename(info.path), unit="clip", leave=False) as bar:
         rows = extractor.extract_frames(info, indices, bar.update)
     if pca is not None:
         rows = pca.project(rows)

@@ -21,9 +21,10 @@ from collections.abc import Iterable, Sequence
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
+from hscnet.errors import InputError, check_finite_rows
 from hscnet.io import atomic_path, open_hdf5
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,14 @@ OPTIONAL_FILE_ATTRS = ("precision", "layout")  # absent from imported features a
 def check_video_id(video_id: str) -> str:
     """HDF5 treats '/' as a group separator: such ids cannot be root datasets."""
     if not video_id or "/" in video_id or video_id in (".", ".."):
-        raise ValueError(f"video id {video_id!r} cannot be an HDF5 dataset name (empty, '/' or '.')")
+        raise InputError(f"video id {video_id!r} cannot be an HDF5 dataset name (empty, '/' or '.')")
     return video_id
 
 
 def write_file_attrs(h5: h5py.File, attrs: dict) -> None:
     missing = [k for k in FILE_ATTRS if k not in attrs]
     if missing:
-        raise ValueError(f"feature file attrs lack {', '.join(missing)}")
+        raise InputError(f"feature file attrs lack {', '.join(missing)}")
     for key in (*FILE_ATTRS, *OPTIONAL_FILE_ATTRS):
         if key in attrs:
             h5.attrs[key] = attrs[key]
@@ -56,17 +57,23 @@ def write_video_features(
     num_frames: int,
     duration: float,
     clip_spans: np.ndarray,
+    source: str,
 ) -> None:
-    """Add one video's features (num_clips, feature_dim) to an open store; attrs follow the file's."""
+    """Add one video's features (num_clips, feature_dim) to an open store; attrs follow the file's.
+
+    ``source`` (the video or precomputed file the features come from) is named in errors: a NaN or
+    Inf row is refused here, before it can reach training.
+    """
     check_video_id(video_id)
     if video_id in h5:
-        raise ValueError(f"{h5.filename}: duplicate video id {video_id!r}")
+        raise InputError(f"{h5.filename}: duplicate video id {video_id!r}")
     expected = (int(h5.attrs["num_clips"]), int(h5.attrs["feature_dim"]))
     if features.shape != expected or clip_spans.shape != (expected[0], 2):
-        raise ValueError(
+        raise InputError(
             f"{video_id}: features {features.shape} / clip_spans {clip_spans.shape} do not match "
             f"the store's (num_clips, feature_dim) = {expected}"
         )
+    check_finite_rows(features, f"{source}: video {video_id!r}: features")
     dataset = h5.create_dataset(video_id, data=np.asarray(features, dtype=np.float32))
     dataset.attrs["fps"] = float(fps)
     dataset.attrs["num_frames"] = int(num_frames)
@@ -87,7 +94,7 @@ def merge_feature_files(
     when ``expected_ids`` is given, listing how many and some of the expected videos no shard has.
     """
     if not shard_paths:
-        raise ValueError("merge needs at least one shard file")
+        raise InputError("merge needs at least one shard file")
     owners: dict[str, str] = {}
     reference: dict | None = None
     for path in shard_paths:
@@ -97,19 +104,19 @@ def merge_feature_files(
                 reference = attrs
             elif attrs != reference:
                 diff = [k for k in (*FILE_ATTRS, *OPTIONAL_FILE_ATTRS) if attrs.get(k) != reference.get(k)]
-                raise ValueError(
+                raise InputError(
                     f"{path}: file attrs {', '.join(diff)} differ from {shard_paths[0]} "
                     f"({', '.join(f'{k}={attrs.get(k)!r} vs {reference.get(k)!r}' for k in diff)})"
                 )
             for video_id in h5:
                 if video_id in owners:
-                    raise ValueError(f"{path}: video {video_id!r} is also in {owners[video_id]}")
+                    raise InputError(f"{path}: video {video_id!r} is also in {owners[video_id]}")
                 owners[video_id] = str(path)
     if expected_ids is not None:
         expected = list(dict.fromkeys(expected_ids))
         missing = [v for v in expected if v not in owners]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{output}: {len(missing)} of {len(expected)} expected videos are in none of the "
                 f"{len(shard_paths)} shards, e.g. {', '.join(missing[:5])}"
             )
@@ -119,7 +126,7 @@ def merge_feature_files(
     with atomic_path(output) as tmp:
         with h5py.File(tmp, "w") as out:
             write_file_attrs(out, reference)
-            for path in tqdm(shard_paths, desc="merge", unit="shard"):
+            for path in progress(shard_paths, desc="merge", unit="shard"):
                 with h5py.File(path, "r") as h5:
                     for video_id in sorted(h5):
                         h5.copy(h5[video_id], out, name=video_id)
@@ -130,7 +137,7 @@ def merge_feature_files(
 def _file_attrs(h5: h5py.File, path: str | os.PathLike) -> dict:
     missing = [k for k in FILE_ATTRS if k not in h5.attrs]
     if missing:
-        raise ValueError(f"{path}: not a feature store (file attrs lack {', '.join(missing)})")
+        raise InputError(f"{path}: not a feature store (file attrs lack {', '.join(missing)})")
     return {k: _plain(h5.attrs[k]) for k in (*FILE_ATTRS, *OPTIONAL_FILE_ATTRS) if k in h5.attrs}
 
 

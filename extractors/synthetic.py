@@ -12,6 +12,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
+MILLISECOND = Fraction(1, 1000)
+
 
 def frame_level(index: int) -> int:
     """Grey level of frame ``index``: 10, 16, 22, ... cycling within 10..249 (steps of 6)."""
@@ -26,22 +28,43 @@ def write_video(
     fps: float = 10,
     codec: str = "libx264",
     gop: int = 12,
+    frame_times: np.ndarray | None = None,
+    faststart: bool = False,
 ) -> None:
-    """Write ``num_frames`` frames whose grey level encodes their index (see ``frame_level``)."""
+    """Write ``num_frames`` frames whose grey level encodes their index (see ``frame_level``).
+
+    ``frame_times`` (num_frames,) seconds makes a variable-frame-rate video: frame ``i`` is shown
+    at ``frame_times[i]`` (millisecond time base) instead of ``i / fps``. ``faststart`` puts the MP4
+    index before the frames (as web videos have it).
+    """
     rng = np.random.default_rng(0)
     texture = rng.integers(-3, 4, size=(height, width, 3)).astype(np.int16)  # fixed, cheap detail
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.gop_size = gop
+        if frame_times is not None:
+            stream.time_base = stream.codec_context.time_base = MILLISECOND
         if codec == "libx264":
             stream.options = {"preset": "ultrafast", "crf": "18"}
         for i in range(num_frames):
             image = np.clip(frame_level(i) + texture, 0, 255).astype(np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if frame_times is not None:
+                frame.pts, frame.time_base = round(frame_times[i] * 1000), MILLISECOND
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def variable_rate_times(segments: list[tuple[float, float]]) -> np.ndarray:
+    """Frame times of consecutive (seconds, fps) segments, e.g. [(10, 5), (5, 50)]: 10 s at 5 fps then 5 s at 50 fps."""
+    times, start = [], 0.0
+    for seconds, fps in segments:
+        times.append(start + np.arange(round(seconds * fps)) / fps)
+        start += seconds
+    return np.concatenate(times)
 
 
 def write_audio_only(path: str | os.PathLike, seconds: float = 1.0, rate: int = 16000) -> None:

@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from hscnet.errors import InputError, MissingInputError
 from hscnet.io import read_json
 
 DURATION_TOLERANCE = 1e-3  # seconds; paragraphs of one video must agree on its duration
@@ -26,7 +27,7 @@ DURATION_TOLERANCE = 1e-3  # seconds; paragraphs of one video must agree on its 
 def shard_of(video_id: str, num_shards: int) -> int:
     """Shard (0..num_shards-1) of ``video_id``: CRC-32 of its UTF-8 bytes modulo ``num_shards``."""
     if num_shards < 1:
-        raise ValueError(f"num_shards must be at least 1, got {num_shards}")
+        raise InputError(f"num_shards must be at least 1, got {num_shards}")
     return zlib.crc32(video_id.encode("utf-8")) % num_shards
 
 
@@ -55,7 +56,7 @@ def resolve_videos(video_ids: Iterable[str], video_dir: str | os.PathLike, exten
             found[video_id] = path
     if missing:
         tried = ", ".join(extensions) if extensions else "no extensions"
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{video_dir}: {len(missing)} of {len(missing) + len(found)} videos not found "
             f"(tried the id itself and {tried}), e.g. {', '.join(missing[:5])}"
         )
@@ -73,11 +74,11 @@ def read_paragraph_videos(annotation_paths: Iterable[str | os.PathLike]) -> dict
     for path in annotation_paths:
         paragraphs = read_json(path)
         if not isinstance(paragraphs, list):
-            raise ValueError(f"{path}: expected a JSON list of paragraphs, got {type(paragraphs).__name__}")
+            raise InputError(f"{path}: expected a JSON list of paragraphs, got {type(paragraphs).__name__}")
         for i, paragraph in enumerate(paragraphs):
             video, duration = _video_and_duration(paragraph, path, i)
             if video in durations and abs(durations[video] - duration) > DURATION_TOLERANCE:
-                raise ValueError(
+                raise InputError(
                     f"{path}: paragraph {i} gives video {video!r} duration {duration}, but "
                     f"{first_seen[video]} gives {durations[video]}"
                 )
@@ -88,13 +89,13 @@ def read_paragraph_videos(annotation_paths: Iterable[str | os.PathLike]) -> dict
 
 def _video_and_duration(paragraph: object, path: str | os.PathLike, index: int) -> tuple[str, float]:
     if not isinstance(paragraph, dict):
-        raise ValueError(f"{path}: paragraph {index} is not a JSON object")
+        raise InputError(f"{path}: paragraph {index} is not a JSON object")
     video = paragraph.get("video")
     duration = paragraph.get("duration")
     if not isinstance(video, str) or not video:
-        raise ValueError(f"{path}: paragraph {index} has no 'video' string")
+        raise InputError(f"{path}: paragraph {index} has no 'video' string")
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not duration > 0:
-        raise ValueError(f"{path}: paragraph {index} (video {video!r}) has no positive 'duration'")
+        raise InputError(f"{path}: paragraph {index} (video {video!r}) has no positive 'duration'")
     return video, float(duration)
 
 
@@ -102,22 +103,31 @@ def parse_video_spec(spec: str, source: str = "--videos") -> tuple[str, str]:
     """Split ``ID=PATH`` at the first ``=``."""
     video_id, sep, path = spec.partition("=")
     if not sep or not video_id.strip() or not path.strip():
-        raise ValueError(f"{source}: expected ID=PATH, got {spec!r}")
+        raise InputError(f"{source}: expected ID=PATH, got {spec!r}")
     return video_id.strip(), path.strip()
+
+
+def parse_video_specs(specs: Iterable[tuple[str, str]], base: Path = Path()) -> dict[str, Path]:
+    """``(source, "ID=PATH")`` pairs -> id -> ``base / PATH``; a repeated id is an error naming both sources."""
+    videos: dict[str, Path] = {}
+    first: dict[str, str] = {}
+    for source, spec in specs:
+        video_id, video_path = parse_video_spec(spec, source)
+        if video_id in videos:
+            raise InputError(f"{source}: duplicate video id {video_id!r} (also given by {first[video_id]})")
+        videos[video_id] = base / video_path
+        first[video_id] = source
+    return videos
 
 
 def read_video_list(path: str | os.PathLike) -> dict[str, Path]:
     """Read an ``ID=PATH`` list file; duplicate ids are an error."""
     list_path = Path(path)
     if not list_path.is_file():
-        raise FileNotFoundError(f"{list_path}: video list not found")
-    videos: dict[str, Path] = {}
-    for line_no, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), start=1):
+        raise MissingInputError(f"{list_path}: video list not found")
+    specs = []
+    for number, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), start=1):
         line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        video_id, video_path = parse_video_spec(line, f"{list_path}:{line_no}")
-        if video_id in videos:
-            raise ValueError(f"{list_path}:{line_no}: duplicate video id {video_id!r}")
-        videos[video_id] = list_path.parent / video_path
-    return videos
+        if line and not line.startswith("#"):
+            specs.append((f"{list_path}:{number}", line))
+    return parse_video_specs(specs, list_path.parent)

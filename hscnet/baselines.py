@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hscnet.errors import InputError
+
 BASELINES = ("uniform", "whole")
 
 
@@ -20,7 +22,7 @@ def baseline_spans(kind: str, num_sentences: int, duration: float) -> list[list[
         return [[i * step, (i + 1) * step] for i in range(num_sentences)]
     if kind == "whole":
         return [[0.0, duration] for _ in range(num_sentences)]
-    raise ValueError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
+    raise InputError(f"unknown baseline {kind!r}; known: {', '.join(BASELINES)}")
 
 
 def baseline_predictions(kind: str, paragraphs: Sequence) -> list[dict]:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from hscnet.data.dataset import FeatureStats
+from hscnet.errors import InputError, MissingInputError
 from hscnet.io import atomic_path
 from hscnet.model import ModelConfig, build_model
 
@@ -34,13 +35,13 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """Load a checkpoint written by ``hscnet train`` (tensors and plain types only: weights_only)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
+        raise MissingInputError(f"{path}: checkpoint not found")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... on bad files
-        raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+        raise InputError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not an hscnet checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+        raise InputError(f"{path}: not an hscnet checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     return checkpoint
 
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+
+from hscnet.errors import InputError
 
 # Subcommand -> the module that registers it, in the order of the pipeline.
 STAGE_COMMANDS = {
@@ -53,13 +56,23 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # SIGTERM (Snakemake cancelling a job, a cluster's time limit) unwinds like Ctrl-C, so that
+    # temporary outputs are removed; Python's default would end the process on the spot.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         result = args.func(args)
-    except (FileNotFoundError, ValueError) as err:
-        # Bad input: one clear line naming the file and the problem, no traceback.
-        logging.getLogger("hscnet").error("%s", err)
+    except InputError as err:
+        # Bad input: one clear line naming the file and the problem; -v adds the cause chain.
+        # Any other exception is a bug and keeps its traceback.
+        logging.getLogger("hscnet").error("%s", err, exc_info=args.verbose)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return int(result or 0)
+
+
+def _exit_on_sigterm(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

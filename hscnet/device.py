@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from hscnet.errors import InputError
+
 log = logging.getLogger(__name__)
 
 LOCK_DIR_ENV = "HSCNET_GPU_LOCK_DIR"
@@ -49,7 +51,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda", job_gpu(torch.cuda.device_count())) if torch.cuda.is_available() else torch.device("cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but no CUDA GPU is available")
+        raise InputError(f"device {name!r} requested but no CUDA GPU is available")
     return device
 
 
@@ -63,7 +65,7 @@ def job_gpu(num_devices: int, environ: dict[str, str] | None = None, lock_dir: s
     if assigned is not None:
         first = assigned.split(",")[0].strip()
         if not first.isdigit():
-            raise ValueError(f"cannot read the GPU ids SLURM assigned: {assigned!r}")
+            raise InputError(f"cannot read the GPU ids SLURM assigned: {assigned!r}")
         # A node that hides unassigned GPUs (cgroup ConstrainDevices) shows only the assigned ones.
         return 0 if num_devices <= len(assigned.split(",")) else int(first)
     if _held_gpu is None:
@@ -91,7 +93,7 @@ class GpuLock:
         Raises TimeoutError after ``timeout_s`` (None: wait as long as it takes).
         """
         if num_devices < 1:
-            raise ValueError(f"no GPU to allocate (device count {num_devices})")
+            raise InputError(f"no GPU to allocate (device count {num_devices})")
         lock_dir = Path(lock_dir)
         lock_dir.mkdir(parents=True, exist_ok=True)
         started, warned = time.monotonic(), False
@@ -128,7 +130,7 @@ def resolve_precision(name: str, device: torch.device) -> str:
     if name == "auto":
         return "bf16" if has_native_bf16(device) else "fp32"
     if name not in PRECISIONS:
-        raise ValueError(f"unknown precision {name!r}; known: auto, {', '.join(PRECISIONS)}")
+        raise InputError(f"unknown precision {name!r}; known: auto, {', '.join(PRECISIONS)}")
     return name
 
 
@@ -142,7 +144,7 @@ def has_native_bf16(device: torch.device) -> bool:
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """Autocast to ``precision`` on ``device`` ("fp32": a no-op context)."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+        raise InputError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
     return torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32")
 
 

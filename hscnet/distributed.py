@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.utils.data import BatchSampler, Sampler
 
 from hscnet.device import resolve_device
+from hscnet.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +98,10 @@ def check_shares(num_samples: int, batch_size: int, world: World) -> None:
     """Refuse a global batch that the ranks cannot share: not divisible by N, or a last batch of fewer
     than N samples (a rank without data cannot take part in the gradient average)."""
     if batch_size % world.size:
-        raise ValueError(f"global batch {batch_size} is not divisible by the {world.size} processes; choose a multiple")
+        raise InputError(f"global batch {batch_size} is not divisible by the {world.size} processes; choose a multiple")
     last = num_samples % batch_size
     if 0 < last < world.size:
-        raise ValueError(
+        raise InputError(
             f"the last batch of each epoch holds {last} of {num_samples} training paragraphs, fewer than the "
             f"{world.size} processes; choose a batch size that leaves 0 or at least {world.size}"
         )

@@ -36,6 +36,7 @@ from hscnet.checkpoint import load_trained_model
 from hscnet.data.annotations import FORMATS, load_normalised, load_paragraphs
 from hscnet.data.dataset import ParagraphDataset
 from hscnet.device import PRECISIONS, autocast, resolve_device, resolve_precision
+from hscnet.errors import InputError
 from hscnet.inference import make_loader, predict
 from hscnet.io import write_json
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, read_predictions, score
@@ -50,12 +51,12 @@ def check_inputs_match_training(dataset: ParagraphDataset, cfg, trained_on: dict
     for path, dim, expected in ((dataset.features_path, dataset.video_dim, cfg.video_dim),
                                 (dataset.text_path, dataset.word_dim, cfg.word_dim)):
         if dim != expected:
-            raise ValueError(f"{path}: {dim}-d vectors, but the model of {checkpoint} takes {expected}-d ones")
+            raise InputError(f"{path}: {dim}-d vectors, but the model of {checkpoint} takes {expected}-d ones")
     for kind, path in (("features", dataset.features_path), ("text", dataset.text_path)):
         now = dataset.provenance[kind]
         for key, value in trained_on.get(kind, {}).items():
             if key in ("extractor", "weights", "source", "oov") and key in now and now[key] != value:
-                raise ValueError(f"{path}: {key} {now[key]!r} differs from the training data's {value!r} ({checkpoint})")
+                raise InputError(f"{path}: {key} {now[key]!r} differs from the training data's {value!r} ({checkpoint})")
 
 
 def evaluate_checkpoint(
@@ -143,12 +144,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.checkpoint:
         if args.scored:
-            raise ValueError("give either a PREDICTIONS file to score or --checkpoint, not both")
+            raise InputError("give either a PREDICTIONS file to score or --checkpoint, not both")
         missing = [f"--{k}" for k in ("features", "text", "predictions") if not getattr(args, k)]
         if missing:
-            raise ValueError(f"--checkpoint needs {', '.join(missing)}")
+            raise InputError(f"--checkpoint needs {', '.join(missing)}")
         if args.format != "normalised":
-            raise ValueError("--checkpoint evaluates normalised paragraph JSON (the one the text stage embedded)")
+            raise InputError("--checkpoint evaluates normalised paragraph JSON (the one the text stage embedded)")
         predictions, metrics = evaluate_checkpoint(
             args.checkpoint, args.features, args.text, args.annotations, args.iou, args.batch_size, args.device,
             args.precision,
@@ -159,7 +160,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         metrics = score(read_predictions(args.scored), _annotations(args), args.iou, source=args.scored)
         metrics.update(method="external", predictions=str(args.scored), annotations=str(args.annotations))
     else:
-        raise ValueError("give a PREDICTIONS file to score, or --checkpoint with --features/--text/--predictions")
+        raise InputError("give a PREDICTIONS file to score, or --checkpoint with --features/--text/--predictions")
     _log_metrics(Path(args.checkpoint or args.scored).name, metrics)
     _emit_metrics(metrics, args.metrics)
     return 0

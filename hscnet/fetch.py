@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import requests
 from tqdm import tqdm
 
+from hscnet.errors import InputError, MissingInputError
 from hscnet.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def fetch(
     """
     target = Path(target)
     if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        raise ValueError(f"{target}: sha256 must be 64 lowercase hex digits, got {sha256!r}")
+        raise InputError(f"{target}: sha256 must be 64 lowercase hex digits, got {sha256!r}")
     if member is None:
         download = target
     else:
@@ -83,7 +84,7 @@ def place_by_hand(target: str | os.PathLike, instructions: str) -> None:
     if target.is_file():
         log.info("%s: in place", target)
         return
-    raise FileNotFoundError(
+    raise MissingInputError(
         f"{target}: cannot be downloaded automatically. {instructions.strip()} "
         f"Put the file at {target.resolve()} and run again."
     )
@@ -103,7 +104,7 @@ def _download(url: str, path: Path, sha256: str | None, size: int | None, attemp
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
                 received = part.stat().st_size if part.exists() else 0
                 if attempt == attempts:
-                    raise ValueError(
+                    raise InputError(
                         f"{path}: could not download {url} ({type(err).__name__}: {err}). "
                         + (f"{received} bytes are kept in {part}: run again to resume, "
                            if received else "Check the address and the network, ")
@@ -127,7 +128,7 @@ def _transfer(session: requests.Session, url: str, path: Path, part: Path) -> No
         if response.status_code == 416 and offset:
             return  # nothing after the kept bytes: the verification decides whether they are the file
         if response.status_code >= 400:
-            raise ValueError(
+            raise InputError(
                 f"{path}: {url} answered HTTP {response.status_code} {response.reason}. Check the address "
                 f"(downloads['{path}'].url in config.yaml; a mirror works too) or put the file at {path} by hand."
             )
@@ -171,12 +172,12 @@ def _verify(
         return
     if delete_on_mismatch:
         file.unlink()
-        raise ValueError(
+        raise InputError(
             f"{target}: the file downloaded from {url} {problem}; it was deleted and nothing was written to "
             f"{target}. The address serves another file: point downloads['{target}'].url in config.yaml at "
             f"the right one (or a mirror), or put the file at {target} by hand."
         )
-    raise ValueError(
+    raise InputError(
         f"{target}: the file already there {problem} (source {url}). Delete it to download it again, "
         f"or replace it with the right file."
     )
@@ -200,12 +201,12 @@ def _unpack(archive: Path, member: str, target: Path) -> None:
     try:
         with zipfile.ZipFile(archive) as zf:
             if member not in zf.namelist():
-                raise ValueError(f"{archive}: has no member {member!r} (members: {', '.join(zf.namelist()[:10])})")
+                raise InputError(f"{archive}: has no member {member!r} (members: {', '.join(zf.namelist()[:10])})")
             log.info("%s: unpacking %s to %s", archive, member, target)
             with zf.open(member) as src, atomic_path(target) as tmp, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst, CHUNK_BYTES)
     except zipfile.BadZipFile as err:
-        raise ValueError(f"{archive}: not a readable zip archive ({err}); delete it to download it again") from err
+        raise InputError(f"{archive}: not a readable zip archive ({err}); delete it to download it again") from err
 
 
 class _Progress:

@@ -47,6 +47,7 @@ from extractors.release_features import PcaProjection, load_pca, release_feature
 from hscnet.checkpoint import load_trained_model
 from hscnet.data.collate import collate_samples, to_device
 from hscnet.device import resolve_device
+from hscnet.errors import InputError, MissingInputError
 from hscnet.inference import spans_in_seconds
 from hscnet.io import write_json
 from hscnet.text.tokenize import split_paragraph, tokenize_sentences
@@ -84,22 +85,22 @@ def feature_source(provenance: dict, c3d_weights: str | None, pca: str | None = 
         return _release_source(RELEASES[extractor], c3d_weights, pca)
     layer = extractor.removeprefix("c3d-")
     if not extractor.startswith("c3d-") or layer not in VIDEO_LAYERS:
-        raise ValueError(
+        raise InputError(
             f"the model was trained on {extractor!r} features; hscnet ground makes C3D "
             f"{'/'.join(VIDEO_LAYERS)} features and those of {'; '.join(r.name for r in RELEASES.values())}"
         )
     if pca is not None:
-        raise ValueError(f"--pca {pca}: the model was trained on C3D {layer} features of videos, not PCA-reduced ones; drop --pca")
+        raise InputError(f"--pca {pca}: the model was trained on C3D {layer} features of videos, not PCA-reduced ones; drop --pca")
     weights = str(provenance.get("weights", ""))
     if weights.startswith(RANDOM_WEIGHTS):
         if c3d_weights is not None:
-            raise ValueError(
+            raise InputError(
                 f"the model was trained on features of a RANDOMLY initialised C3D ({weights}); "
                 f"drop --c3d-weights {c3d_weights} to reproduce them"
             )
         return FeatureSource(layer, int(weights[len(RANDOM_WEIGHTS):]))
     if c3d_weights is None:
-        raise ValueError(
+        raise InputError(
             f"the model was trained on features of pretrained C3D weights (sha256 {weights or 'unknown'}, "
             f"source {provenance.get('source', 'unknown')}); pass them with --c3d-weights"
         )
@@ -108,19 +109,19 @@ def feature_source(provenance: dict, c3d_weights: str | None, pca: str | None = 
 
 def _release_source(release: Release, c3d_weights: str | None, pca: str | None) -> FeatureSource:
     if c3d_weights is None:
-        raise ValueError(
+        raise InputError(
             f"the model was trained on {release.name}, C3D {release.layer} of the Sports-1M model; pass those "
             "weights with --c3d-weights c3d.pickle (the original Caffe model converted, github.com/DavideA/c3d-pytorch)"
         )
     if release.pca and pca is None:
-        raise ValueError(
+        raise InputError(
             f"the model was trained on {release.name}, C3D {release.layer} reduced to {release.feature_dim}-d by "
             "the release's PCA; grounding needs that projection: pass PCA_activitynet_v1-3.hdf5 "
             "(activity-net.org/challenges/2016/download.html#c3d) with --pca (HDF5 with datasets U (4096, K) "
             "and x_mean (4096,), under data/ or at the root)"
         )
     if not release.pca and pca is not None:
-        raise ValueError(f"--pca {pca}: the model was trained on {release.name}, which no PCA reduced; drop --pca")
+        raise InputError(f"--pca {pca}: the model was trained on {release.name}, which no PCA reduced; drop --pca")
     return FeatureSource(release.layer, 0, release, load_pca(pca, release.feature_dim) if release.pca else None)
 
 
@@ -133,7 +134,7 @@ def check_weights(provenance: dict, source: FeatureSource, model, c3d_weights: s
         return
     expected = str(provenance.get("weights", ""))
     if expected and expected != model.weights_id:
-        raise ValueError(f"{c3d_weights}: sha256 {model.weights_id} differs from the weights of the training features ({expected})")
+        raise InputError(f"{c3d_weights}: sha256 {model.weights_id} differs from the weights of the training features ({expected})")
 
 
 def annotation_video_id(video: str | os.PathLike) -> str:
@@ -174,7 +175,7 @@ def ground(
     from hscnet.text.glove import load_vectors
 
     if not Path(video).is_file():
-        raise FileNotFoundError(f"{video}: video not found")
+        raise MissingInputError(f"{video}: video not found")
     sentences = [sentence.strip() for sentence in sentences]
     torch_device = resolve_device(device)
     trained = load_trained_model(checkpoint, torch_device)
@@ -183,20 +184,20 @@ def ground(
     features_provenance, text_provenance = provenance.get("features", {}), provenance.get("text", {})
     source = feature_source(features_provenance, c3d_weights, pca)
     if cfg.video_dim != source.feature_dim:
-        raise ValueError(f"{checkpoint}: the model takes {cfg.video_dim}-d video features, but its training "
+        raise InputError(f"{checkpoint}: the model takes {cfg.video_dim}-d video features, but its training "
                          f"feature file ({features_provenance.get('extractor')}) has {source.feature_dim}-d ones")
 
     vectors = load_vectors(glove)
     if vectors.dim != cfg.word_dim:
-        raise ValueError(f"{glove}: {vectors.dim}-d word vectors, but the model takes {cfg.word_dim}-d ones")
+        raise InputError(f"{glove}: {vectors.dim}-d word vectors, but the model takes {cfg.word_dim}-d ones")
     try:
         cased = tokenize_sentences(list(sentences), lowercase=False)
-    except ValueError as err:
-        raise ValueError(f"paragraph: {err}") from None
+    except InputError as err:
+        raise InputError(f"paragraph: {err}") from err
     lower = [[word.lower() for word in words] for words in cased]
     embedded = embed_paragraph(TokenizedParagraph(str(video), lower, cased), vectors, oov=text_provenance.get("oov", "zero"))
     if len(embedded.oov_words) == len(embedded.word_sentence):
-        raise ValueError(f"{glove}: none of the paragraph's words is in the vocabulary")
+        raise InputError(f"{glove}: none of the paragraph's words is in the vocabulary")
     if embedded.oov_words:
         log.warning("%d of %d words are not in the vocabulary: %s", len(embedded.oov_words),
                     len(embedded.word_sentence), sorted(set(embedded.oov_words))[:10])

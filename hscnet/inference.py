@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
-from tqdm import tqdm
 
 from hscnet.data.collate import collate_samples, to_device
 from hscnet.data.dataset import ParagraphDataset
 from hscnet.distributed import ShardedBatchSampler
+from hscnet.progress import progress
 from hscnet.spans import normalized_to_seconds
 
 
@@ -55,7 +55,7 @@ def predict(model: torch.nn.Module, loader, paragraphs: Sequence, device: torch.
     model.eval()
     by_id = {p.id: p for p in paragraphs}
     entries = {}
-    for batch in tqdm(loader, desc="predict", leave=False, unit="batch", dynamic_ncols=True):
+    for batch in progress(loader, desc="predict", leave=False, unit="batch", dynamic_ncols=True):
         outputs = model(to_device(batch, device))
         duration = batch["duration"][:, None]  # (B, 1): one per span of (B, N_S, 2)
         final = spans_in_seconds(outputs["pred_spans"], duration)  # (B, N_S, 2)

@@ -2,17 +2,30 @@
 
 Every stage writes through these helpers so that a crash, a Ctrl-C or bad input never leaves a
 partial file at the path that Snakemake (or a user) treats as a finished cached output.
+
+A temporary's name carries the host and process id of its writer (``.c3d_0.h5.<host>-<pid>.<random>.tmp.h5``).
+A process killed outright (SIGKILL, out of memory, power loss) cannot remove it, so the next
+write of the same target removes the temporaries of that target whose writer, on this host, is
+dead. Those of live writers (another job writing the same output) and of other hosts (a shared
+file system) are left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
+
+from hscnet.errors import InputError, MissingInputError
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -25,7 +38,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    suffix = f".tmp{target.suffix}"
+    _remove_stale_temporaries(target, suffix)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(target), suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual permissions
@@ -46,7 +61,8 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    _remove_stale_temporaries(target, ".tmp")
+    tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp makes 0700; outputs get the usual permissions
     try:
         yield tmp
@@ -61,6 +77,36 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _temporary_prefix(target: Path) -> str:
+    return f".{target.name}.{socket.gethostname()}-{os.getpid()}."
+
+
+def _remove_stale_temporaries(target: Path, suffix: str) -> None:
+    """Remove the temporaries of ``target`` whose writer was a process of this host that is now dead."""
+    own = re.compile(
+        re.escape(f".{target.name}.{socket.gethostname()}-") + r"(\d+)\.[A-Za-z0-9_]+" + re.escape(suffix)
+    )
+    for candidate in target.parent.iterdir():
+        match = own.fullmatch(candidate.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        log.info("%s: removing %s, left by process %s which died while writing it", target, candidate.name, match.group(1))
+        if candidate.is_dir():
+            shutil.rmtree(candidate, ignore_errors=True)
+        else:
+            candidate.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
 
 
 def _current_umask() -> int:
@@ -78,15 +124,33 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 1) -> Non
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file, naming the file in the error when it is missing or malformed."""
+    """Read a JSON file, naming the file in the error when it is missing or malformed.
+
+    A key repeated within one object is an error: ``json`` would silently keep the last one (two
+    annotations of one video in an ActivityNet or TACoS file).
+    """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: file not found")
+        raise MissingInputError(f"{p}: file not found")
     try:
         with open(p, encoding="utf-8") as fh:
-            return json.load(fh)
+            return json.load(fh, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{p}: not valid JSON ({err})") from err
+        raise InputError(f"{p}: not valid JSON ({err})") from err
+    except _DuplicateKey as err:
+        raise InputError(f"{p}: key {err.args[0]!r} appears twice in one JSON object") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        raise _DuplicateKey(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return obj
 
 
 def open_hdf5(path: str | os.PathLike, what: str):
@@ -95,8 +159,8 @@ def open_hdf5(path: str | os.PathLike, what: str):
 
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: {what} file not found")
+        raise MissingInputError(f"{p}: {what} file not found")
     try:
         return h5py.File(p, "r")
     except OSError as err:
-        raise ValueError(f"{p}: not a readable HDF5 {what} file ({err})") from err
+        raise InputError(f"{p}: not a readable HDF5 {what} file ({err})") from err

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hscnet.errors import InputError
 from hscnet.io import read_json
 from hscnet.spans import temporal_iou
 
@@ -69,32 +70,32 @@ def parse_predictions(data: object, source: str) -> list[PredictedParagraph]:
     """Validate predictions already in memory (the JSON list); errors name ``source`` and the entry."""
     if not isinstance(data, list):
         # ValueError, not TypeError: a malformed input file, reported by the CLI as one clean line.
-        raise ValueError(f"{source}: predictions must be a JSON list of paragraphs, got {type(data).__name__}")  # noqa: TRY004
+        raise InputError(f"{source}: predictions must be a JSON list of paragraphs, got {type(data).__name__}")
     predictions = []
     for index, entry in enumerate(data):
         where = f"{source}: entry {index}"
         if not isinstance(entry, dict) or "video" not in entry or "timestamps" not in entry:
-            raise ValueError(f"{where}: expected an object with 'video' and 'timestamps'")
+            raise InputError(f"{where}: expected an object with 'video' and 'timestamps'")
         if "id" in entry:
             where += f" (id {entry['id']!r})"
         spans = entry["timestamps"]
         if not isinstance(spans, list) or not spans:
-            raise ValueError(f"{where}: 'timestamps' must be a non-empty list of [start, end]")
+            raise InputError(f"{where}: 'timestamps' must be a non-empty list of [start, end]")
         checked = []
         for k, span in enumerate(spans):
             # bool is an int subclass: true/false are not times
             if not (isinstance(span, list | tuple) and len(span) == 2
                     and all(isinstance(x, int | float) and not isinstance(x, bool) for x in span)):
-                raise ValueError(f"{where}: timestamp {k} is not a [start, end] pair of numbers: {span!r}")
+                raise InputError(f"{where}: timestamp {k} is not a [start, end] pair of numbers: {span!r}")
             start, end = float(span[0]), float(span[1])
             if not (math.isfinite(start) and math.isfinite(end)):
-                raise ValueError(f"{where}: timestamp {k} is not finite: {span!r}")
+                raise InputError(f"{where}: timestamp {k} is not finite: {span!r}")
             checked.append((start, end))
         sentences = entry.get("sentences")
         if sentences is not None and not (
             isinstance(sentences, list) and len(sentences) == len(checked) and all(isinstance(x, str) for x in sentences)
         ):
-            raise ValueError(f"{where}: 'sentences' must be a list of {len(checked)} strings, one per timestamp")
+            raise InputError(f"{where}: 'sentences' must be a list of {len(checked)} strings, one per timestamp")
         predictions.append(PredictedParagraph(entry.get("id"), str(entry["video"]), checked, sentences))
     return predictions
 
@@ -129,14 +130,14 @@ def match_predictions(
             unknown.append(pred.id)
             continue
         if pred.video != target.video:
-            raise ValueError(
+            raise InputError(
                 f"{source}: the prediction for paragraph {target.id!r} is for video {pred.video!r}, "
                 f"but the annotations have that paragraph in video {target.video!r}"
             )
         if target.id in matched:
-            raise ValueError(f"{source}: more than one prediction for paragraph {target.id!r}")
+            raise InputError(f"{source}: more than one prediction for paragraph {target.id!r}")
         if len(pred.timestamps) != len(target.timestamps):
-            raise ValueError(
+            raise InputError(
                 f"{source}: paragraph {target.id!r} has {len(target.timestamps)} sentences but "
                 f"{len(pred.timestamps)} predicted spans"
             )
@@ -145,20 +146,20 @@ def match_predictions(
         spans = [span for e in entries for span in e.timestamps]
         said = [s for e in entries for s in (e.sentences or [None] * len(e.timestamps))]
         if len(spans) != video_sentences[video]:
-            raise ValueError(
+            raise InputError(
                 f"{source}: {len(entries)} entries without 'id' for video {video!r} predict {len(spans)} spans, "
                 f"but the annotation file gives that video {video_sentences[video]} sentences (one span each, "
                 "in the file's order)"
             )
         for paragraph in of_video[video]:
             if paragraph.id in matched:
-                raise ValueError(f"{source}: paragraph {paragraph.id!r} is predicted by id and by video {video!r}")
+                raise InputError(f"{source}: paragraph {paragraph.id!r} is predicted by id and by video {video!r}")
             matched[paragraph.id] = [(spans[k], said[k]) for k in positions[paragraph.id]]
     if unknown:
         log.warning("%s: %d predictions match no annotated paragraph (ignored), e.g. %s", source, len(unknown), unknown[:3])
     missing = [p.id for p in paragraphs if p.id not in matched]
     if missing:
-        raise ValueError(f"{source}: no prediction for {len(missing)} of {len(paragraphs)} paragraphs, e.g. {missing[:3]}")
+        raise InputError(f"{source}: no prediction for {len(missing)} of {len(paragraphs)} paragraphs, e.g. {missing[:3]}")
     return _checked_spans(matched, paragraphs, source)
 
 
@@ -187,13 +188,13 @@ def _checked_spans(matched: dict, paragraphs: Sequence, source: str) -> list[lis
         spans = []
         for k, ((start, end), said) in enumerate(matched[p.id]):
             if said is not None and said.strip() != p.sentences[k]:
-                raise ValueError(
+                raise InputError(
                     f"{source}: paragraph {p.id!r} (video {p.video!r}) sentence {k}: the predictions say "
                     f"{said.strip()!r} but the annotation is {p.sentences[k]!r}; predictions must follow the "
                     "annotation file's sentence order"
                 )
             if start > end:
-                raise ValueError(f"{source}: paragraph {p.id!r} sentence {k}: reversed span (start {start} > end {end})")
+                raise InputError(f"{source}: paragraph {p.id!r} sentence {k}: reversed span (start {start} > end {end})")
             inside = (min(max(start, 0.0), p.duration), min(max(end, 0.0), p.duration))
             clamped += inside != (start, end)
             spans.append(inside)
@@ -206,7 +207,7 @@ def _checked_spans(matched: dict, paragraphs: Sequence, source: str) -> list[lis
 def recall_and_miou(ious: np.ndarray, thresholds: Sequence[float]) -> dict[str, float]:
     """R@m for each threshold and mIoU, in percent, from per-sentence IoUs ``(N,)``."""
     if ious.size == 0:
-        raise ValueError("no sentences to score")
+        raise InputError("no sentences to score")
     metrics = {f"R@{m:g}": float(100.0 * np.mean(ious >= m - HIT_TOLERANCE)) for m in thresholds}
     metrics["mIoU"] = float(100.0 * np.mean(ious))
     return metrics

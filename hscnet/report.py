@@ -23,6 +23,7 @@ from pathlib import Path
 
 from hscnet.ablations import ABLATION_TABLES
 from hscnet.data.annotations import load_normalised
+from hscnet.errors import InputError, MissingInputError
 from hscnet.figures import pyplot, save_figure
 from hscnet.io import atomic_path, read_json
 from hscnet.model import ModelConfig, ablation_config
@@ -82,7 +83,7 @@ def build_tables(metrics_files: Sequence[str | os.PathLike], dataset: str | None
     runs = [read_json(path) | {"_path": str(path)} for path in metrics_files]
     for run in runs:
         if "mIoU" not in run or "iou_thresholds" not in run:
-            raise ValueError(f"{run['_path']}: not a metrics file (no mIoU / iou_thresholds)")
+            raise InputError(f"{run['_path']}: not a metrics file (no mIoU / iou_thresholds)")
     models = [run for run in runs if run.get("method") == "hscnet"]
     others = [run for run in runs if run.get("method") != "hscnet"]
     columns = _metric_columns(runs)
@@ -119,11 +120,11 @@ def read_history(path: str | os.PathLike) -> list[dict[str, float]]:
     """Rows of a history.csv as floats."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: history file not found")
+        raise MissingInputError(f"{path}: history file not found")
     with open(path, newline="", encoding="utf-8") as fh:
         rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
     if not rows or "epoch" not in rows[0] or "loss" not in rows[0] or "val_mIoU" not in rows[0]:
-        raise ValueError(f"{path}: not a training history (needs epoch, loss, val_mIoU columns)")
+        raise InputError(f"{path}: not a training history (needs epoch, loss, val_mIoU columns)")
     return rows
 
 
@@ -149,7 +150,7 @@ def plot_qualitative(predictions_file: str | os.PathLike, paragraphs: Sequence, 
     predictions = {entry["id"]: entry for entry in read_json(predictions_file)}
     chosen = [p for p in paragraphs if p.id in predictions and "sentence" in predictions[p.id].get("levels", {})][:num_examples]
     if not chosen:
-        raise ValueError(f"{predictions_file}: no model predictions with sentence-level spans for these annotations")
+        raise InputError(f"{predictions_file}: no model predictions with sentence-level spans for these annotations")
     plt = pyplot()
     height = sum(0.6 + 0.45 * len(p.sentences) for p in chosen)
     fig, axes = plt.subplots(len(chosen), 1, figsize=(9, 0.6 + height), squeeze=False,
@@ -190,9 +191,9 @@ def register(subparsers) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     if args.curves and not args.history:
-        raise ValueError("--curves needs --history files")
+        raise InputError("--curves needs --history files")
     if args.qualitative and not (args.predictions and args.annotations):
-        raise ValueError("--qualitative needs --predictions and --annotations")
+        raise InputError("--qualitative needs --predictions and --annotations")
     markdown = build_tables(args.metrics, args.dataset)
     if args.curves:
         plot_curves(args.history, args.curves)

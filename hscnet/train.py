@@ -46,7 +46,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.data.annotations import load_normalised
@@ -54,11 +53,13 @@ from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
 from hscnet.device import PRECISIONS, autocast, grad_scaler, resolve_precision
 from hscnet.distributed import ONE_PROCESS, World, all_sum, check_shares, cpu_threads, global_mean_weights, join, leave
+from hscnet.errors import InputError
 from hscnet.fingerprint import fingerprint, refresh, same_content
 from hscnet.inference import make_loader, predict
 from hscnet.io import atomic_path, write_json
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, score
 from hscnet.model import ModelConfig, ablation_config, build_criterion, build_model, total_loss
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def parse_ablation(spec: str) -> tuple[int, str]:
     """"table2:SL" -> (2, "SL")."""
     table, sep, row = spec.partition(":")
     if not sep or not table.startswith("table") or not table[5:].isdigit() or not row:
-        raise ValueError(f"ablation {spec!r}: expected 'table<N>:<row>', e.g. 'table2:SL'")
+        raise InputError(f"ablation {spec!r}: expected 'table<N>:<row>', e.g. 'table2:SL'")
     return int(table[5:]), row
 
 
@@ -165,7 +166,7 @@ def resumable_checkpoint(settings: TrainSettings, cfg: ModelConfig, device: torc
     if len(state["history"]) > cfg.epochs:
         differences.append(f"epochs: {len(state['history'])} trained already, {cfg.epochs} asked")
     if differences:
-        raise ValueError(
+        raise InputError(
             f"{path}: cannot --resume, it was written by a run with other settings or data: {'; '.join(differences)}. "
             f"To start over, delete {path} or run without --resume"
         )
@@ -256,7 +257,7 @@ def train_one_epoch(model, criterion, loader, optimizer, device, description: st
     model.train()
     sums: dict[str, float] = {}
     count = 0
-    bar = tqdm(loader, desc=description, leave=False, unit="batch", dynamic_ncols=True, mininterval=1.0, disable=not world.is_main)
+    bar = progress(loader, desc=description, leave=False, unit="batch", dynamic_ncols=True, mininterval=1.0, disable=not world.is_main)
     for batch in bar:
         batch = to_device(batch, device)
         with autocast(device, precision):
@@ -267,7 +268,11 @@ def train_one_epoch(model, criterion, loader, optimizer, device, description: st
                 losses = {key: value * factors[key].to(value.dtype) for key, value in losses.items()}
             loss = total_loss(losses, criterion.weight_dict)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"{description}: loss became {loss.item()} (parts: { {k: v.item() for k, v in losses.items()} })")
+            videos = {p.id: p.video for p in loader.dataset.paragraphs}
+            raise FloatingPointError(
+                f"{description}: loss became {loss.item()} on paragraphs {batch['ids']} (videos "
+                f"{sorted({videos[i] for i in batch['ids']})}; parts: { {k: v.item() for k, v in losses.items()} })"
+            )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -318,7 +323,7 @@ def _train(settings: TrainSettings, world: World, device: torch.device) -> list[
     train_paragraphs = load_normalised(settings.train)
     val_paragraphs = load_normalised(settings.val)
     if settings.feature_norm not in FEATURE_NORMS:
-        raise ValueError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
+        raise InputError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
     train_set = ParagraphDataset(train_paragraphs, settings.features, settings.text, temporal_crop=settings.temporal_crop)
     if settings.feature_norm == "standardize":
         train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
@@ -447,7 +452,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in ("epochs", "batch_size", "num_workers", "threads"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "num_workers" else 1):
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+            raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
     settings = TrainSettings(
         features=args.features, text=args.text, train=args.train, val=args.val, out=args.out, preset=args.preset,
         ablation=args.ablation, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, dropout=args.dropout, seed=args.seed,

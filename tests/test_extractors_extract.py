@@ -6,6 +6,7 @@ extractor of 3 clips (batches of 2: the last batch is partial) and the features 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import h5py
@@ -155,7 +156,7 @@ def test_decoding_failure_mid_shard_leaves_no_output(extractor, videos, tmp_path
     num_clips, indexed = read_clip_index(index_path)
     # Claim more frames than "b" has: its reader refuses it after "a" was already written.
     broken = type(indexed[1].info)(**{**indexed[1].info.__dict__, "num_frames": 60})
-    indexed[1] = type(indexed[1])(indexed[1].video_id, broken, indexed[1].clip_starts)
+    indexed[1] = dataclasses.replace(indexed[1], info=broken)
     with pytest.raises(ValueError, match=r"short\.mp4: has 6 frames but was probed with 60"):
         extract_shard(indexed, num_clips, tmp_path / "shard.h5", extractor)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shard.json"]

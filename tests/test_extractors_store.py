@@ -32,7 +32,7 @@ def make_shard(path, videos: dict[str, float], **attrs) -> None:
         for video_id, value in videos.items():
             write_video_features(
                 h5, video_id, np.full((2, 3), value, np.float32),
-                fps=25.0, num_frames=100, duration=4.0, clip_spans=np.array([[0, 2.0], [2.0, 4.0]]),
+                fps=25.0, num_frames=100, duration=4.0, clip_spans=np.array([[0, 2.0], [2.0, 4.0]]), source="v.mp4",
             )
 
 
@@ -106,12 +106,17 @@ def test_write_checks_ids_and_shapes(tmp_path):
         write_file_attrs(h5, ATTRS)
         spans = np.zeros((2, 2))
         with pytest.raises(ValueError, match="cannot be an HDF5 dataset name"):
-            write_video_features(h5, "dir/video", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans)
+            write_video_features(h5, "dir/video", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4")
         with pytest.raises(ValueError, match=r"features \(3, 3\)"):
-            write_video_features(h5, "v", np.zeros((3, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans)
-        write_video_features(h5, "v", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans)
+            write_video_features(h5, "v", np.zeros((3, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4")
+        write_video_features(h5, "v", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4")
         with pytest.raises(ValueError, match="duplicate video id 'v'"):
-            write_video_features(h5, "v", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans)
+            write_video_features(h5, "v", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4")
+        features = np.zeros((2, 3))
+        features[1, 2] = np.inf
+        with pytest.raises(ValueError, match=r"v2\.mp4: video 'w': features: row 1 has non-finite values"):
+            write_video_features(h5, "w", features, fps=1, num_frames=1, duration=1, clip_spans=spans, source="v2.mp4")
+        assert "w" not in h5
 
 
 def test_shard_of_is_stable_crc32():

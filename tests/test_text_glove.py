@@ -156,3 +156,27 @@ def test_missing_inputs(tmp_path):
         load_vectors(tmp_path)
     with pytest.raises(ValueError, match="unknown vectors format"):
         read_vectors(tmp_path / "nope.txt", "fasttext")
+
+
+def test_word2vec_text_read_with_its_format(tmp_path):
+    """The file refused as GloVe (header line) reads as word2vec."""
+    path = tmp_path / "w2v.txt"
+    path.write_text("2 3\nthe 0.1 0.2 0.3\ncat 0.4 0.5 0.6\n")
+    keyed = read_vectors(path, "word2vec")
+    assert (len(keyed), keyed.vector_size) == (2, 3)
+    np.testing.assert_allclose(keyed["cat"], [0.4, 0.5, 0.6])
+
+
+def test_multi_word_line_with_words_is_kept(tmp_path):
+    path = tmp_path / "g.txt"
+    path.write_text("the 0.1 0.2 0.3\n. . . 0.4 0.5 0.6\n")
+    keyed = read_vectors(path, "glove")
+    np.testing.assert_allclose(keyed[". . ."], [0.4, 0.5, 0.6])
+
+
+def test_binary_word2vec_with_a_nan_vector_names_the_word(tmp_path):
+    rows = make_rows(["the", "cat", "sat"])
+    rows["cat"][1] = np.nan
+    path = write_word2vec_binary(tmp_path / "w2v.bin", rows)
+    with pytest.raises(ValueError, match=r"w2v\.bin: the vector of 'cat' has non-finite values \(and 0 more\)"):
+        read_vectors(path, "word2vec-binary")

@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from hscnet.data.prvg import read_prvg_npy
+from hscnet.errors import InputError
 from hscnet.io import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -122,11 +123,11 @@ def load_paragraphs(
     FileNotFoundError / ValueError naming the file and the offending entry.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown annotation format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        raise InputError(f"unknown annotation format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if not split or "/" in split:
-        raise ValueError(f"split name must be non-empty and contain no '/', got {split!r}")
+        raise InputError(f"split name must be non-empty and contain no '/', got {split!r}")
     if max_sentences is not None and max_sentences < 1:
-        raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
+        raise InputError(f"max_sentences must be at least 1, got {max_sentences}")
     path = Path(path)
     data = read_prvg_npy(path) if fmt == "prvg_npy" else read_json(path)
     stats = _CleaningStats()
@@ -158,6 +159,12 @@ def load_paragraphs(
             paragraphs.append(Paragraph(pid, video, duration, sentences[lo:hi], timestamps[lo:hi], positions[lo:hi]))
     for paragraph in paragraphs:
         paragraph.video_sentences = seen[paragraph.video]
+    if not paragraphs:
+        why = (
+            f"all {len(stats.dropped)} spans have start >= end after clamping to [0, duration], e.g. {stats.dropped[:3]}"
+            if stats.dropped else "it has no entries"
+        )
+        raise InputError(f"{path}: no paragraph left for split {split!r}: {why}")
     _check_ids(path, paragraphs)
     _log_stats(path, stats, paragraphs)
     return paragraphs
@@ -172,7 +179,7 @@ def load_normalised(path: str | os.PathLike) -> list[Paragraph]:
     path = Path(path)
     data = read_json(path)
     if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON list of paragraphs, got {type(data).__name__}")
+        raise InputError(f"{path}: expected a JSON list of paragraphs, got {type(data).__name__}")
     paragraphs = []
     for index, entry in enumerate(data):
         where = f"{path}: paragraph #{index}"
@@ -185,7 +192,7 @@ def load_normalised(path: str | os.PathLike) -> list[Paragraph]:
         spans = _spans(entry["timestamps"], len(sentences), where)
         for k, (start, end) in enumerate(spans):
             if not 0 <= start < end <= duration:
-                raise ValueError(
+                raise InputError(
                     f"{where}: sentence {k}: span ({start}, {end}) is not within 0 <= start < end <= "
                     f"duration ({duration})"
                 )
@@ -209,7 +216,7 @@ _Source = tuple[str | None, str, float, list[str], list[tuple[float, float]], li
 
 def _read_paragraph_list(path: Path, data: Any, stats: _CleaningStats) -> Iterable[_Source]:
     if not isinstance(data, list):
-        raise ValueError(
+        raise InputError(
             f"{path}: expected a JSON list of paragraphs (format 'paragraphs'), got {type(data).__name__}"
         )
     for index, entry in enumerate(data):
@@ -223,7 +230,7 @@ def _read_paragraph_list(path: Path, data: Any, stats: _CleaningStats) -> Iterab
         spans = _spans(entry["timestamps"], len(sentences), where)
         for k, (start, end) in enumerate(spans):
             if start > end:
-                raise ValueError(f"{where}: sentence {k}: reversed span (start {start} > end {end})")
+                raise InputError(f"{where}: sentence {k}: reversed span (start {start} > end {end})")
         yield given_id, video, duration, *_clamp_and_drop(sentences, spans, duration, video, stats)
 
 
@@ -250,13 +257,13 @@ def _read_activitynet(path: Path, data: Any, stats: _CleaningStats) -> Iterable[
 
 def _per_video_entries(path: Path, data: Any, fmt: str) -> Iterable[tuple[str, Any, str]]:
     if not isinstance(data, dict):
-        raise ValueError(
+        raise InputError(
             f"{path}: expected a JSON object mapping video id to its annotation (format {fmt!r}), "
             f"got {type(data).__name__}"
         )
     for video, entry in data.items():
         if not video.strip():
-            raise ValueError(f"{path}: empty video id")
+            raise InputError(f"{path}: empty video id")
         yield video, entry, f"{path}: video {video!r}"
 
 
@@ -320,9 +327,9 @@ def _check_ids(path: Path, paragraphs: list[Paragraph]) -> None:
     seen: set[str] = set()
     for paragraph in paragraphs:
         if "/" in paragraph.id:
-            raise ValueError(f"{path}: paragraph id {paragraph.id!r} contains '/'")
+            raise InputError(f"{path}: paragraph id {paragraph.id!r} contains '/'")
         if paragraph.id in seen:
-            raise ValueError(f"{path}: duplicate paragraph id {paragraph.id!r}")
+            raise InputError(f"{path}: duplicate paragraph id {paragraph.id!r}")
         seen.add(paragraph.id)
 
 
@@ -331,54 +338,54 @@ def _check_ids(path: Path, paragraphs: list[Paragraph]) -> None:
 
 def _require_keys(entry: Any, keys: tuple[str, ...], where: str) -> None:
     if not isinstance(entry, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(entry).__name__}")
+        raise InputError(f"{where}: expected a JSON object, got {type(entry).__name__}")
     missing = [key for key in keys if key not in entry]
     if missing:
-        raise ValueError(f"{where}: missing key(s) {', '.join(missing)}")
+        raise InputError(f"{where}: missing key(s) {', '.join(missing)}")
 
 
 def _string(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{where}: expected a non-empty string, got {value!r}")
+        raise InputError(f"{where}: expected a non-empty string, got {value!r}")
     return value
 
 
 def _number(value: Any, where: str) -> float:
     # bool is an int subclass; json's NaN/Infinity extensions give non-finite floats.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where}: expected a finite number, got {value!r}")
+        raise InputError(f"{where}: expected a finite number, got {value!r}")
     return float(value)
 
 
 def _positive(value: Any, where: str) -> float:
     number = _number(value, where)
     if number <= 0:
-        raise ValueError(f"{where}: expected a positive number, got {value!r}")
+        raise InputError(f"{where}: expected a positive number, got {value!r}")
     return number
 
 
 def _sentences(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not value:
-        raise ValueError(f"{where}: 'sentences' must be a non-empty list, got {value!r}")
+        raise InputError(f"{where}: 'sentences' must be a non-empty list, got {value!r}")
     sentences = []
     for k, sentence in enumerate(value):
         if not isinstance(sentence, str):
-            raise ValueError(f"{where}: sentence {k}: expected a string, got {sentence!r}")
+            raise InputError(f"{where}: sentence {k}: expected a string, got {sentence!r}")
         if not sentence.strip():
-            raise ValueError(f"{where}: sentence {k}: empty sentence")
+            raise InputError(f"{where}: sentence {k}: empty sentence")
         sentences.append(sentence.strip())
     return sentences
 
 
 def _spans(value: Any, num_sentences: int, where: str) -> list[tuple[float, float]]:
     if not isinstance(value, list):
-        raise ValueError(f"{where}: 'timestamps' must be a list, got {type(value).__name__}")
+        raise InputError(f"{where}: 'timestamps' must be a list, got {type(value).__name__}")
     if len(value) != num_sentences:
-        raise ValueError(f"{where}: {len(value)} timestamps for {num_sentences} sentences")
+        raise InputError(f"{where}: {len(value)} timestamps for {num_sentences} sentences")
     spans = []
     for k, pair in enumerate(value):
         if not isinstance(pair, list) or len(pair) != 2:
-            raise ValueError(f"{where}: sentence {k}: timestamp must be a [start, end] pair, got {pair!r}")
+            raise InputError(f"{where}: sentence {k}: timestamp must be a [start, end] pair, got {pair!r}")
         start = _number(pair[0], f"{where}: sentence {k}: start")
         spans.append((start, _number(pair[1], f"{where}: sentence {k}: end")))
     return spans

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from hscnet.errors import InputError, check_finite_rows
 from hscnet.io import open_hdf5
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,12 @@ class FeatureStats:
         with open_hdf5(features_path, "visual features") as feats:
             for video in sorted(set(videos)):
                 x = feats[video][()].astype(np.float64)  # (N_V, D_v)
+                check_finite_rows(x, f"{features_path}: video {video!r}: features")
                 total = x.sum(0) if total is None else total + x.sum(0)
                 total_sq = (x**2).sum(0) if total_sq is None else total_sq + (x**2).sum(0)
                 count += len(x)
         if total is None:
-            raise ValueError(f"{features_path}: no videos to compute feature statistics from")
+            raise InputError(f"{features_path}: no videos to compute feature statistics from")
         mean = total / count
         std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
         scale = np.maximum(std, cls.SCALE_FLOOR * std.mean()) if std.mean() > 0 else np.ones_like(std)
@@ -79,7 +81,7 @@ class FeatureStats:
     def apply(self, features: np.ndarray) -> np.ndarray:
         """(N_V, D_v) -> standardised (N_V, D_v) float32."""
         if features.shape[-1] != self.mean.shape[0]:
-            raise ValueError(f"features are {features.shape[-1]}-d but the statistics {self.mean.shape[0]}-d")
+            raise InputError(f"features are {features.shape[-1]}-d but the statistics {self.mean.shape[0]}-d")
         return ((features - self.mean) / self.scale).astype(np.float32)
 
     def to_state(self) -> dict[str, torch.Tensor]:
@@ -138,7 +140,7 @@ class ParagraphDataset(Dataset):
         temporal_crop: bool = False,
     ):
         if not paragraphs:
-            raise ValueError("no paragraphs to load")
+            raise InputError("no paragraphs to load")
         self.paragraphs = list(paragraphs)
         self.features_path = Path(features_path)
         self.text_path = Path(text_path)
@@ -147,7 +149,7 @@ class ParagraphDataset(Dataset):
         self._handles: tuple[int, h5py.File, h5py.File] | None = None
         self.video_dim, self.word_dim = self._check()
         if feature_stats is not None and feature_stats.mean.shape != (self.video_dim,):
-            raise ValueError(
+            raise InputError(
                 f"{self.features_path}: {self.video_dim}-d features but {feature_stats.mean.shape[0]}-d feature statistics"
             )
 
@@ -165,19 +167,24 @@ class ParagraphDataset(Dataset):
         durations = {p.video: float(p.duration) for p in self.paragraphs}
         missing = [v for v in durations if v not in feats]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{self.features_path}: no features for {len(missing)} of {len(durations)} videos, e.g. {missing[:3]}"
             )
         dims, far = set(), []
+        stated_clips = feats.attrs.get("num_clips")  # absent in stores not written by this project
         for video, duration in durations.items():
             ds = feats[video]
             if not isinstance(ds, h5py.Dataset) or ds.ndim != 2 or ds.shape[0] == 0:
-                raise ValueError(f"{self.features_path}: {video!r} is not a non-empty (num_clips, dim) array")
+                raise InputError(f"{self.features_path}: {video!r} is not a non-empty (num_clips, dim) array")
+            if stated_clips is not None and ds.shape[0] != int(stated_clips):
+                raise InputError(
+                    f"{self.features_path}: {video!r} has {ds.shape[0]} clips but the file's attrs say num_clips={int(stated_clips)}"
+                )
             dims.add(ds.shape[1])
             if abs(float(ds.attrs.get("duration", duration)) - duration) > DURATION_MISMATCH_WARNING * duration:
                 far.append(video)
         if len(dims) != 1:
-            raise ValueError(f"{self.features_path}: videos have different feature dims {sorted(dims)}")
+            raise InputError(f"{self.features_path}: videos have different feature dims {sorted(dims)}")
         if far:
             log.warning(
                 "%s: %d videos' feature duration differs from the annotated one by more than %d%%, e.g. %s",
@@ -190,23 +197,23 @@ class ParagraphDataset(Dataset):
         for p in self.paragraphs:
             where = f"{self.text_path}: paragraph {p.id!r}"
             if p.id not in text:
-                raise ValueError(f"{where}: not found (was the text stage run on these annotations?)")
+                raise InputError(f"{where}: not found (was the text stage run on these annotations?)")
             group = text[p.id]
             if not isinstance(group, h5py.Group) or "vectors" not in group or "word_sentence" not in group:
-                raise ValueError(f"{where}: needs datasets 'vectors' and 'word_sentence'")
+                raise InputError(f"{where}: needs datasets 'vectors' and 'word_sentence'")
             vectors, word_sentence = group["vectors"], group["word_sentence"][()]
             if vectors.ndim != 2 or word_sentence.shape != (vectors.shape[0],):
-                raise ValueError(f"{where}: vectors {vectors.shape} and word_sentence {word_sentence.shape} disagree")
+                raise InputError(f"{where}: vectors {vectors.shape} and word_sentence {word_sentence.shape} disagree")
             # Every sentence 0..N_S-1 must own at least one word, in order.
             if np.any(np.diff(word_sentence) < 0) or not np.array_equal(
                 np.unique(word_sentence), np.arange(len(p.sentences))
             ):
-                raise ValueError(
+                raise InputError(
                     f"{where}: word_sentence must be non-decreasing and cover sentences 0..{len(p.sentences) - 1}"
                 )
             dims.add(vectors.shape[1])
         if len(dims) != 1:
-            raise ValueError(f"{self.text_path}: paragraphs have different word vector dims {sorted(dims)}")
+            raise InputError(f"{self.text_path}: paragraphs have different word vector dims {sorted(dims)}")
         return dims.pop()
 
     def _files(self) -> tuple[h5py.File, h5py.File]:
@@ -223,6 +230,9 @@ class ParagraphDataset(Dataset):
         feats, text = self._files()
         spans = torch.tensor(p.timestamps, dtype=torch.float32) / float(p.duration)  # (N_S, 2)
         video = feats[p.video][()].astype(np.float32, copy=False)  # (N_V, D_v)
+        check_finite_rows(video, f"{self.features_path}: video {p.video!r}: features")
+        words = text[p.id]["vectors"][()].astype(np.float32, copy=False)  # (N_W, D_w)
+        check_finite_rows(words, f"{self.text_path}: paragraph {p.id!r}: word vectors")
         if self.feature_stats is not None:
             video = self.feature_stats.apply(video)
         duration = float(p.duration)
@@ -235,7 +245,7 @@ class ParagraphDataset(Dataset):
         return {
             "id": p.id,
             "video": torch.from_numpy(np.ascontiguousarray(video)),
-            "words": torch.from_numpy(text[p.id]["vectors"][()].astype(np.float32, copy=False)),  # (N_W, D_w)
+            "words": torch.from_numpy(words),
             "word_sentence": torch.from_numpy(text[p.id]["word_sentence"][()].astype(np.int64)),  # (N_W,)
             "spans": spans.clamp(0.0, 1.0),
             "duration": duration,

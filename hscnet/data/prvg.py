@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.lib import format as npy_format
 
+from hscnet.errors import InputError, MissingInputError
+
 
 def _latin1_encode(text: str, encoding: str) -> bytes:
     """The only use of ``_codecs.encode`` in a protocol-2 NumPy pickle: the array's byte string."""
@@ -70,7 +72,7 @@ def read_prvg_npy(path: str | os.PathLike) -> list[Any]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: PRVG paragraph file not found")
+        raise MissingInputError(f"{path}: PRVG paragraph file not found")
     with open(path, "rb") as fh:
         try:
             version = npy_format.read_magic(fh)
@@ -79,20 +81,20 @@ def read_prvg_npy(path: str | os.PathLike) -> list[Any]:
             elif version == (2, 0):
                 shape, fortran_order, dtype = npy_format.read_array_header_2_0(fh)
             else:
-                raise ValueError(f"unsupported .npy format version {version}")
+                raise InputError(f"unsupported .npy format version {version}")
         except ValueError as err:
-            raise ValueError(f"{path}: not a readable .npy file ({err})") from err
+            raise InputError(f"{path}: not a readable .npy file ({err})") from err
         if dtype != np.dtype(object) or len(shape) != 1:
-            raise ValueError(
+            raise InputError(
                 f"{path}: expected a 1-D object array of paragraphs (PRVG layout), got dtype {dtype} shape {shape}"
             )
         try:
             array = _RestrictedUnpickler(fh, path).load()
         except pickle.UnpicklingError as err:
             message = str(err)
-            raise ValueError(message if message.startswith(str(path)) else f"{path}: {message}") from err
+            raise InputError(message if message.startswith(str(path)) else f"{path}: {message}") from err
         except (EOFError, TypeError, AttributeError, IndexError) as err:
-            raise ValueError(f"{path}: corrupt pickle payload ({type(err).__name__}: {err})") from err
+            raise InputError(f"{path}: corrupt pickle payload ({type(err).__name__}: {err})") from err
     if not isinstance(array, np.ndarray) or array.dtype != np.dtype(object) or array.shape != tuple(shape):
-        raise ValueError(f"{path}: the pickle does not hold the {shape} object array its header announces")
+        raise InputError(f"{path}: the pickle does not hold the {shape} object array its header announces")
     return array.tolist()

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from hscnet.demo import render as demo_render, script as demo_script, text as demo_text
+from hscnet.errors import InputError
 from hscnet.io import atomic_directory, atomic_path, write_json
+from hscnet.progress import progress
 from hscnet.text.tokenize import tokenize_sentences
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def split_videos(rng: np.random.Generator, ids: list[str]) -> dict[str, list[str
     """Disjoint train/val/test video lists, about 70/15/15, each non-empty and sorted."""
     held_out = max(1, round(HELD_OUT_FRACTION * len(ids)))
     if len(ids) < 2 * held_out + 1:
-        raise ValueError(f"need at least {2 * held_out + 1} videos to split, got {len(ids)}")
+        raise InputError(f"need at least {2 * held_out + 1} videos to split, got {len(ids)}")
     order = [ids[i] for i in rng.permutation(len(ids))]
     parts = {"val": order[:held_out], "test": order[held_out : 2 * held_out], "train": order[2 * held_out :]}
     return {split: sorted(parts[split]) for split in SPLITS}
@@ -140,16 +141,16 @@ def _check_replaceable(out: Path) -> None:
     if not out.exists():
         return
     if not out.is_dir():
-        raise ValueError(f"{out}: exists and is not a directory; demo-data writes a directory there")
+        raise InputError(f"{out}: exists and is not a directory; demo-data writes a directory there")
     foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUT_ENTRIES)
     if foreign:
-        raise ValueError(
+        raise InputError(
             f"{out}: refusing to replace a directory that holds files demo-data does not write: {', '.join(foreign)}"
         )
 
 
 def _write_videos(scripts: dict[str, demo_script.VideoScript], video_dir: Path) -> None:
-    for video, script in tqdm(scripts.items(), desc="demo videos", unit="video"):
+    for video, script in progress(scripts.items(), desc="demo videos", unit="video"):
         frames = demo_render.render_frames(script)  # (T, H, W, 3) uint8
         with atomic_path(video_dir / f"{video}.mp4") as tmp:
             demo_render.write_video(frames, script.fps, tmp)
@@ -262,9 +263,9 @@ def generate_demo(out: str | os.PathLike, size: str = "tiny", seed: int = 0) -> 
     replaced as a whole once the new dataset is complete.
     """
     if size not in SIZES:
-        raise ValueError(f"unknown demo size {size!r}; choose one of {', '.join(SIZES)}")
+        raise InputError(f"unknown demo size {size!r}; choose one of {', '.join(SIZES)}")
     if seed < 0:
-        raise ValueError(f"demo seed must be a non-negative integer, got {seed}")
+        raise InputError(f"demo seed must be a non-negative integer, got {seed}")
     out = Path(out)
     _check_replaceable(out)
     started = time.perf_counter()

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from hscnet.io import atomic_path, read_json, write_json
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def clip_features(dataset_dir: Path, clips: list[ProbeClip], batch_size: int = 8
     for i, clip in enumerate(clips):
         by_video[clip.video].append(i)
     features = np.empty((len(clips), FEATURE_DIM), dtype=np.float32)
-    for video, indices in tqdm(by_video.items(), desc="C3D fc6", unit="video"):
+    for video, indices in progress(by_video.items(), desc="C3D fc6", unit="video"):
         info = probe_video(dataset_dir / "videos" / f"{video}.mp4")
         starts = np.array([clips[i].first_frame for i in indices])
         order = np.argsort(starts, kind="stable")  # the streaming decoder reads forwards

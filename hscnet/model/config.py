@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hscnet.ablations import ABLATION_TABLES, DECODERS, LEVELS
+from hscnet.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class ModelConfig:
     def preset(cls, name: str, **overrides: Any) -> ModelConfig:
         """The named preset ("tacos", "activitynet", "demo", "tiny") with optional field overrides."""
         if name not in PRESETS:
-            raise ValueError(f"unknown model preset {name!r}; known: {sorted(PRESETS)}")
+            raise InputError(f"unknown model preset {name!r}; known: {sorted(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,7 +106,7 @@ class ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"ModelConfig: unknown field(s) {sorted(unknown)}")
+            raise InputError(f"ModelConfig: unknown field(s) {sorted(unknown)}")
         return cls(**data)
 
 
@@ -131,10 +132,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 def ablation_config(base: ModelConfig, table: int, row: str) -> ModelConfig:
     """``base`` with the switches of one row of the paper's Table 2, 3 or 4 (rows: ``hscnet.ablations.ablation_rows``)."""
     if table not in ABLATION_TABLES:
-        raise ValueError(f"no ablation table {table}; tables are {sorted(ABLATION_TABLES)}")
+        raise InputError(f"no ablation table {table}; tables are {sorted(ABLATION_TABLES)}")
     rows = ABLATION_TABLES[table]
     if row not in rows:
-        raise ValueError(f"table {table} has no row {row!r}; rows are {list(rows)}")
+        raise InputError(f"table {table} has no row {row!r}; rows are {list(rows)}")
     # Each table varies its own switches on top of the full model.
     full = dict(levels=LEVELS, align_losses=LEVELS, decoders=DECODERS)
     return dataclasses.replace(base, **{**full, **rows[row]})

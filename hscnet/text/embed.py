@@ -33,9 +33,10 @@ from typing import Any
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
+from hscnet.errors import InputError
 from hscnet.io import atomic_path, read_json
+from hscnet.progress import progress
 from hscnet.text.glove import WordVectors, load_vectors
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def word_sentence_index(tokens: list[list[str]]) -> np.ndarray:
 def embed_paragraph(paragraph: TokenizedParagraph, vectors: WordVectors, oov: str = "zero") -> EmbeddedParagraph:
     """Embed one paragraph's words; OOV words get the ``oov`` policy's vector."""
     if oov not in OOV_POLICIES:
-        raise ValueError(f"unknown OOV policy {oov!r}; expected one of {', '.join(OOV_POLICIES)}")
+        raise InputError(f"unknown OOV policy {oov!r}; expected one of {', '.join(OOV_POLICIES)}")
     key_to_index = vectors.keyed.key_to_index
     words = [word for sentence in paragraph.tokens for word in sentence]
     cased_words = (
@@ -102,16 +103,16 @@ def read_tokens(path: str | os.PathLike) -> dict[str, TokenizedParagraph]:
     path = Path(path)
     data = read_json(path)
     if not isinstance(data, dict) or not data:
-        raise ValueError(f"{path}: expected a non-empty JSON object mapping paragraph id to tokens")
+        raise InputError(f"{path}: expected a non-empty JSON object mapping paragraph id to tokens")
     paragraphs = {}
     for pid, entry in data.items():
         where = f"{path}: paragraph {pid!r}"
         if not isinstance(entry, dict) or not isinstance(entry.get("video"), str) or "tokens" not in entry:
-            raise ValueError(f"{where}: expected an object with 'video' (string) and 'tokens'")
+            raise InputError(f"{where}: expected an object with 'video' (string) and 'tokens'")
         tokens = _token_lists(entry["tokens"], f"{where}: 'tokens'")
         cased = _token_lists(entry["cased"], f"{where}: 'cased'") if "cased" in entry else None
         if cased is not None and [len(s) for s in cased] != [len(s) for s in tokens]:
-            raise ValueError(f"{where}: 'cased' does not have the shape of 'tokens'")
+            raise InputError(f"{where}: 'cased' does not have the shape of 'tokens'")
         paragraphs[pid] = TokenizedParagraph(entry["video"], tokens, cased)
     return paragraphs
 
@@ -121,7 +122,7 @@ def embed_tokens_file(
 ) -> dict[str, Any]:
     """Embed every paragraph of tokens.json into the text HDF5 ``output``; returns OOV statistics."""
     if oov not in OOV_POLICIES:
-        raise ValueError(f"unknown OOV policy {oov!r}; expected one of {', '.join(OOV_POLICIES)}")
+        raise InputError(f"unknown OOV policy {oov!r}; expected one of {', '.join(OOV_POLICIES)}")
     paragraphs = read_tokens(tokens_path)
     vectors = load_vectors(vectors_path)
     oov_counts: Counter[str] = Counter()
@@ -131,13 +132,13 @@ def embed_tokens_file(
         h5.attrs["oov"] = oov
         h5.attrs["source"] = vectors.meta["source"]
         h5.attrs["vectors_format"] = vectors.meta["format"]
-        for pid, paragraph in tqdm(paragraphs.items(), desc="embedding paragraphs", unit="paragraph"):
+        for pid, paragraph in progress(paragraphs.items(), desc="embedding paragraphs", unit="paragraph"):
             if "/" in pid:
-                raise ValueError(f"{tokens_path}: paragraph id {pid!r} contains '/', not usable as an HDF5 group")
+                raise InputError(f"{tokens_path}: paragraph id {pid!r} contains '/', not usable as an HDF5 group")
             embedded = embed_paragraph(paragraph, vectors, oov)
             num_found = len(embedded.word_sentence) - len(embedded.oov_words)
             if num_found == 0:
-                raise ValueError(
+                raise InputError(
                     f"{tokens_path}: paragraph {pid!r}: none of its {len(embedded.oov_words)} words is in the "
                     f"vocabulary of {vectors_path}"
                 )
@@ -159,10 +160,10 @@ def embed_tokens_file(
 
 def _token_lists(value: Any, where: str) -> list[list[str]]:
     if not isinstance(value, list) or not value:
-        raise ValueError(f"{where}: expected a non-empty list of sentences")
+        raise InputError(f"{where}: expected a non-empty list of sentences")
     for index, words in enumerate(value):
         if not isinstance(words, list) or not words:
-            raise ValueError(f"{where}: sentence {index} has no words")
+            raise InputError(f"{where}: sentence {index} has no words")
         if not all(isinstance(word, str) and word for word in words):
-            raise ValueError(f"{where}: sentence {index}: every word must be a non-empty string")
+            raise InputError(f"{where}: sentence {index}: every word must be a non-empty string")
     return value

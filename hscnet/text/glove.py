@@ -23,7 +23,10 @@ batches of lines with numpy. D is the header's (word2vec) or, for GloVe, the num
 trailing numeric fields of the first line (``dim`` overrides it).
 
 Line policy: a line with fewer than D + 1 fields, or a non-numeric / non-finite value, is an
-error naming the file and line. Blank lines are skipped. A repeated word keeps its first vector
+error naming the file and line. A line with more fields is a multi-word word only when its extra
+leading fields are not numbers (840B's ``". . ."``); otherwise it is an error (a longer vector), as
+is a tab in the word (a tab-separated file would otherwise read as D-1 numbers). A GloVe file
+whose first line is ``count dim`` is a word2vec text file: an error that says so. Blank lines are skipped. A repeated word keeps its first vector
 (as gensim does). A word that is not valid UTF-8 or is empty is skipped: no tokeniser output can
 ever equal it. Each skip is counted in the log; the numbers of a skipped line are not parsed.
 
@@ -44,9 +47,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-from tqdm import tqdm
 
+from hscnet.errors import InputError, MissingInputError
 from hscnet.io import atomic_directory, read_json, write_json
+from hscnet.progress import progress
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -61,6 +65,7 @@ KEYED_VECTORS_FILE = "vectors.kv"
 UNK_FILE = "unk.npy"
 META_FILE = "meta.json"
 
+_TAB_SEPARATED = "tab-separated fields; GloVe separates the word and the numbers by single spaces"
 _BATCH_LINES = 4096  # lines parsed per numpy call: amortises the call, bounds the temporary bytes
 _READ_BLOCK = 1 << 24
 
@@ -86,18 +91,18 @@ def read_vectors(path: str | os.PathLike, fmt: str, dim: int | None = None) -> K
     Raises FileNotFoundError / ValueError naming the file (and line) on bad input.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown vectors format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        raise InputError(f"unknown vectors format {fmt!r}; expected one of {', '.join(FORMATS)}")
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
+        raise MissingInputError(f"{path}: file not found")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file, no word vectors")
+        raise InputError(f"{path}: empty file, no word vectors")
     if fmt == "word2vec-binary":
         keyed = _read_word2vec_binary(path)
     else:
         keyed = _read_text_vectors(path, has_header=fmt == "word2vec", dim=dim)
     if len(keyed) == 0:
-        raise ValueError(f"{path}: no word vectors")
+        raise InputError(f"{path}: no word vectors")
     return keyed
 
 
@@ -127,14 +132,14 @@ def load_vectors(path: str | os.PathLike) -> WordVectors:
     path = Path(path)
     missing = [name for name in (KEYED_VECTORS_FILE, UNK_FILE, META_FILE) if not (path / name).is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{path}: not a converted vectors directory (missing {', '.join(missing)}); "
             "create it with `hscnet glove-convert`"
         )
     keyed = KeyedVectors.load(str(path / KEYED_VECTORS_FILE), mmap="r")
     unk = np.load(path / UNK_FILE)
     if unk.shape != (keyed.vector_size,):
-        raise ValueError(f"{path / UNK_FILE}: shape {unk.shape} does not match vector size {keyed.vector_size}")
+        raise InputError(f"{path / UNK_FILE}: shape {unk.shape} does not match vector size {keyed.vector_size}")
     return WordVectors(keyed=keyed, unk=unk, meta=read_json(path / META_FILE))
 
 
@@ -147,10 +152,10 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
         declared_count, dim = _parse_header(header, path)
     elif dim is None:
         if first_line is None:
-            raise ValueError(f"{path}: no word vectors (only blank lines)")
+            raise InputError(f"{path}: no word vectors (only blank lines)")
         dim = _detect_dim(first_line, path)
     if dim < 1:
-        raise ValueError(f"{path}: vector size must be positive, got {dim}")
+        raise InputError(f"{path}: vector size must be positive, got {dim}")
 
     capacity = num_lines - int(has_header)
     vectors = np.zeros((capacity, dim), dtype=np.float32)  # zero pages are only touched when filled
@@ -167,9 +172,9 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
         batch_tails.clear()
         batch_line_numbers.clear()
 
-    with open(path, "rb") as fh, tqdm(
+    with open(path, "rb") as fh, progress(
         total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", leave=False
-    ) as progress:
+    ) as bar:
         line_number = 0
         if has_header:
             fh.readline()
@@ -189,11 +194,18 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
             elif spaces > dim:
                 # The word itself contains spaces (840B has a few): the vector is the last dim fields.
                 cut = len(body.rsplit(b" ", dim)[0])
+                if any(map(_is_number, body[:cut].split(b" ")[1:])):
+                    raise InputError(
+                        f"{path}: line {line_number}: more than {dim} numbers (found {spaces + 1} fields, "
+                        "and the extra ones are numbers, not words of a multi-word token)"
+                    )
                 events["multi-word line (kept)"] += 1
             else:
-                raise ValueError(
+                raise InputError(
                     f"{path}: line {line_number}: expected a word and {dim} numbers, found {spaces + 1} fields"
                 )
+            if b"\t" in body[:cut]:
+                raise InputError(f"{path}: line {line_number}: {_TAB_SEPARATED}")
             try:
                 word = body[:cut].decode("utf-8")
             except UnicodeDecodeError:
@@ -211,14 +223,14 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
             batch_line_numbers.append(line_number)
             if len(batch_tails) == _BATCH_LINES:
                 flush()
-                progress.update(bytes_since_update)
+                bar.update(bytes_since_update)
                 bytes_since_update = 0
         if batch_tails:
             flush()
-        progress.update(bytes_since_update)
+        bar.update(bytes_since_update)
 
     if has_header and vector_lines != declared_count:
-        raise ValueError(f"{path}: header declares {declared_count} vectors but the file has {vector_lines}")
+        raise InputError(f"{path}: header declares {declared_count} vectors but the file has {vector_lines}")
     for reason, count in sorted(events.items()):
         log.info("%s: %d x %s", path, count, reason)
     from gensim.models import KeyedVectors
@@ -258,24 +270,37 @@ def _parse_header(header: bytes | None, path: Path) -> tuple[int, int]:
     fields = (header or b"").split()
     try:
         count, dim = (int(field) for field in fields)
-    except ValueError:
-        raise ValueError(f"{path}: line 1: expected a word2vec header 'count dim', got {header[:80]!r}") from None
+    except ValueError as err:
+        raise InputError(f"{path}: line 1: expected a word2vec header 'count dim', got {header[:80]!r}") from err
     return count, dim
 
 
 def _detect_dim(line: bytes, path: Path) -> int:
-    """Number of trailing numeric fields, leaving at least one field for the word."""
+    """Number of trailing numeric fields of the first line, leaving at least one field for the word."""
+    if b"\t" in line:
+        raise InputError(f"{path}: first vector line: {_TAB_SEPARATED}")
     fields = line.split(b" ")
+    if len(fields) == 2 and all(field.isdigit() for field in fields):
+        raise InputError(
+            f"{path}: the first line {line.decode(errors='replace')!r} is a word2vec header (count dim), "
+            "not a GloVe vector; use --format word2vec"
+        )
     dim = 0
     for field in reversed(fields[1:]):
-        try:
-            float(field)
-        except ValueError:
+        if not _is_number(field):
             break
         dim += 1
     if dim == 0:
-        raise ValueError(f"{path}: first vector line has no numbers: {line[:80]!r}")
+        raise InputError(f"{path}: first vector line has no numbers: {line[:80]!r}")
     return dim
+
+
+def _is_number(field: bytes) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_batch(tails: list[bytes], line_numbers: list[int], dim: int, path: Path) -> np.ndarray:
@@ -292,12 +317,12 @@ def _parse_batch(tails: list[bytes], line_numbers: list[int], dim: int, path: Pa
         try:
             row = np.array([float(field) for field in tail.split()], dtype=np.float32)
         except ValueError as err:
-            raise ValueError(f"{path}: line {line_number}: malformed vector ({err})") from None
+            raise InputError(f"{path}: line {line_number}: malformed vector ({err})") from err
         if row.size != dim:
-            raise ValueError(f"{path}: line {line_number}: expected {dim} numbers, found {row.size}")
+            raise InputError(f"{path}: line {line_number}: expected {dim} numbers, found {row.size}")
         if not np.isfinite(row).all():
-            raise ValueError(f"{path}: line {line_number}: non-finite value in vector")
-    raise ValueError(f"{path}: lines {line_numbers[0]}-{line_numbers[-1]}: could not parse the vectors")
+            raise InputError(f"{path}: line {line_number}: non-finite value in vector")
+    raise InputError(f"{path}: lines {line_numbers[0]}-{line_numbers[-1]}: could not parse the vectors")
 
 
 # ---------------------------------------------------------------- binary format
@@ -309,7 +334,9 @@ def _read_word2vec_binary(path: Path) -> KeyedVectors:
     try:
         keyed = KeyedVectors.load_word2vec_format(str(path), binary=True)
     except (ValueError, EOFError) as err:  # gensim's errors for bad headers and truncated files
-        raise ValueError(f"{path}: not a valid word2vec binary file ({err})") from None
-    if not np.isfinite(keyed.vectors).all():
-        raise ValueError(f"{path}: non-finite values in vectors")
+        raise InputError(f"{path}: not a valid word2vec binary file ({err})") from err
+    finite = np.isfinite(keyed.vectors).all(axis=1)
+    if not finite.all():
+        word = keyed.index_to_key[int(np.flatnonzero(~finite)[0])]
+        raise InputError(f"{path}: the vector of {word!r} has non-finite values (and {int((~finite).sum()) - 1} more)")
     return keyed

@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from hscnet.data.annotations import load_normalised
+from hscnet.errors import InputError
+from hscnet.progress import progress
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -50,7 +50,7 @@ def split_paragraph(text: str) -> list[str]:
     """Sentences of ``text`` (spaCy's rule-based sentencizer: ., ! and ? end a sentence)."""
     sentences = [s.text.strip() for s in english()(text).sents if s.text.strip()]
     if not sentences:
-        raise ValueError("the paragraph is empty")
+        raise InputError("the paragraph is empty")
     return sentences
 
 
@@ -63,7 +63,7 @@ def tokenize_sentences(sentences: list[str], lowercase: bool = True) -> list[lis
     for index, doc in enumerate(english().tokenizer.pipe(sentences)):
         words = [token.text for token in doc if not (token.is_punct or token.is_space)]
         if not words:
-            raise ValueError(f"sentence {index} has no word after dropping punctuation: {sentences[index]!r}")
+            raise InputError(f"sentence {index} has no word after dropping punctuation: {sentences[index]!r}")
         words_per_sentence.append([word.lower() for word in words] if lowercase else words)
     return words_per_sentence
 
@@ -80,13 +80,13 @@ def tokenize_annotations(annotation_paths: list[str | os.PathLike]) -> dict[str,
     """
     tokens: dict[str, dict[str, Any]] = {}
     for path in annotation_paths:
-        for paragraph in tqdm(load_normalised(path), desc=f"tokenizing {Path(path).name}", unit="paragraph"):
+        for paragraph in progress(load_normalised(path), desc=f"tokenizing {Path(path).name}", unit="paragraph"):
             if paragraph.id in tokens:
-                raise ValueError(f"{path}: paragraph id {paragraph.id!r} also appears in an earlier annotation file")
+                raise InputError(f"{path}: paragraph id {paragraph.id!r} also appears in an earlier annotation file")
             try:
                 cased = tokenize_sentences(paragraph.sentences, lowercase=False)
-            except ValueError as err:
-                raise ValueError(f"{path}: paragraph {paragraph.id!r}: {err}") from None
+            except InputError as err:
+                raise InputError(f"{path}: paragraph {paragraph.id!r}: {err}") from err
             lower = [[word.lower() for word in words] for words in cased]
             tokens[paragraph.id] = {"video": paragraph.video, "tokens": lower, "cased": cased}
     return tokens
