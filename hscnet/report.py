@@ -1,29 +1,35 @@
-"""``hscnet report``: the paper's Tables 1-4 and figures from metrics, history and predictions files.
+"""``hscnet report``: the paper's Tables 1-4 with the paper's numbers beside ours, figures and one page.
 
 Each model metrics file (``hscnet evaluate --checkpoint``) carries its model config; a run is placed in
 every row of Tables 2-4 whose switches (levels, alignment losses, decoders) equal its own, so the full
-model fills the last row of all three; a table none of whose other rows was run is left out. Baseline metrics (``hscnet baseline``) go into Table 1 beside
-the model, with the paper's reported HSCNet row for reference when the dataset is TACoS or
-ActivityNet-Captions (labelled as such: those numbers were not produced here).
+model fills the last row of all three. Several runs of one row (seeds) are reported as mean ± sample
+standard deviation. Baseline metrics (``hscnet baseline``) go into Table 1 beside the paper's methods.
 
-Figures (matplotlib, Agg backend, PNG):
-- ``--curves``: training loss and validation mIoU per epoch, one line per history.csv;
-- ``--qualitative``: for a few paragraphs, ground truth vs the sentence-level decoder's spans vs the
-  final spans of each sentence (the paper's Fig. 3), from a model predictions file.
+Every row of every table is shown, each with three lines: here (the runs measured here, or why there
+are none), paper (its reported numbers, from ``hscnet.paper``, labelled with the dataset they were
+measured on: Table 1 the same dataset when the paper reports it, else TACoS; Tables 2-4 always TACoS)
+and difference (here - paper, where both exist). ``--csv`` writes the same numbers one metric per line.
+
+Figures (``hscnet.report_figures``): ``--curves`` training curves, ``--qualitative`` the paper's Fig. 3,
+``--figure4`` the paper's Fig. 4. ``--html`` writes one self-contained page (``hscnet.report_page``)
+with the tables and every figure written by the same command.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import logging
 import os
+import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from hscnet import paper
 from hscnet.ablations import ABLATION_TABLES
 from hscnet.data.annotations import load_normalised
-from hscnet.figures import pyplot, save_figure
 from hscnet.io import atomic_path, read_json
 from hscnet.model import ModelConfig, ablation_config
 
@@ -31,30 +37,134 @@ log = logging.getLogger(__name__)
 
 SWITCHES = ("levels", "align_losses", "decoders")
 
-# The paper's Table 1 HSCNet rows (R@m and mIoU, percent), for reference beside this run.
-PAPER_HSCNET = {
-    "tacos": {"R@0.1": 76.28, "R@0.3": 59.74, "R@0.5": 42.00, "mIoU": 40.61},
-    "activitynet": {"R@0.3": 81.89, "R@0.5": 66.57, "R@0.7": 44.03, "mIoU": 59.71},
-}
-
 TABLE_TITLES = {
+    1: "Table 1. Comparison with other methods and video-blind priors.",
     2: "Table 2. Hierarchical modeling: semantic levels (WL / SL / PL = word / sentence / paragraph).",
-    3: "Table 3. Semantic alignment losses in the encoder (W / S / P = L_enc^VW / L_enc^VS / L_enc^VP).",
+    3: "Table 3. Semantic alignment losses in the encoder (W / S / P = L_enc^VW / L_enc^VS / L_enc^VP; none = no alignment loss).",
     4: "Table 4. Decoder levels (SD / PD / WD = sentence / paragraph / word decoder).",
 }
+
+
+@dataclass
+class Row:
+    """One row of a paper table: our runs' metrics (possibly none) and the paper's (possibly none)."""
+
+    table: int
+    name: str
+    runs: list[dict] = field(default_factory=list)  # metrics files of the runs measured here
+    paper: dict[str, float | None] | None = None
+    not_here: str = "not trained here"  # said instead of numbers when there are no runs
+    not_in_paper: str = "not in the paper"
+
+    def here(self, metric: str) -> tuple[float, float | None, int] | None:
+        """(mean, sample sd or None for one run, number of runs) of ``metric``, or None."""
+        values = [run[metric] for run in self.runs if metric in run]
+        if not values:
+            return None
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None, len(values)
+
+    def difference(self, metric: str) -> float | None:
+        here, reported = self.here(metric), (self.paper or {}).get(metric)
+        return None if here is None or reported is None else here[0] - reported
+
+
+@dataclass
+class Tables:
+    dataset: str | None
+    rows: list[Row]
+    columns: dict[int, list[str]]  # metric columns of each table
+    sources: list[dict]
+
+    @property
+    def table1_paper_dataset(self) -> str:
+        return paper.table1_dataset(self.dataset)
+
+    def paper_dataset(self, table: int) -> str:
+        return self.table1_paper_dataset if table == 1 else paper.ABLATION_DATASET
 
 
 def _switches(config: dict) -> tuple[frozenset, ...]:
     return tuple(frozenset(config[name]) for name in SWITCHES)
 
 
-def _metric_columns(runs: Sequence[dict]) -> list[str]:
-    thresholds = sorted({float(m) for run in runs for m in run["iou_thresholds"]})
-    return [f"R@{m:g}" for m in thresholds] + ["mIoU"]
+def _metric_order(metrics) -> list[str]:
+    recalls = sorted({m for m in metrics if m.startswith("R@")}, key=lambda m: float(m[2:]))
+    return recalls + ["mIoU"]
 
 
-def _cells(metrics: dict | None, columns: Sequence[str]) -> list[str]:
-    return [f"{metrics[c]:.2f}" if metrics and c in metrics else "-" for c in columns]
+def ablation_rows(runs: Sequence[dict], table: int) -> list[tuple[str, list[dict]]]:
+    """(row name, the runs with that row's switches) for each row of ``table``."""
+    rows = []
+    for row in ABLATION_TABLES[table]:
+        matching = [
+            run for run in runs
+            if _switches(run["config"]) == _switches(ablation_config(ModelConfig.from_dict(run["config"]), table, row).to_dict())
+        ]
+        rows.append((row, matching))
+    return rows
+
+
+def read_metrics(metrics_files: Sequence[str | os.PathLike]) -> list[dict]:
+    runs = [read_json(path) | {"_path": str(path)} for path in metrics_files]
+    for run in runs:
+        if "mIoU" not in run or "iou_thresholds" not in run:
+            raise ValueError(f"{run['_path']}: not a metrics file (no mIoU / iou_thresholds)")
+    return runs
+
+
+def build(metrics_files: Sequence[str | os.PathLike], dataset: str | None = None) -> Tables:
+    """Every row of Tables 1-4 from metrics files (model runs, one per seed, and baselines)."""
+    runs = read_metrics(metrics_files)
+    models = [run for run in runs if run.get("method") == "hscnet"]
+    ours = [f"R@{float(m):g}" for run in runs for m in run["iou_thresholds"]]
+    table1_dataset = paper.table1_dataset(dataset)
+    full = _switches(ModelConfig().to_dict())
+
+    rows = [Row(1, run.get("method", "?"), [run]) for run in runs if run.get("method") != "hscnet"]
+    for method, reported in paper.TABLE1[table1_dataset].items():
+        if method == paper.HSCNET:
+            rows.append(Row(1, method, [run for run in models if _switches(run["config"]) == full], reported))
+        else:
+            rows.append(Row(1, method, [], reported, not_here="another paper's method, not run here"))
+    for table in ABLATION_TABLES:
+        rows += [Row(table, name, matching, paper.ABLATIONS[table][name]) for name, matching in ablation_rows(models, table)]
+
+    columns = {1: _metric_order([*ours, *paper.TABLE1_METRICS[table1_dataset]])}
+    columns |= {table: _metric_order([*ours, *paper.ABLATION_METRICS]) for table in ABLATION_TABLES}
+    return Tables(dataset, rows, columns, runs)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def here_cell(row: Row, metric: str) -> str:
+    here = row.here(metric)
+    if here is None:
+        return "-"
+    mean, sd, _ = here
+    return f"{mean:.2f}" if sd is None else f"{mean:.2f} ± {sd:.2f}"
+
+
+def difference_cell(row: Row, metric: str) -> str:
+    diff = row.difference(metric)
+    return "-" if diff is None else f"{diff:+.2f}"
+
+
+def row_lines(tables: Tables, row: Row) -> list[tuple[str, str, list[str]]]:
+    """(row name, source label, cells) for the here / paper / difference lines of one row."""
+    columns = tables.columns[row.table]
+    seeds = len(row.runs)
+    here_label = f"here ({tables.dataset or 'this run'}" + (f", mean ± sd of {seeds} runs)" if seeds > 1 else ")")
+    lines = [(row.name, here_label if row.runs else f"here: {row.not_here}", [here_cell(row, m) for m in columns])]
+    paper_name = paper.DATASET_NAMES[tables.paper_dataset(row.table)]
+    if row.paper is None:
+        lines.append(("", f"paper: {row.not_in_paper}", ["-"] * len(columns)))
+    else:
+        lines.append(("", f"paper ({paper_name})", [_number(row.paper.get(m)) for m in columns]))
+        if row.runs:
+            lines.append(("", f"difference (here - paper {paper_name})", [difference_cell(row, m) for m in columns]))
+    return lines
 
 
 def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -63,144 +173,125 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join(lines)
 
 
-def ablation_rows(runs: Sequence[dict], table: int) -> list[tuple[str, dict | None]]:
-    """(row name, metrics of the run with that row's switches or None) for each row of ``table``."""
-    rows = []
-    for row in ABLATION_TABLES[table]:
-        matching = [
-            run for run in runs
-            if _switches(run["config"]) == _switches(ablation_config(ModelConfig.from_dict(run["config"]), table, row).to_dict())
-        ]
-        if len(matching) > 1:
-            log.warning("table %d row %s: %d runs match; using %s", table, row, len(matching), matching[0].get("checkpoint"))
-        rows.append((row, matching[0] if matching else None))
-    return rows
+def paper_note(tables: Tables) -> str:
+    note = (f"Paper numbers: Table 1 on {paper.DATASET_NAMES[tables.table1_paper_dataset]}, Tables 2-4 on TACoS "
+            "(the paper's ablations). Percent; IoU >= m counts as a hit; averaged over all test sentences.")
+    if tables.dataset not in paper.TABLE1:
+        note += (f" The numbers here are on {tables.dataset or 'another dataset'}, not on the paper's data: compare the "
+                 "ordering of rows, not the values.")
+    return note
 
 
-def build_tables(metrics_files: Sequence[str | os.PathLike], dataset: str | None = None) -> str:
-    """Markdown with Tables 1-4 from metrics files (model runs and baselines)."""
-    runs = [read_json(path) | {"_path": str(path)} for path in metrics_files]
-    for run in runs:
-        if "mIoU" not in run or "iou_thresholds" not in run:
-            raise ValueError(f"{run['_path']}: not a metrics file (no mIoU / iou_thresholds)")
-    models = [run for run in runs if run.get("method") == "hscnet"]
-    others = [run for run in runs if run.get("method") != "hscnet"]
-    columns = _metric_columns(runs)
-    full = [run for run in models if _switches(run["config"]) == _switches(ModelConfig().to_dict())]
+def source_lines(tables: Tables) -> list[tuple[str, str]]:
+    """(metrics file, what it is) of every input."""
+    return [(run["_path"], str(run.get("method")) + (f" {run['ablation']}" if run.get("ablation") else "")
+             + (f", checkpoint {run['checkpoint']}" if run.get("checkpoint") else "")) for run in tables.sources]
 
-    parts = [f"# Results{f' on {dataset}' if dataset else ''}", ""]
-    table1 = [[run.get("method", "?"), *_cells(run, columns), str(run["num_sentences"])] for run in others]
-    table1 += [["HSCNet (this run)", *_cells(run, columns), str(run["num_sentences"])] for run in full]
-    if dataset in PAPER_HSCNET:
-        table1.append(["HSCNet (paper, Table 1; reported, not run here)", *_cells(PAPER_HSCNET[dataset], columns), "-"])
-    parts += ["Table 1. Priors and HSCNet (percent; IoU >= m counts as a hit; averaged over all sentences).", "",
-              _markdown_table(["Method", *columns, "Sentences"], table1), ""]
 
+def to_markdown(tables: Tables) -> str:
+    parts = [f"# Tables 1-4{f' on {tables.dataset}' if tables.dataset else ''}, with the paper's numbers", "",
+             paper_note(tables), ""]
     for table, title in TABLE_TITLES.items():
-        rows = ablation_rows(models, table)
-        if all(m is None for _, m in rows[:-1]):
-            continue  # nothing of this table was run but the full model (its last row)
-        if table == 3:
-            # The paper's Table 3 layout: a check mark per alignment loss.
-            body = [[*("✓" if level in row.split("+") else "✗" for level in "WSP"), *_cells(m, columns)] for row, m in rows]
-            header = ["W", "S", "P", *columns]
-        else:
-            body = [[row, *_cells(m, columns)] for row, m in rows]
-            header = ["Row", *columns]
-        parts += [title, "", _markdown_table(header, body), ""]
-
-    sources = "\n".join(f"- `{run['_path']}`: {run.get('method')}" + (f" {run['ablation']}" if run.get("ablation") else "")
-                        + (f", checkpoint `{run['checkpoint']}`" if run.get("checkpoint") else "") for run in runs)
+        body = [[name, label, *cells] for row in tables.rows if row.table == table for name, label, cells in row_lines(tables, row)]
+        parts += [title, "", _markdown_table(["Row", "Source", *tables.columns[table]], body), ""]
+    sources = "\n".join(f"- `{path}`: {what}" for path, what in source_lines(tables))
     parts += ["Sources:", "", sources, ""]
     return "\n".join(parts)
 
 
-def read_history(path: str | os.PathLike) -> list[dict[str, float]]:
-    """Rows of a history.csv as floats."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: history file not found")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
-    if not rows or "epoch" not in rows[0] or "loss" not in rows[0] or "val_mIoU" not in rows[0]:
-        raise ValueError(f"{path}: not a training history (needs epoch, loss, val_mIoU columns)")
-    return rows
+CSV_FIELDS = ("table", "row", "metric", "here_mean", "here_sd", "here_runs", "paper", "paper_dataset", "difference", "note")
 
 
-def plot_curves(history_files: Sequence[str | os.PathLike], out: str | os.PathLike) -> None:
-    """Training loss and validation mIoU per epoch, one line per run (labelled by its directory)."""
-    plt = pyplot()
-    fig, (ax_loss, ax_miou) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for path in history_files:
-        rows = read_history(path)
-        label = Path(path).parent.name
-        epochs = [row["epoch"] for row in rows]
-        ax_loss.plot(epochs, [row["loss"] for row in rows], label=label)
-        ax_miou.plot(epochs, [row["val_mIoU"] for row in rows], label=label)
-    ax_loss.set(xlabel="epoch", ylabel="training loss (eq. 11)", yscale="log")
-    ax_miou.set(xlabel="epoch", ylabel="validation mIoU (%)")
-    ax_miou.legend(fontsize="small")
-    fig.tight_layout()
-    save_figure(fig, out)
+def to_csv(tables: Tables) -> str:
+    """One line per (table, row, metric); empty cells where a number does not exist."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in tables.rows:
+        for metric in tables.columns[row.table]:
+            here = row.here(metric)
+            reported = (row.paper or {}).get(metric)
+            diff = row.difference(metric)
+            writer.writerow({
+                "table": row.table, "row": row.name, "metric": metric,
+                "here_mean": "" if here is None else f"{here[0]:.4f}",
+                "here_sd": "" if here is None or here[1] is None else f"{here[1]:.4f}",
+                "here_runs": len(row.runs), "paper": "" if reported is None else f"{reported:.2f}",
+                "paper_dataset": tables.paper_dataset(row.table), "difference": "" if diff is None else f"{diff:.4f}",
+                "note": "" if row.runs else row.not_here if row.paper is not None else row.not_in_paper,
+            })
+    return out.getvalue()
 
 
-def plot_qualitative(predictions_file: str | os.PathLike, paragraphs: Sequence, out: str | os.PathLike, num_examples: int = 3) -> None:
-    """Fig. 3 style: per sentence, ground truth vs sentence-level decoder vs final prediction."""
-    predictions = {entry["id"]: entry for entry in read_json(predictions_file)}
-    chosen = [p for p in paragraphs if p.id in predictions and "sentence" in predictions[p.id].get("levels", {})][:num_examples]
-    if not chosen:
-        raise ValueError(f"{predictions_file}: no model predictions with sentence-level spans for these annotations")
-    plt = pyplot()
-    height = sum(0.6 + 0.45 * len(p.sentences) for p in chosen)
-    fig, axes = plt.subplots(len(chosen), 1, figsize=(9, 0.6 + height), squeeze=False,
-                             gridspec_kw={"height_ratios": [len(p.sentences) for p in chosen]})
-    styles = (("ground truth", "tab:green"), ("sentence-level", "tab:orange"), ("final", "tab:blue"))
-    for ax, p in zip(axes[:, 0], chosen):
-        entry = predictions[p.id]
-        sets = (p.timestamps, entry["levels"]["sentence"], entry["timestamps"])
-        for i in range(len(p.sentences)):
-            for k, ((name, colour), spans) in enumerate(zip(styles, sets)):
-                start, end = spans[i]
-                ax.barh(i + (k - 1) * 0.27, end - start, left=start, height=0.25, color=colour,
-                        label=name if i == 0 else None)
-        ax.set_yticks(range(len(p.sentences)), [s if len(s) <= 40 else s[:37] + "..." for s in p.sentences], fontsize=7)
-        ax.invert_yaxis()
-        ax.set_xlim(0, p.duration)
-        ax.set_title(f"{p.id} ({p.video})", fontsize=8)
-    axes[-1, 0].set_xlabel("time (s)")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", ncol=3, fontsize="small")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the legend above
-    save_figure(fig, out)
+def build_tables(metrics_files: Sequence[str | os.PathLike], dataset: str | None = None) -> str:
+    """Markdown with Tables 1-4 from metrics files (model runs and baselines)."""
+    return to_markdown(build(metrics_files, dataset))
+
+
+def _write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    log.info("wrote %s", path)
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("report", help="paper-style tables (markdown) and figures from metrics files",
+    p = subparsers.add_parser("report", help="paper-style tables (markdown, CSV), figures and one HTML page",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--metrics", nargs="+", required=True, help="metrics JSON files (model runs and baselines)")
-    p.add_argument("--dataset", help="dataset name for the title and the paper's reference row (tacos, activitynet)")
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics JSON files (model runs of every seed, baselines)")
+    p.add_argument("--dataset", help="dataset name: the title, and which paper column sits beside ours (tacos, activitynet)")
     p.add_argument("--out", required=True, help="markdown file with the tables")
+    p.add_argument("--csv", help="also write the tables here, one metric per line")
+    p.add_argument("--html", help="also write one self-contained page with the tables and figures here")
     p.add_argument("--history", nargs="+", default=[], help="history.csv files for --curves")
     p.add_argument("--curves", help="write the training-curves figure here (PNG); needs --history")
-    p.add_argument("--predictions", help="model predictions JSON for --qualitative")
+    p.add_argument("--predictions", help="model predictions JSON for --qualitative and --figure4")
     p.add_argument("--annotations", help="the annotations those predictions are for (normalised paragraph JSON)")
     p.add_argument("--qualitative", help="write the Fig. 3 style figure here (PNG); needs --predictions, --annotations")
     p.add_argument("--num-examples", type=int, default=3, help="paragraphs in the qualitative figure")
+    p.add_argument("--figure4", help="write the Fig. 4 style figure here (PNG); needs --predictions, --annotations, --tokens")
+    p.add_argument("--tokens", help="tokens.json of the text stage (the words of --figure4)")
+    p.add_argument("--paragraph", help="paragraph id shown in --figure4 (default: the first with word-level spans)")
+    p.add_argument("--video-dir", help="folder of the videos, for frame thumbnails in --figure4 (skipped when absent)")
+    p.add_argument("--video-extensions", nargs="*", default=[], help="extensions tried after the video id")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from hscnet import report_figures
+
     if args.curves and not args.history:
         raise ValueError("--curves needs --history files")
-    if args.qualitative and not (args.predictions and args.annotations):
-        raise ValueError("--qualitative needs --predictions and --annotations")
-    markdown = build_tables(args.metrics, args.dataset)
+    if (args.qualitative or args.figure4) and not (args.predictions and args.annotations):
+        raise ValueError("--qualitative and --figure4 need --predictions and --annotations")
+    if args.figure4 and not args.tokens:
+        raise ValueError("--figure4 needs --tokens")
+    tables = build(args.metrics, args.dataset)
+    markdown = to_markdown(tables)
+    written: list[tuple[str, str]] = []  # (caption, PNG path) for the page
     if args.curves:
-        plot_curves(args.history, args.curves)
-        markdown += f"\n![training curves]({os.path.relpath(args.curves, Path(args.out).parent)})\n"
+        report_figures.plot_curves(args.history, args.curves)
+        written.append(("Training loss and validation mIoU per epoch", args.curves))
+    paragraphs = load_normalised(args.annotations) if args.annotations else []
     if args.qualitative:
-        plot_qualitative(args.predictions, load_normalised(args.annotations), args.qualitative, args.num_examples)
-        markdown += f"\n![ground truth vs sentence-level vs final]({os.path.relpath(args.qualitative, Path(args.out).parent)})\n"
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(markdown, encoding="utf-8")
-    log.info("wrote %s", args.out)
+        report_figures.plot_qualitative(args.predictions, paragraphs, args.qualitative, args.num_examples)
+        written.append(("Fig. 3: ground truth vs the sentence-level decoder vs the final spans", args.qualitative))
+    if args.figure4:
+        from extractors.videos import resolve_video_path
+        from hscnet.text.embed import read_tokens
+
+        def video_of(p):
+            return resolve_video_path(args.video_dir, p.video, args.video_extensions) if args.video_dir else None
+
+        report_figures.plot_hierarchy(args.predictions, paragraphs, read_tokens(args.tokens), args.figure4, args.paragraph, video_of)
+        written.append(("Fig. 4: the paragraph decoder's span, every sentence's final span and the word decoder's "
+                        "spans of one sentence (ground truth outlined)", args.figure4))
+    out_dir = Path(args.out).parent
+    markdown += "".join(f"\n![{caption}]({os.path.relpath(path, out_dir)})\n" for caption, path in written)
+    if args.csv:
+        _write_text(args.csv, to_csv(tables))
+    if args.html:
+        from hscnet.report_page import render_page
+
+        _write_text(args.html, render_page(tables, written))
+    _write_text(args.out, markdown)
     return 0
