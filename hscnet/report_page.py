@@ -24,6 +24,7 @@ th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left; }
 tr.first td { border-top: 2px solid #888; }
 tr.paper td { color: #555; }
 tr.difference td { font-style: italic; color: #555; }
+h2 { font-size: 1.15em; margin-top: 1.5em; }
 img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #444; }
 """

@@ -8,11 +8,13 @@ import json
 
 import matplotlib.image
 import pytest
+from browser import check_page_in_browser
 
 from hscnet.cli import main
 from hscnet.data.annotations import load_normalised
 from hscnet.report_figures import plot_hierarchy
 from hscnet.model import ModelConfig, ablation_config
+from hscnet.report_page import render_page
 from hscnet.report import ablation_rows, build, build_tables, to_csv, to_markdown
 from hscnet.text.embed import read_tokens
 
@@ -138,6 +140,15 @@ def test_report_cli_writes_tables_csv_page_and_figures(metrics_files, figure_inp
     page = (out / "index.html").read_text()
     assert page.count('<img src="data:image/png;base64,') == 3 and "http" not in page  # nothing to fetch
     assert "<td>SD+WD</td><td>here (demo)</td>" in page and "<td>53.56</td>" in page
+    screenshot = check_page_in_browser(out / "index.html", expected_images=3)
+    assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_browser_check_catches_a_broken_image(metrics_files, tmp_path):
+    page = tmp_path / "index.html"
+    page.write_text(render_page(build(metrics_files), []).replace("</body>", '<img src="missing.png" alt="x"></body>'))
+    with pytest.raises(AssertionError, match="images not all loaded"):
+        check_page_in_browser(page, expected_images=1)
 
 
 def test_figure4_word_spans_must_match_the_tokens(figure_inputs, tmp_path):
