@@ -15,7 +15,7 @@ from hscnet.data.annotations import load_normalised
 from hscnet.report_figures import plot_hierarchy
 from hscnet.model import ModelConfig, ablation_config
 from hscnet.report_page import render_page
-from hscnet.report import ablation_rows, build, build_tables, to_csv, to_markdown
+from hscnet.tables import build, runs_by_row, to_csv, to_markdown
 from hscnet.text.embed import read_tokens
 
 
@@ -44,16 +44,16 @@ def metrics_files(tmp_path):
 
 def test_runs_fill_every_row_with_their_switches(metrics_files):
     runs = [json.loads(p.read_text()) for p in metrics_files[:4]]
-    rows2 = {name: [run["mIoU"] for run in matching] for name, matching in ablation_rows(runs, 2)}
+    rows2 = {name: [run["mIoU"] for run in matching] for name, matching in runs_by_row(runs, 2)}
     assert rows2 == {"SL": [30.0], "SL+PL": [], "SL+WL": [], "SL+PL+WL": [40.0]}
-    rows3 = {name: [run["mIoU"] for run in matching] for name, matching in ablation_rows(runs, 3)}
+    rows3 = {name: [run["mIoU"] for run in matching] for name, matching in runs_by_row(runs, 3)}
     assert rows3["none"] == [20.0] and rows3["W+S+P"] == [40.0] and rows3["W"] == []
-    rows4 = {name: [run["mIoU"] for run in matching] for name, matching in ablation_rows(runs, 4)}
+    rows4 = {name: [run["mIoU"] for run in matching] for name, matching in runs_by_row(runs, 4)}
     assert rows4["SD+WD"] == [35.0] and rows4["SD+PD+WD"] == [40.0]
 
 
 def test_tables_markdown_put_the_paper_beside_every_row(metrics_files):
-    md = build_tables(metrics_files, "tacos")
+    md = to_markdown(build(metrics_files, "tacos"))
     # Table 1: our prior (not in the paper), every other method of the paper, HSCNet with the difference
     assert "| baseline:uniform | here (tacos) | - | 20.00 | 10.00 | 18.50 |" in md
     assert "|  | paper: not in the paper | - | - | - | - |" in md
@@ -71,10 +71,10 @@ def test_tables_markdown_put_the_paper_beside_every_row(metrics_files):
 
 
 def test_paper_column_follows_the_dataset(metrics_files):
-    anet = build_tables(metrics_files, "activitynet")
+    anet = to_markdown(build(metrics_files, "activitynet"))
     assert "Table 1 on ActivityNet-Captions, Tables 2-4 on TACoS" in anet
     assert "|  | paper (ActivityNet-Captions) | 81.89 | 66.57 | 44.03 | 59.71 |" in anet
-    demo = build_tables(metrics_files, "demo")
+    demo = to_markdown(build(metrics_files, "demo"))
     assert "not on the paper's data: compare the ordering of rows, not the values" in demo
     assert "|  | paper (TACoS) | 76.28 | 59.74 | 42.00 | 40.61 |" in demo
 
@@ -101,7 +101,7 @@ def test_not_a_metrics_file(tmp_path):
     bad = tmp_path / "history.json"
     bad.write_text("{}")
     with pytest.raises(ValueError, match=r"history\.json: not a metrics file"):
-        build_tables([bad])
+        to_markdown(build([bad]))
 
 
 @pytest.fixture

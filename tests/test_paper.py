@@ -8,7 +8,7 @@ import pytest
 
 from conftest import REPO_ROOT
 from hscnet import paper
-from hscnet.model.config import ABLATION_TABLES
+from hscnet.ablations import ABLATION_TABLES
 
 PAPER_TEXT = REPO_ROOT.parent / "shared" / "paper" / "hscnet-cvpr2023.txt"
 
