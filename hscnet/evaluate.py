@@ -16,7 +16,7 @@ scores the video-blind priors of ``hscnet.baselines``.
 predictions.json is a paragraph-JSON list: per paragraph ``id``, ``video``, ``duration``, ``sentences``,
 ``timestamps`` (the final predicted [start, end] seconds of each sentence) and, for the model, ``levels``
 with the intermediate decoders' predictions (``sentence``: one span per sentence, ``paragraph``: one
-span) for figures like the paper's Fig. 3. metrics.json: see ``hscnet.metrics`` (R@m and mIoU in
+span, ``word``: per sentence one span per word of its tokens) for figures like the paper's Figs. 3-4. metrics.json: see ``hscnet.metrics`` (R@m and mIoU in
 percent over all sentences, counts, the hit rule) plus where the numbers came from.
 """
 

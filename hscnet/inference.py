@@ -61,12 +61,17 @@ def predict(model: torch.nn.Module, loader, paragraphs: Sequence, device: torch.
         final = spans_in_seconds(outputs["pred_spans"], duration)  # (B, N_S, 2)
         sentence = spans_in_seconds(outputs["sentence_spans"], duration)
         paragraph = spans_in_seconds(outputs["paragraph_span"], batch["duration"]) if "paragraph_span" in outputs else None
+        if "word_spans" in outputs:  # (B, N_S, M, 2) and its mask of real words (B, N_S, M)
+            word = spans_in_seconds(outputs["word_spans"], duration[:, :, None])
+            word_mask = outputs["word_span_mask"].cpu().tolist()
         for b, pid in enumerate(batch["ids"]):
             p = by_id[pid]
             n = len(p.sentences)
             levels = {"sentence": sentence[b][:n]}
             if paragraph is not None:
                 levels["paragraph"] = paragraph[b]
+            if "word_spans" in outputs:
+                levels["word"] = [[span for span, real in zip(word[b][s], word_mask[b][s]) if real] for s in range(n)]
             entries[pid] = {
                 "id": pid, "video": p.video, "duration": p.duration, "sentences": list(p.sentences),
                 "timestamps": final[b][:n], "levels": levels,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import h5py
 import numpy as np
 import pytest
 from test_dataset import write_synthetic_dataset
@@ -249,6 +250,13 @@ def test_evaluate_checkpoint_writes_predictions_in_seconds_and_metrics(trained, 
         spans = np.array(entry["timestamps"])
         assert (spans[:, 0] <= spans[:, 1]).all() and spans.min() >= 0 and spans.max() <= p.duration + 1e-6
         assert len(entry["levels"]["paragraph"]) == 2
+    # the word decoder's spans: one per token of each sentence (the text stage's word_sentence), in seconds
+    with h5py.File(data["text"], "r") as text:
+        for entry in entries:
+            words_per_sentence = np.bincount(text[entry["id"]]["word_sentence"][()])
+            assert [len(spans) for spans in entry["levels"]["word"]] == words_per_sentence.tolist()
+            spans = np.array([span for sentence in entry["levels"]["word"] for span in sentence])
+            assert (spans[:, 0] <= spans[:, 1]).all() and spans.min() >= 0 and spans.max() <= entry["duration"] + 1e-6
     m = json.loads(metrics.read_text())
     assert m["method"] == "hscnet" and m["checkpoint"] == str(checkpoint) and m["epoch"] == 1
     assert m["config"]["video_dim"] == 16 and m["num_sentences"] == sum(len(p.sentences) for p in gt)

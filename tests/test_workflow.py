@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import pytest
 import torch
 import yaml
 
+from browser import check_page_in_browser, png_size
 from conftest import REPO_ROOT, find_process
 from feature_stores import read_file_attrs
 from hscnet.device import resolve_precision
@@ -162,10 +164,18 @@ def test_real_dataset_plans_the_right_jobs(tmp_path, shared_data, dataset):
 def test_paper_tables_plan_every_ablation_row(tmp_path, shared_data):
     override = _real_data_override(tmp_path, shared_data)
     jobs = planned_jobs(snakemake(tmp_path, "-n", "results/tacos/report/tables.md", configfiles=[override]).stdout)
-    # Tables 2-4 have 16 rows; the full model is one row of each, so 13 ablation runs + the full model
-    assert jobs["train"] == 14
-    assert jobs["evaluate"] == 13 and jobs["evaluate_full"] == 1
+    # Tables 2-4 have 16 rows; the full model is one row of each, so 13 ablation runs + the full model,
+    # each with the 3 seeds of report.seeds: the config's seed 0 in runs/, seeds 1 and 2 under seeds/
+    assert jobs["train"] == 14 and jobs["train_seed"] == 28
+    assert jobs["evaluate"] == 13 and jobs["evaluate_full"] == 1 and jobs["evaluate_seed"] == 28
     assert jobs["baseline"] == 1 and jobs["paper_tables"] == 1
+    printed = snakemake(tmp_path, "-n", "-p", "results/tacos/report/tables.md", configfiles=[override]).stdout
+    assert "--seed 2 " in printed and "--out results/tacos/seeds/2/runs/table3-W+P --resume" in printed
+
+    one_seed = tmp_path / "one_seed.yaml"
+    one_seed.write_text(yaml.safe_dump({"report": {"seeds": [0]}}))
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "results/tacos/report/tables.md", configfiles=[override, one_seed]).stdout)
+    assert jobs["train"] == 14 and "train_seed" not in jobs
 
 
 def test_training_runs_under_torchrun_with_gpus_per_run(tmp_path, shared_data):
@@ -222,6 +232,8 @@ def test_tiny_dataset_end_to_end(tiny_workdir, tmp_path):
     # a second run has nothing to do
     again = snakemake(tmp_path, "-n", TINY_TARGET)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    _check_tiny_report(tmp_path, metrics)
 
     # Touching one video reruns only its shard's video jobs and what depends on the features.
     # Snakemake >= 9.18 skips a touched input under 1 MB whose checksum is unchanged (real videos
@@ -395,3 +407,24 @@ def test_sigkill_mid_training_then_the_same_command_finishes_like_an_uninterrupt
     assert f"resuming after epoch {killed_after}" in (work / TRAIN_LOG).read_text()
     assert outcome(work) == outcome(tiny_workdir)
     assert not (run / "in_progress.pt").exists()
+
+
+def _check_tiny_report(tmp_path: Path, full_seed0: dict) -> None:
+    """Tables 1-4 with every ablation row over two seeds, the page in a browser, and Fig. 4."""
+    seeds = tmp_path / "seeds.yaml"
+    seeds.write_text(yaml.safe_dump({"report": {"seeds": [0, 1]}}))
+    snakemake(tmp_path, "--cores", "2", "results/tiny/report/tables.md", configfiles=[seeds])
+    report = tmp_path / "results/tiny/report"
+    markdown = (report / "tables.md").read_text()
+    assert "not trained here" not in markdown  # every ablation row ran
+    assert markdown.count("mean ± sd of 2 runs") == 1 + 16  # Table 1's HSCNet and the 16 rows of Tables 2-4
+    lines = list(csv.DictReader((report / "tables.csv").open()))
+    assert {line["here_runs"] for line in lines if line["table"] != "1"} == {"2"}
+    full_seed1 = json.loads((tmp_path / "results/tiny/seeds/1/runs/full/metrics.json").read_text())
+    hscnet_miou = next(line for line in lines if line["table"] == "1" and line["row"] == "HSCNet" and line["metric"] == "mIoU")
+    assert float(hscnet_miou["here_mean"]) == pytest.approx((full_seed0["mIoU"] + full_seed1["mIoU"]) / 2, abs=1e-4)
+    assert float(hscnet_miou["paper"]) == 40.61 and hscnet_miou["paper_dataset"] == "tacos"
+    check_page_in_browser(report / "index.html", expected_images=3)  # curves, Fig. 3, Fig. 4
+    width, height = png_size(report / "figure4.png")
+    assert width > 1000 and height > 400
+    assert "without frame thumbnails" not in (tmp_path / "logs/tiny/paper_tables.log").read_text()

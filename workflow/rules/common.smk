@@ -26,6 +26,7 @@ wildcard_constraints:
     split="train|val|test",
     shard=r"\d+",
     run=r"[A-Za-z0-9+\-]+",
+    seed=rf"(?!{config['seed']}(?!\d))\d+",  # the config's own seed has the plain paths (run_dir)
     name=r"[A-Za-z0-9._]+",
 
 # Rules run this checkout's `python -m hscnet` (also under --use-conda, where it is not installed).
@@ -127,3 +128,33 @@ def fetch_checks(wildcards):
     """The --sha256/--size/--member options of one download."""
     entry = FETCHABLE[wildcards.download]
     return " ".join(f"--{key} {shlex.quote(str(entry[key]))}" for key in ("sha256", "size", "member") if key in entry)
+
+
+SEEDS = config["report"]["seeds"]
+
+
+def run_dir(dataset, run, seed):
+    """Folder of one training run. The config's seed keeps the plain results/<ds>/runs/<run>, so the
+    report reuses the run of results/<ds>/metrics.json; other seeds live under results/<ds>/seeds/<seed>/."""
+    return f"results/{dataset}/runs/{run}" if seed == config["seed"] else f"results/{dataset}/seeds/{seed}/runs/{run}"
+
+
+def run_metrics(dataset, run, seed):
+    """Test metrics of one run (the config seed's full model: results/<ds>/metrics.json)."""
+    if run == "full" and seed == config["seed"]:
+        return f"results/{dataset}/metrics.json"
+    return f"{run_dir(dataset, run, seed)}/metrics.json"
+
+
+def report_inputs(runs, curve_runs):
+    """Input function of a report rule: the metrics of ``runs`` over every seed plus the uniform prior,
+    and the training histories of ``curve_runs`` over every seed."""
+
+    def inputs(wildcards):
+        return {
+            "metrics": [run_metrics(wildcards.dataset, run, seed) for run in runs for seed in SEEDS]
+            + [f"results/{wildcards.dataset}/baselines/uniform/metrics.json"],
+            "history": [f"{run_dir(wildcards.dataset, run, seed)}/history.csv" for run in curve_runs for seed in SEEDS],
+        }
+
+    return inputs

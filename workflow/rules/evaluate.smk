@@ -46,6 +46,23 @@ use rule evaluate as evaluate_full with:
         "benchmarks/{dataset}/evaluate_full.tsv"
 
 
+use rule evaluate as evaluate_seed with:
+    input:
+        checkpoint="results/{dataset}/seeds/{seed}/runs/{run}/best.pt",
+        features="results/{dataset}/features/c3d.h5",
+        text="results/{dataset}/text/glove.h5",
+        annotations="results/{dataset}/annotations/test.json",
+    output:
+        predictions="results/{dataset}/seeds/{seed}/runs/{run}/predictions.json",
+        metrics="results/{dataset}/seeds/{seed}/runs/{run}/metrics.json",
+    wildcard_constraints:
+        run="|".join(["full", *map(re.escape, ABLATION_RUNS)]),
+    log:
+        "logs/{dataset}/seeds/{seed}/evaluate_{run}.log",
+    benchmark:
+        "benchmarks/{dataset}/seeds/{seed}/evaluate_{run}.tsv"
+
+
 rule baseline:
     """Test metrics of a video-blind prior (uniform: sentences spread evenly over the video)."""
     input:

@@ -1,24 +1,25 @@
-# Two reports, one command: the comparison (full model vs the sentence-level-only ablation, Table 2 SL,
-# vs the uniform prior) and the paper's Tables 1-4 (every ablation row trained and evaluated).
-rule comparison:
-    """Full model vs the sentence-level-only ablation (Table 2, SL) vs the uniform prior, with figures."""
+rule paper_tables:
+    """The paper's Tables 1-4 on one dataset, every ablation row trained with every seed of report.seeds
+    (mean ± sd), the paper's numbers beside each row; training curves, Figs. 3-4 and one HTML page."""
     input:
-        metrics=[
-            "results/{dataset}/metrics.json",
-            "results/{dataset}/runs/table2-SL/metrics.json",
-            "results/{dataset}/baselines/uniform/metrics.json",
-        ],
-        history=["results/{dataset}/runs/full/history.csv", "results/{dataset}/runs/table2-SL/history.csv"],
+        unpack(report_inputs(["full", *ABLATION_RUNS], curve_runs=["full"])),
         predictions="results/{dataset}/predictions.json",
         annotations="results/{dataset}/annotations/test.json",
+        tokens="results/{dataset}/text/tokens.json",
     output:
-        tables="results/{dataset}/report/comparison.md",
-        curves="results/{dataset}/report/comparison_curves.png",
-        qualitative="results/{dataset}/report/qualitative.png",
+        tables="results/{dataset}/report/tables.md",
+        csv="results/{dataset}/report/tables.csv",
+        html="results/{dataset}/report/index.html",
+        curves="results/{dataset}/report/curves.png",
+        qualitative="results/{dataset}/report/figure3.png",
+        figure4="results/{dataset}/report/figure4.png",
+    params:
+        video_dir=lambda w: ds(w)["video_dir"],  # thumbnails only; figure 4 is drawn without them when absent
+        video_extensions=lambda w: " ".join(map(shlex.quote, ds(w)["video_extensions"])),
     log:
-        "logs/{dataset}/comparison.log",
+        "logs/{dataset}/paper_tables.log",
     benchmark:
-        "benchmarks/{dataset}/comparison.tsv"
+        "benchmarks/{dataset}/paper_tables.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -27,25 +28,27 @@ rule comparison:
         CONDA_ENV
     shell:
         "python -m hscnet report --dataset {wildcards.dataset} --metrics {input.metrics} --out {output.tables}"
-        " --history {input.history} --curves {output.curves}"
-        " --predictions {input.predictions} --annotations {input.annotations}"
-        " --qualitative {output.qualitative} 2> {log}"
+        " --csv {output.csv} --html {output.html} --history {input.history} --curves {output.curves}"
+        " --predictions {input.predictions} --annotations {input.annotations} --qualitative {output.qualitative}"
+        " --figure4 {output.figure4} --tokens {input.tokens}"
+        " --video-dir {params.video_dir} --video-extensions {params.video_extensions} 2> {log}"
 
 
-use rule comparison as paper_tables with:
+use rule paper_tables as comparison with:
+    # Full model vs the sentence-level-only ablation (Table 2, SL) vs the uniform prior: the quick look.
     input:
-        metrics=lambda w: [
-            f"results/{w.dataset}/metrics.json",
-            f"results/{w.dataset}/baselines/uniform/metrics.json",
-        ] + [f"results/{w.dataset}/runs/{run}/metrics.json" for run in ABLATION_RUNS],
-        history="results/{dataset}/runs/full/history.csv",
+        unpack(report_inputs(["full", "table2-SL"], curve_runs=["full", "table2-SL"])),
         predictions="results/{dataset}/predictions.json",
         annotations="results/{dataset}/annotations/test.json",
+        tokens="results/{dataset}/text/tokens.json",
     output:
-        tables="results/{dataset}/report/tables.md",
-        curves="results/{dataset}/report/curves.png",
-        qualitative="results/{dataset}/report/figure3.png",
+        tables="results/{dataset}/report/comparison.md",
+        csv="results/{dataset}/report/comparison.csv",
+        html="results/{dataset}/report/comparison.html",
+        curves="results/{dataset}/report/comparison_curves.png",
+        qualitative="results/{dataset}/report/qualitative.png",
+        figure4="results/{dataset}/report/comparison_figure4.png",
     log:
-        "logs/{dataset}/paper_tables.log",
+        "logs/{dataset}/comparison.log",
     benchmark:
-        "benchmarks/{dataset}/paper_tables.tsv"
+        "benchmarks/{dataset}/comparison.tsv"

@@ -20,6 +20,7 @@ rule train:
         batch_size=f"--batch-size {config['train']['batch_size']}" if config["train"]["batch_size"] else "",
         iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
         seed=config["seed"],
+        out=lambda w, output: Path(output.best).parent,
         device=config["train"]["device"],
         precision=config["train"]["precision"],
         num_workers=config["train"]["num_workers"],
@@ -49,4 +50,18 @@ rule train:
         "{params.python} -m hscnet train --features {input.features} --text {input.text} --train {input.train} --val {input.val}"
         " --preset {params.preset} {params.ablation} {params.crop} {params.epochs} {params.batch_size} --iou {params.iou}"
         " --seed {params.seed} --device {params.device} --precision {params.precision} --num-workers {params.num_workers} --threads {threads}"
-        " --out results/{wildcards.dataset}/runs/{wildcards.run} --resume 2> {log}"
+        " --out {params.out} --resume 2> {log}"
+
+
+use rule train as train_seed with:
+    output:
+        best="results/{dataset}/seeds/{seed}/runs/{run}/best.pt",
+        last="results/{dataset}/seeds/{seed}/runs/{run}/last.pt",
+        history="results/{dataset}/seeds/{seed}/runs/{run}/history.csv",
+        config="results/{dataset}/seeds/{seed}/runs/{run}/config.json",
+    params:
+        seed=lambda w: w.seed,
+    log:
+        "logs/{dataset}/seeds/{seed}/train_{run}.log",
+    benchmark:
+        "benchmarks/{dataset}/seeds/{seed}/train_{run}.tsv"
