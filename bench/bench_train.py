@@ -115,7 +115,7 @@ def main() -> None:
     rss_before = peak_rss_mib()
 
     started = time.perf_counter()
-    train_one_epoch(model, criterion, islice(train_loader, num_batches), optimizer, device, "bench epoch", precision)
+    train_one_epoch(model, criterion, islice(train_loader, num_batches), optimizer, device, "bench epoch", precision=precision)
     if device.type == "cuda":
         torch.cuda.synchronize()
     train_seconds = time.perf_counter() - started

@@ -205,7 +205,10 @@ def test_tiny_workflow_through_slurm_equals_local_run_and_resumes(cluster, tmp_p
 def _start(cmd: list[str], cwd: Path, log: Path) -> subprocess.Popen:
     """Start a command in the foreground process group (Ctrl-C reaches it), output to a file."""
     with open(log, "w") as out:
-        return subprocess.Popen(cmd, cwd=cwd, env=_environment(), stdout=out, stderr=subprocess.STDOUT)
+        # A shell that runs us in the background (`cmd &`) ignores SIGINT for its children, and Python keeps an
+        # ignored SIGINT ignored: restore the default so that Snakemake gets Ctrl-C as in a terminal.
+        return subprocess.Popen(cmd, cwd=cwd, env=_environment(), stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _extraction_running(repo: Path) -> bool:

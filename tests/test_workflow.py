@@ -330,7 +330,7 @@ def test_real_layout_rehearsal(tmp_path, shared_data):
         recalls = {f"R@{m:g}" for m in thresholds}
         assert set(metrics) == recalls | {
             "mIoU", "iou_thresholds", "hit_rule", "num_paragraphs", "num_sentences", "method", "ablation",
-            "checkpoint", "epoch", "config", "annotations", "predictions",
+            "checkpoint", "epoch", "config", "annotations", "predictions", "precision",
         }
         assert metrics["iou_thresholds"] == thresholds
         assert all(0 <= metrics[key] <= 100 for key in (*recalls, "mIoU"))
