@@ -62,16 +62,6 @@ def test_lint_is_clean(tmp_path):
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr, result.stdout
 
 
-def test_driver_imports_no_torch():
-    """What the Snakefile and rule files import loads without torch (a cluster's login node needs none)."""
-    sources = [REPO_ROOT / "Snakefile", *sorted((REPO_ROOT / "workflow" / "rules").glob("*.smk"))]
-    imports = [line for path in sources for line in path.read_text().splitlines() if re.match(r"(import|from) \S", line)]
-    assert any("hscnet" in line for line in imports), imports
-    code = "\n".join([f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r})", *imports, "print(sorted(sys.modules))"])
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "'torch'" not in loaded and "'hscnet'" in loaded
-
-
 def _glove_file(path: Path) -> Path:
     path.write_text("the " + " ".join(["0.1"] * 300) + "\n")
     return path
