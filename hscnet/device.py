@@ -4,12 +4,13 @@
 
 * a scheduler's choice comes first: with ``CUDA_VISIBLE_DEVICES`` set (by SLURM, or by hand) the job
   takes the first visible GPU; with only ``SLURM_JOB_GPUS``/``SLURM_STEP_GPUS`` set it takes the
-  first GPU SLURM assigned;
+  first GPU SLURM assigned (process ``LOCAL_RANK`` of a ``torchrun`` run: the ``LOCAL_RANK``-th);
 * otherwise (e.g. ``snakemake --cores 32 --resources gpu=4`` on one machine, where Snakemake counts
   GPUs but does not say which) the job locks a free GPU: one lock file per device in a shared
   directory, held with ``fcntl.flock`` for the life of the process. The kernel drops the lock when
   the process ends, also when it crashes or is killed, so no stale lock survives. When every GPU is
-  held the job waits for one. The locks coordinate hscnet jobs; other programs on the GPU are not seen.
+  held the job waits for one. Each process of a multi-GPU (DDP) run locks its own. The locks
+  coordinate hscnet jobs; other programs on the GPU are not seen.
 
 Precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` autocast (``autocast``); fp16 training needs a
 gradient scaler (``grad_scaler``), bf16 has fp32's range and does not. ``resolve_precision("auto")``
@@ -40,38 +41,51 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 _held_gpu: GpuLock | None = None  # this process's GPU lock: kept until the process ends
 
 
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> this job's GPU when CUDA is present (see the module doc), else cpu; anything else as
-    torch spells it.
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """"auto" -> this process's GPU when CUDA is present (see the module doc), else cpu; anything else
+    as torch spells it. ``local_rank``: this process's place among the processes of one run on this
+    machine (torchrun's ``LOCAL_RANK``).
 
     Asking for cuda without a GPU is an error rather than a silent fallback, so that a run meant
     for the GPU does not quietly take hours on the CPU.
     """
     if name == "auto":
-        return torch.device("cuda", job_gpu(torch.cuda.device_count())) if torch.cuda.is_available() else torch.device("cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        return torch.device("cuda", job_gpu(torch.cuda.device_count(), local_rank=local_rank))
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {name!r} requested but no CUDA GPU is available")
     return device
 
 
-def job_gpu(num_devices: int, environ: dict[str, str] | None = None, lock_dir: str | os.PathLike | None = None) -> int:
-    """Index (as torch numbers the visible devices) of the GPU this process should use."""
+def job_gpu(num_devices: int, environ: dict[str, str] | None = None, lock_dir: str | os.PathLike | None = None,
+            local_rank: int = 0) -> int:
+    """Index (as torch numbers the visible devices) of the GPU this process should use; process
+    ``local_rank`` of a multi-process run takes the ``local_rank``-th of the GPUs it was given."""
     global _held_gpu
     environ = os.environ if environ is None else environ
     if environ.get("CUDA_VISIBLE_DEVICES", "").strip():
-        return 0  # the scheduler or the user chose; torch numbers the chosen devices from 0
+        # The scheduler or the user chose; torch numbers the chosen devices from 0.
+        return _given_gpu(local_rank, num_devices, f"CUDA_VISIBLE_DEVICES={environ['CUDA_VISIBLE_DEVICES']}")
     assigned = next((environ[key] for key in SLURM_GPU_ENVS if environ.get(key, "").strip()), None)
     if assigned is not None:
-        first = assigned.split(",")[0].strip()
-        if not first.isdigit():
+        ids = [part.strip() for part in assigned.split(",")]
+        if not all(part.isdigit() for part in ids):
             raise InputError(f"cannot read the GPU ids SLURM assigned: {assigned!r}")
+        position = _given_gpu(local_rank, len(ids), f"SLURM assigned GPUs {assigned}")
         # A node that hides unassigned GPUs (cgroup ConstrainDevices) shows only the assigned ones.
-        return 0 if num_devices <= len(assigned.split(",")) else int(first)
+        return position if num_devices <= len(ids) else int(ids[position])
     if _held_gpu is None:
         _held_gpu = GpuLock.acquire(num_devices, lock_dir or default_lock_dir())
         log.info("using GPU %d of %d (lock %s)", _held_gpu.index, num_devices, _held_gpu.path)
     return _held_gpu.index
+
+
+def _given_gpu(local_rank: int, count: int, given: str) -> int:
+    if local_rank >= count:
+        raise InputError(f"process {local_rank} of this run needs a GPU of its own, but only {count} were given ({given})")
+    return local_rank
 
 
 def default_lock_dir() -> Path:

@@ -48,19 +48,28 @@ ONE_PROCESS = World()
 
 
 def join(device_name: str) -> tuple[World, torch.device]:
-    """Join the process group that torchrun set up (WORLD_SIZE > 1) and pick this rank's device:
-    ``cuda:LOCAL_RANK`` on GPUs (NCCL), the CPU otherwise (gloo)."""
+    """Join the process group that torchrun set up (WORLD_SIZE > 1) on this rank's device
+    (``rank_device``): NCCL on GPUs, gloo on the CPU."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
-    device = resolve_device(device_name)
+    device = rank_device(device_name, int(os.environ.get("LOCAL_RANK", "0")), size)
     if size == 1:
         return World(), device
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
+    rank = int(os.environ["RANK"])
     if device.type == "cuda":
-        device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(backend, timeout=TIMEOUT, device_id=device if device.type == "cuda" else None)
     return World(rank, size, backend), device
+
+
+def rank_device(device_name: str, local_rank: int, world_size: int) -> torch.device:
+    """The device of process ``local_rank`` of a run on this machine. On GPUs each process has its own:
+    ``auto`` takes the LOCAL_RANK-th GPU the scheduler gave, or locks a free one (``hscnet.device``),
+    so that a run never lands on another job's GPU; ``cuda`` means ``cuda:LOCAL_RANK``."""
+    device = resolve_device(device_name, local_rank)
+    if world_size > 1 and device.type == "cuda" and device_name != "auto":
+        device = torch.device("cuda", local_rank)
+    return device
 
 
 def leave(world: World) -> None:

@@ -15,14 +15,14 @@ from hscnet import device as device_module
 from hscnet.device import SLURM_GPU_ENVS, GpuLock, autocast, grad_scaler, job_gpu, resolve_device, resolve_precision
 from conftest import REPO_ROOT
 
-# A job on a simulated machine with 3 GPUs: prints the device resolve_device("auto") picks, then
-# holds it until its stdin closes or it is killed.
+# A job (or one process of a torchrun job: LOCAL_RANK, WORLD_SIZE) on a simulated machine with 3 GPUs:
+# prints the device "auto" gives it, then holds it until its stdin closes or it is killed.
 FAKE_GPU_JOB = """
-import sys, torch
+import os, sys, torch
 torch.cuda.is_available = lambda: True
 torch.cuda.device_count = lambda: 3
-from hscnet.device import resolve_device
-print(resolve_device("auto"), flush=True)
+from hscnet.distributed import rank_device
+print(rank_device("auto", int(os.environ.get("LOCAL_RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))), flush=True)
 sys.stdin.read()
 """
 
@@ -86,6 +86,36 @@ def test_slurm_gpu_numbering(no_held_gpu, tmp_path):
     with pytest.raises(ValueError, match="cannot read the GPU ids SLURM assigned: 'gpu:a100'"):
         job_gpu(4, {"SLURM_JOB_GPUS": "gpu:a100"}, tmp_path)
     assert device_module._held_gpu is None
+
+
+def test_each_process_of_a_multi_gpu_run_gets_its_own_gpu(no_held_gpu, tmp_path):
+    # The scheduler gave the run its GPUs: process LOCAL_RANK takes the LOCAL_RANK-th of them.
+    assert job_gpu(4, {"CUDA_VISIBLE_DEVICES": "2,3"}, tmp_path, local_rank=1) == 1
+    assert job_gpu(4, {"SLURM_JOB_GPUS": "3,1"}, tmp_path, local_rank=1) == 1  # all visible: SLURM's id
+    assert job_gpu(4, {"SLURM_JOB_GPUS": "0,2"}, tmp_path, local_rank=1) == 2
+    assert job_gpu(2, {"SLURM_JOB_GPUS": "3,1"}, tmp_path, local_rank=1) == 1  # only the assigned visible
+    with pytest.raises(ValueError, match=r"process 2 of this run needs a GPU of its own, but only 2 were given \(SLURM"):
+        job_gpu(4, {"SLURM_JOB_GPUS": "3,1"}, tmp_path, local_rank=2)
+    with pytest.raises(ValueError, match="only 1 were given .CUDA_VISIBLE_DEVICES=5"):
+        job_gpu(1, {"CUDA_VISIBLE_DEVICES": "5"}, tmp_path, local_rank=1)
+    assert device_module._held_gpu is None
+
+
+def test_processes_of_a_ddp_run_lock_free_gpus(tmp_path):
+    """No scheduler: with GPU 0 held by another job, the two processes of a DDP run take GPUs 1 and 2,
+    not cuda:LOCAL_RANK (which would put rank 0 on the other job's GPU)."""
+    jobs = [start_job(tmp_path)]
+    try:
+        assert jobs[0].stdout.readline().strip() == "cuda:0"
+        jobs += [start_job(tmp_path, LOCAL_RANK=str(rank), WORLD_SIZE="2") for rank in (0, 1)]
+        assert sorted(job.stdout.readline().strip() for job in jobs[1:]) == ["cuda:1", "cuda:2"]
+        jobs[0].kill()  # the other job ends: a scheduler's choice is taken as given, no locks
+        jobs += [start_job(tmp_path, LOCAL_RANK=str(rank), WORLD_SIZE="2", CUDA_VISIBLE_DEVICES="1,2") for rank in (0, 1)]
+        assert [job.stdout.readline().strip() for job in jobs[3:]] == ["cuda:0", "cuda:1"]
+    finally:
+        for job in jobs:
+            job.kill()
+            job.wait()
 
 
 def test_one_process_keeps_its_gpu(no_held_gpu, tmp_path):
