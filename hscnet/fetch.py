@@ -5,8 +5,8 @@ a target needs. A download
 
 * goes to ``<file>.part`` beside the target and resumes from there with an HTTP range request
   (after a dropped connection within the run, ``--attempts`` times, or on the next run);
-* shows a progress bar on a terminal, and a readable log line every ``PROGRESS_EVERY_S``
-  seconds otherwise;
+* shows progress (``hscnet.progress``: a bar on a terminal, a log line every 30 s otherwise) and
+  logs the size and time when it ends;
 * is checked against its sha256 and/or size before it is renamed into place, so a wrong or
   truncated file never sits at the target;
 * of a zip archive (``--member``) is verified as the archive, then the member is unpacked to
@@ -25,7 +25,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -36,11 +35,11 @@ from tqdm import tqdm
 
 from hscnet.errors import InputError, MissingInputError
 from hscnet.io import atomic_path
+from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 16  # a dropped connection loses at most the chunk being read
-PROGRESS_EVERY_S = 30.0
 TIMEOUT_S = (30, 120)  # connect, and between two reads
 
 
@@ -142,10 +141,21 @@ def _transfer(session: requests.Session, url: str, path: Path, part: Path) -> No
         total = offset + int(length) if length and length.isdigit() else None
         if offset:
             log.info("%s: resuming at byte %d", path, offset)
-        with open(part, "ab" if offset else "wb") as fh, _Progress(path.name, total, offset) as progress:
+        started = time.monotonic()
+        with open(part, "ab" if offset else "wb") as fh, progress(
+            total=total, initial=offset, desc=path.name, unit="B", unit_scale=True, unit_divisor=1024
+        ) as bar:
             for chunk in response.iter_content(CHUNK_BYTES):
                 fh.write(chunk)
-                progress.update(len(chunk))
+                bar.update(len(chunk))
+    received, seconds = part.stat().st_size, time.monotonic() - started
+    of_total = f" of {_bytes(total)} ({100 * received / total:.0f}%)" if total else ""
+    log.info("%s: %s%s in %.1f s, %s/s", path.name, _bytes(received), of_total, seconds,
+             _bytes((received - offset) / max(seconds, 1e-9)))
+
+
+def _bytes(count: float) -> str:
+    return tqdm.format_sizeof(count, "B", 1024)
 
 
 def _range_start(response: requests.Response) -> int | None:
@@ -207,42 +217,6 @@ def _unpack(archive: Path, member: str, target: Path) -> None:
                 shutil.copyfileobj(src, dst, CHUNK_BYTES)
     except zipfile.BadZipFile as err:
         raise InputError(f"{archive}: not a readable zip archive ({err}); delete it to download it again") from err
-
-
-class _Progress:
-    """A tqdm bar on a terminal; otherwise a log line every PROGRESS_EVERY_S seconds and at the end."""
-
-    def __init__(self, name: str, total: int | None, done: int):
-        self.name, self.total, self.done, self.start_done = name, total, done, done
-        self.start = self.last_log = time.monotonic()
-        self.bar = None
-        if sys.stderr.isatty():
-            self.bar = tqdm(total=total, initial=done, desc=name, unit="B", unit_scale=True, unit_divisor=1024)
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.bar is not None:
-            self.bar.update(n)
-        elif time.monotonic() - self.last_log >= PROGRESS_EVERY_S:
-            self._log()
-
-    def _log(self) -> None:
-        self.last_log = time.monotonic()
-        rate = (self.done - self.start_done) / max(self.last_log - self.start, 1e-9)
-        of_total = ""
-        if self.total:
-            of_total = f" of {tqdm.format_sizeof(self.total, 'B', 1024)} ({100 * self.done / self.total:.0f}%)"
-        log.info("%s: %s%s, %s/s", self.name, tqdm.format_sizeof(self.done, "B", 1024), of_total,
-                 tqdm.format_sizeof(rate, "B", 1024))
-
-    def __enter__(self) -> "_Progress":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        else:
-            self._log()
 
 
 # ---------------------------------------------------------------- CLI
