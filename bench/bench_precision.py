@@ -59,15 +59,21 @@ def bench_c3d(device: torch.device, precision: str, batch_size: int, rounds: int
     for variant in C3D_VARIANTS:
         features = forward(variant)  # warm-up of this variant
         errors[variant] = float((features - reference).norm() / reference.norm())
-    times: dict[str, list[float]] = {v: [] for v in C3D_VARIANTS}
+    times = timed_rounds(device, C3D_VARIANTS, forward, rounds)
+    return {"batch_size": batch_size, "precision": precision, "seconds": times, "relative_error": errors}
+
+
+def timed_rounds(device: torch.device, variants, run, rounds: int) -> dict[str, list[float]]:
+    """Seconds of ``run(variant)`` per round, the variants taking turns so that drifting load spreads over all."""
+    times: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(rounds):
-        for variant in C3D_VARIANTS:
+        for variant in variants:
             synchronize(device)
             start = time.perf_counter()
-            forward(variant)
+            run(variant)
             synchronize(device)
             times[variant].append(time.perf_counter() - start)
-    return {"batch_size": batch_size, "precision": precision, "seconds": times, "relative_error": errors}
+    return times
 
 
 def bench_train(device: torch.device, precision: str, preset: str, steps: int, rounds: int) -> dict:
@@ -94,14 +100,7 @@ def bench_train(device: torch.device, precision: str, preset: str, steps: int, r
         return float(loss)
 
     losses = {v: run(v) for v in models}  # warm-up, and the loss after the first steps of each
-    times: dict[str, list[float]] = {v: [] for v in models}
-    for _ in range(rounds):
-        for variant in models:
-            synchronize(device)
-            start = time.perf_counter()
-            run(variant)
-            synchronize(device)
-            times[variant].append((time.perf_counter() - start) / steps)
+    times = {v: [t / steps for t in ts] for v, ts in timed_rounds(device, list(models), run, rounds).items()}
     return {"preset": preset, "batch_size": cfg.batch_size, "precision": precision,
             "seconds_per_step": times, "loss_after_warmup": losses}
 
