@@ -17,6 +17,7 @@ import torch
 
 from hscnet.data.annotations import Paragraph, load_normalised
 from hscnet.data.collate import collate_samples
+from hscnet.data import dataset as dataset_module
 from hscnet.data.dataset import FeatureStats, ParagraphDataset, crop_window
 
 NUM_CONCEPTS = 6
@@ -237,3 +238,26 @@ def test_temporal_crop_moves_spans_with_the_clips(synthetic):
             torch.testing.assert_close(item["spans"], expected)
             assert float(item["spans"].min()) >= 0.0 and float(item["spans"].max()) <= 1.0
     assert len(lengths) > 1  # some draws are cropped, others not
+
+
+def test_items_read_from_memory_equal_items_read_from_the_files(synthetic, monkeypatch):
+    """Arrays stay in memory after the first read, within MEMORY_CACHE_BYTES; an item changed in place
+    by its consumer leaves the next read of the same paragraph as it was."""
+    paragraphs = load_normalised(synthetic["train"])
+    stats = FeatureStats.of_videos(synthetic["features"], (p.video for p in paragraphs))
+    monkeypatch.setattr(dataset_module, "MEMORY_CACHE_BYTES", 0)
+    from_files = ParagraphDataset(paragraphs, synthetic["features"], synthetic["text"], stats)
+    expected = [from_files[i] for i in range(len(paragraphs))]
+    assert from_files._cached_bytes == 0
+    one_video = expected[0]["video"].numel() * 4
+    monkeypatch.setattr(dataset_module, "MEMORY_CACHE_BYTES", 3 * one_video)
+    cached = ParagraphDataset(paragraphs, synthetic["features"], synthetic["text"], stats)
+    for _ in range(2):  # first read from the files, then from memory for what fits
+        for i, want in enumerate(expected):
+            item = cached[i]
+            for key in ("video", "words", "word_sentence", "spans"):
+                assert torch.equal(item[key], want[key]), (i, key)
+            item["video"] += 1.0
+            item["words"] += 1.0
+            item["word_sentence"] += 1
+    assert 0 < cached._cached_bytes <= 3 * one_video

@@ -16,6 +16,11 @@ not say how features are normalised; this is the usual z-scoring of fixed, preco
 The HDF5 files are opened lazily, once per process, so that DataLoader workers (forked) each get their
 own handle; everything is checked when the dataset is built, so a missing video or paragraph, or a
 malformed text group, fails before training starts with the file and the entry named.
+
+Arrays read once stay in memory, up to ``MEMORY_CACHE_BYTES`` per dataset and process: training reads
+every paragraph every epoch, and the HDF5 lookups cost more than the demo model's forward pass
+(0.5 s of a 5 s epoch). A split larger than that (ActivityNet's features) keeps what fits and reads
+the rest from the files each time.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ log = logging.getLogger(__name__)
 # Annotated durations and the feature extractor's probed durations may differ a little (container vs
 # stream duration, frame rounding); beyond this relative gap the features likely belong to another video.
 DURATION_MISMATCH_WARNING = 0.05
+
+MEMORY_CACHE_BYTES = 2 * 1024**3
 
 
 def _plain_attrs(h5: h5py.File) -> dict:
@@ -147,6 +154,8 @@ class ParagraphDataset(Dataset):
         self.feature_stats = feature_stats
         self.temporal_crop = temporal_crop
         self._handles: tuple[int, h5py.File, h5py.File] | None = None
+        self._cache: dict[tuple[str, str], np.ndarray] = {}  # (kind, id) -> array as read and checked
+        self._cached_bytes = 0
         self.video_dim, self.word_dim = self._check()
         if feature_stats is not None and feature_stats.mean.shape != (self.video_dim,):
             raise InputError(
@@ -225,14 +234,31 @@ class ParagraphDataset(Dataset):
     def __len__(self) -> int:
         return len(self.paragraphs)
 
+    def _read(self, kind: str, key: str) -> np.ndarray:
+        """A video's features (kind "video"), a paragraph's word vectors ("words") or their sentence
+        indices ("word_sentence"), checked, from memory when read before."""
+        cached = self._cache.get((kind, key))
+        if cached is not None:
+            return cached
+        feats, text = self._files()
+        if kind == "video":
+            array = feats[key][()].astype(np.float32, copy=False)  # (N_V, D_v)
+            check_finite_rows(array, f"{self.features_path}: video {key!r}: features")
+        elif kind == "words":
+            array = text[key]["vectors"][()].astype(np.float32, copy=False)  # (N_W, D_w)
+            check_finite_rows(array, f"{self.text_path}: paragraph {key!r}: word vectors")
+        else:
+            array = text[key]["word_sentence"][()].astype(np.int64)  # (N_W,)
+        if self._cached_bytes + array.nbytes <= MEMORY_CACHE_BYTES:
+            array.flags.writeable = False  # items share it: nothing may change it in place
+            self._cache[kind, key] = array
+            self._cached_bytes += array.nbytes
+        return array
+
     def __getitem__(self, index: int) -> dict:
         p = self.paragraphs[index]
-        feats, text = self._files()
         spans = torch.tensor(p.timestamps, dtype=torch.float32) / float(p.duration)  # (N_S, 2)
-        video = feats[p.video][()].astype(np.float32, copy=False)  # (N_V, D_v)
-        check_finite_rows(video, f"{self.features_path}: video {p.video!r}: features")
-        words = text[p.id]["vectors"][()].astype(np.float32, copy=False)  # (N_W, D_w)
-        check_finite_rows(words, f"{self.text_path}: paragraph {p.id!r}: word vectors")
+        video = self._read("video", p.video)  # (N_V, D_v)
         if self.feature_stats is not None:
             video = self.feature_stats.apply(video)
         duration = float(p.duration)
@@ -244,9 +270,10 @@ class ParagraphDataset(Dataset):
             duration *= (stop - first) / num_clips
         return {
             "id": p.id,
-            "video": torch.from_numpy(np.ascontiguousarray(video)),
-            "words": torch.from_numpy(words),
-            "word_sentence": torch.from_numpy(text[p.id]["word_sentence"][()].astype(np.int64)),  # (N_W,)
+            # copies: the cached arrays are read-only, and a batch's tensors belong to the batch
+            "video": torch.tensor(video),
+            "words": torch.tensor(self._read("words", p.id)),
+            "word_sentence": torch.tensor(self._read("word_sentence", p.id)),
             "spans": spans.clamp(0.0, 1.0),
             "duration": duration,
         }
@@ -255,4 +282,5 @@ class ParagraphDataset(Dataset):
         # h5py handles cannot be pickled (spawned workers); they are reopened on first access.
         state = self.__dict__.copy()
         state["_handles"] = None
+        state["_cache"], state["_cached_bytes"] = {}, 0  # a worker fills its own
         return state
