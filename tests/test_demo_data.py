@@ -33,7 +33,8 @@ def tiny(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_again_by_cli(tmp_path_factory) -> Path:
-    """Same seed through the CLI in a fresh interpreter with another string-hash seed.
+    """Same seed through the CLI in a fresh interpreter with another string-hash seed and two
+    processes rendering the videos (the fixture ``tiny`` has one).
 
     The output directory already exists with an empty ``annotations/`` folder, as Snakemake leaves
     it when it creates the parents of a rule's outputs.
@@ -42,7 +43,7 @@ def tiny_again_by_cli(tmp_path_factory) -> Path:
     (out / "annotations").mkdir(parents=True)
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     proc = subprocess.run(
-        [sys.executable, "-m", "hscnet.cli", "demo-data", "--size", "tiny", "--seed", "0", "--out", str(out)],
+        [sys.executable, "-m", "hscnet.cli", "demo-data", "--size", "tiny", "--seed", "0", "--out", str(out), "--workers", "2"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -165,20 +166,20 @@ def test_another_seed_gives_another_dataset(tiny, tiny_seed1):
 
 
 def test_failure_leaves_no_output_and_no_temporary_files(tmp_path, monkeypatch):
-    written = []
+    """A video that fails in its worker process fails the whole run with the worker's error."""
+    make_script, made = demo.demo_script.make_script, []
 
-    def fail_on_third_video(frames, fps, path):
-        if len(written) == 2:
-            raise OSError("disk full (simulated)")
-        written.append(path)
-        Path(path).write_bytes(b"partial")
+    def third_script_unrenderable(*args, **kwargs):
+        script = make_script(*args, **kwargs)
+        made.append(script)
+        return dataclasses.replace(script, shapes=("hexagon",) * len(script.shapes)) if len(made) == 3 else script
 
-    monkeypatch.setattr(demo.demo_render, "write_video", fail_on_third_video)
+    monkeypatch.setattr(demo.demo_script, "make_script", third_script_unrenderable)
     quick = dataclasses.replace(demo.SIZES["tiny"], corpus_sentences=500, word_vector_epochs=1)
     monkeypatch.setitem(demo.SIZES, "tiny", quick)
     out = tmp_path / "tiny"
-    with pytest.raises(OSError, match="disk full"):
-        demo.generate_demo(out, size="tiny", seed=0)
+    with pytest.raises(ValueError, match="unknown demo shape 'hexagon'"):
+        demo.generate_demo(out, size="tiny", seed=0, workers=2)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -191,7 +192,7 @@ def test_refuses_to_replace_a_directory_with_foreign_files(tmp_path, caplog):
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
-def test_rejects_a_file_as_output_and_a_negative_seed(tmp_path):
+def test_rejects_a_file_as_output_a_negative_seed_and_no_workers(tmp_path):
     target = tmp_path / "file"
     target.write_text("x")
     with pytest.raises(ValueError, match="not a directory"):
@@ -200,6 +201,8 @@ def test_rejects_a_file_as_output_and_a_negative_seed(tmp_path):
         demo.generate_demo(tmp_path / "out", size="tiny", seed=-1)
     with pytest.raises(ValueError, match="unknown demo size"):
         demo.generate_demo(tmp_path / "out", size="huge")
+    with pytest.raises(ValueError, match="at least one worker"):
+        demo.generate_demo(tmp_path / "out", size="tiny", workers=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 

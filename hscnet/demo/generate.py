@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import time
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,11 +151,16 @@ def _check_replaceable(out: Path) -> None:
         )
 
 
-def _write_videos(scripts: dict[str, demo_script.VideoScript], video_dir: Path) -> None:
-    for video, script in progress(scripts.items(), desc="demo videos", unit="video"):
-        frames = demo_render.render_frames(script)  # (T, H, W, 3) uint8
-        with atomic_path(video_dir / f"{video}.mp4") as tmp:
-            demo_render.write_video(frames, script.fps, tmp)
+def _write_video(script: demo_script.VideoScript, path: Path) -> None:
+    frames = demo_render.render_frames(script)  # (T, H, W, 3) uint8
+    with atomic_path(path) as tmp:
+        demo_render.write_video(frames, script.fps, tmp)
+
+
+def _wait_for_videos(futures: list[Future]) -> None:
+    """Wait for every video job, with progress; the first failure propagates."""
+    for future in progress(as_completed(futures), total=len(futures), desc="demo videos", unit="video"):
+        future.result()
 
 
 def _make_paragraphs(
@@ -194,8 +201,9 @@ def _word_vectors(corpus: list[str], paragraphs: dict[str, list[dict]], seed: in
     return vectors
 
 
-def _build(out: Path, size: str, seed: int) -> dict:
-    """Write the whole dataset into the (empty) directory ``out``; return its summary."""
+def _build(out: Path, size: str, seed: int, workers: int) -> dict:
+    """Write the whole dataset into the (empty) directory ``out`` with ``workers`` processes rendering
+    videos while this one trains the word vectors; return its summary."""
     spec = SIZES[size]
     ids = video_ids(size)
     # Independent streams: e.g. a change to the text templates leaves the videos as they are.
@@ -210,10 +218,13 @@ def _build(out: Path, size: str, seed: int) -> dict:
     splits = split_videos(np.random.default_rng(split_seed), ids)
     text_seeds = dict(zip(ids, text_stream.spawn(spec.num_videos)))
     paragraphs = _make_paragraphs(scripts, splits, text_seeds, spec.paragraphs_per_video)
-    corpus = demo_text.make_corpus(np.random.default_rng(corpus_seed), spec.corpus_sentences)
-    vectors = _word_vectors(corpus, paragraphs, seed, spec.word_vector_epochs)
-
-    _write_videos(scripts, out / "videos")
+    (out / "videos").mkdir(parents=True)
+    # spawn, not fork: a forked child of a process with OpenMP or BLAS threads running can hang.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        videos = [pool.submit(_write_video, script, out / "videos" / f"{video}.mp4") for video, script in scripts.items()]
+        corpus = demo_text.make_corpus(np.random.default_rng(corpus_seed), spec.corpus_sentences)
+        vectors = _word_vectors(corpus, paragraphs, seed, spec.word_vector_epochs)
+        _wait_for_videos(videos)
     for split in SPLITS:
         write_json(out / "annotations" / f"{split}.json", paragraphs[split])
     write_json(
@@ -255,8 +266,9 @@ def _build(out: Path, size: str, seed: int) -> dict:
     return summary
 
 
-def generate_demo(out: str | os.PathLike, size: str = "tiny", seed: int = 0) -> dict:
-    """Generate the ``size`` demo dataset into directory ``out``, deterministically from ``seed``.
+def generate_demo(out: str | os.PathLike, size: str = "tiny", seed: int = 0, workers: int = 1) -> dict:
+    """Generate the ``size`` demo dataset into directory ``out``, deterministically from ``seed``, whatever
+    the number of ``workers``, the processes that render and encode the videos.
 
     Returns per-split counts ({split: {videos, paragraphs, sentences}}, vocabulary, corpus_sentences).
     ``out`` may exist only if it holds nothing but a previous output (or empty folders); it is
@@ -266,11 +278,13 @@ def generate_demo(out: str | os.PathLike, size: str = "tiny", seed: int = 0) -> 
         raise InputError(f"unknown demo size {size!r}; choose one of {', '.join(SIZES)}")
     if seed < 0:
         raise InputError(f"demo seed must be a non-negative integer, got {seed}")
+    if workers < 1:
+        raise InputError(f"demo-data needs at least one worker process, got {workers}")
     out = Path(out)
     _check_replaceable(out)
     started = time.perf_counter()
     with atomic_directory(out) as built:
-        summary = _build(built, size, seed)
+        summary = _build(built, size, seed, workers)
     log.info(
         "demo dataset %r (seed %d) in %s after %.1f s: %s",
         size,
@@ -283,7 +297,7 @@ def generate_demo(out: str | os.PathLike, size: str = "tiny", seed: int = 0) -> 
 
 
 def _run(args: argparse.Namespace) -> int:
-    generate_demo(args.out, size=args.size, seed=args.seed)
+    generate_demo(args.out, size=args.size, seed=args.seed, workers=args.workers)
     return 0
 
 
@@ -299,4 +313,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="everything generated follows from this seed")
     parser.add_argument("--out", required=True, type=Path, help="output directory (created or replaced as a whole)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes rendering and encoding videos while the main one trains the word vectors "
+                             "(default 1; the dataset is the same for any number)")
     parser.set_defaults(func=_run)

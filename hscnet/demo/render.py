@@ -124,8 +124,9 @@ def render_frames(script: VideoScript, width: int = FRAME_WIDTH, height: int = F
 def write_video(frames: np.ndarray, fps: float, path: str | os.PathLike, crf: int = 18) -> None:
     """Encode (T, H, W, 3) uint8 RGB frames as H.264 (yuv420p) in an MP4 at ``path``.
 
-    One encoder thread: x264's output then depends only on the input, so a seed gives the same
-    bytes on every machine with the same libx264.
+    One encoder thread: a seed gives the same decoded frames on every machine with the same libx264.
+    Not always the same bytes: now and then one frame of a video is coded one byte longer, with the
+    same decoded pixels (seen in about one video in 30 when encoded in a worker process).
     """
     _, height, width, _ = frames.shape  # (T, H, W, 3)
     if width % 2 or height % 2:

@@ -14,11 +14,11 @@ checkpoint demo_data:
         "logs/{dataset}/demo_data.log",
     benchmark:
         "benchmarks/{dataset}/demo_data.tsv"
-    threads: 1
+    threads: 2
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=30,
     conda:
         CONDA_ENV
     shell:
-        "python -m hscnet demo-data --size {params.size} --seed {params.seed} --out data/{wildcards.dataset} 2> {log}"
+        "python -m hscnet demo-data --size {params.size} --seed {params.seed} --out data/{wildcards.dataset} --workers {threads} 2> {log}"
