@@ -79,8 +79,9 @@ def timed_rounds(device: torch.device, variants, run, rounds: int) -> dict[str, 
 def bench_train(device: torch.device, precision: str, preset: str, steps: int, rounds: int) -> dict:
     cfg = ModelConfig.preset(preset)
     g = torch.Generator().manual_seed(0)
-    samples = [synthetic_paragraph(g, cfg.num_clips, [9] * int(torch.randint(1, 10, (1,), generator=g)), cfg.video_dim,
-                                   cfg.word_dim) for _ in range(cfg.batch_size)]
+    max_sentences = min(9, (cfg.num_clips + 1) // 2)  # disjoint spans: the tiny preset's 8 clips hold 4
+    samples = [synthetic_paragraph(g, cfg.num_clips, [9] * int(torch.randint(1, max_sentences + 1, (1,), generator=g)),
+                                   cfg.video_dim, cfg.word_dim) for _ in range(cfg.batch_size)]
     batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in collate_paragraphs(samples).items()}
     models = {}
     for variant in ("fp32", "autocast"):
