@@ -240,11 +240,12 @@ def test_temporal_crop_moves_spans_with_the_clips(synthetic):
     assert len(lengths) > 1  # some draws are cropped, others not
 
 
-def test_items_read_from_memory_equal_items_read_from_the_files(synthetic, monkeypatch):
+@pytest.mark.parametrize("standardize", [True, False])
+def test_items_read_from_memory_equal_items_read_from_the_files(standardize, synthetic, monkeypatch):
     """Arrays stay in memory after the first read, within MEMORY_CACHE_BYTES; an item changed in place
     by its consumer leaves the next read of the same paragraph as it was."""
     paragraphs = load_normalised(synthetic["train"])
-    stats = FeatureStats.of_videos(synthetic["features"], (p.video for p in paragraphs))
+    stats = FeatureStats.of_videos(synthetic["features"], (p.video for p in paragraphs)) if standardize else None
     monkeypatch.setattr(dataset_module, "MEMORY_CACHE_BYTES", 0)
     from_files = ParagraphDataset(paragraphs, synthetic["features"], synthetic["text"], stats)
     expected = [from_files[i] for i in range(len(paragraphs))]

@@ -258,9 +258,7 @@ class ParagraphDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         p = self.paragraphs[index]
         spans = torch.tensor(p.timestamps, dtype=torch.float32) / float(p.duration)  # (N_S, 2)
-        video = self._read("video", p.video)  # (N_V, D_v)
-        if self.feature_stats is not None:
-            video = self.feature_stats.apply(video)
+        video = self._read("video", p.video)  # (N_V, D_v), read-only
         duration = float(p.duration)
         if self.temporal_crop and torch.rand(()) < CROP_PROBABILITY:
             num_clips = video.shape[0]
@@ -268,10 +266,11 @@ class ParagraphDataset(Dataset):
             video = video[first:stop]  # (stop - first, D_v)
             spans = (spans * num_clips - first) / (stop - first)
             duration *= (stop - first) / num_clips
+        # This item's own arrays (standardising makes one): the cached ones are shared and read-only.
+        video = self.feature_stats.apply(video) if self.feature_stats is not None else video.copy()
         return {
             "id": p.id,
-            # copies: the cached arrays are read-only, and a batch's tensors belong to the batch
-            "video": torch.tensor(video),
+            "video": torch.from_numpy(video),
             "words": torch.tensor(self._read("words", p.id)),
             "word_sentence": torch.tensor(self._read("word_sentence", p.id)),
             "spans": spans.clamp(0.0, 1.0),
