@@ -1,0 +1,100 @@
+"""Benchmark (not a test): where a training epoch of a real dataset goes, on the CPU.
+
+(loader) Whole passes of the training loader (shuffled, temporal crop on), reading every array from
+         the HDF5 files (``MEMORY_CACHE_BYTES = 0``) against keeping them in memory (the default).
+(phases) Seconds per epoch of the forward pass, the losses, backward and Adam, over the batches of
+         one loader pass (the first pass is a warm-up and is not counted).
+
+Needs the workflow's outputs of a dataset, e.g. after ``snakemake --cores 2 results/demo/metrics.json``:
+
+    python bench/bench_epoch.py --data results/demo --preset demo --threads 1 --epochs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from hscnet.data import dataset as dataset_module  # noqa: E402
+from hscnet.data.annotations import load_normalised  # noqa: E402
+from hscnet.data.dataset import FeatureStats, ParagraphDataset  # noqa: E402
+from hscnet.inference import make_loader  # noqa: E402
+from hscnet.model import ModelConfig, build_criterion, build_model, total_loss  # noqa: E402
+
+
+def training_set(data: Path, cache_bytes: int) -> ParagraphDataset:
+    dataset_module.MEMORY_CACHE_BYTES = cache_bytes
+    paragraphs = load_normalised(data / "annotations" / "train.json")
+    features = data / "features" / "c3d.h5"
+    dataset = ParagraphDataset(paragraphs, features, data / "text" / "glove.h5", temporal_crop=True)
+    dataset.feature_stats = FeatureStats.of_videos(features, (p.video for p in paragraphs))
+    return dataset
+
+
+def loader_passes(data: Path, batch_size: int, epochs: int) -> dict[str, list[float]]:
+    seconds = {}
+    for name, cache_bytes in (("files", 0), ("memory", dataset_module.MEMORY_CACHE_BYTES)):
+        dataset, seconds[name] = training_set(data, cache_bytes), []
+        for _ in range(epochs):
+            start = time.perf_counter()
+            for _batch in make_loader(dataset, batch_size, True, torch.Generator().manual_seed(0), 0):
+                pass
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
+
+
+def epoch_phases(data: Path, preset: str) -> dict[str, float]:
+    dataset = training_set(data, dataset_module.MEMORY_CACHE_BYTES)
+    cfg = ModelConfig.preset(preset, video_dim=dataset.video_dim, word_dim=dataset.word_dim)
+    torch.manual_seed(0)
+    model, criterion = build_model(cfg), build_criterion(cfg)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # as hscnet.train builds it
+    batches = list(make_loader(dataset, cfg.batch_size, True, torch.Generator().manual_seed(0), 0))
+    totals = dict.fromkeys(("forward", "losses", "backward", "adam"), 0.0)
+    for counted in (False, True):  # warm-up pass, then the measured one
+        for batch in batches:
+            t0 = time.perf_counter()
+            outputs = model(batch)
+            t1 = time.perf_counter()
+            loss = total_loss(criterion(outputs, batch), criterion.weight_dict)
+            t2 = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            t3 = time.perf_counter()
+            optimizer.step()
+            t4 = time.perf_counter()
+            if counted:
+                for key, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                    totals[key] += seconds
+    return totals
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("results/demo"), help="a dataset's results directory")
+    parser.add_argument("--preset", default="demo")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the workflow trains with 1)")
+    parser.add_argument("--epochs", type=int, default=3, help="loader passes per variant")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    passes = loader_passes(args.data, ModelConfig.preset(args.preset).batch_size, args.epochs)
+    print("| training loader pass | " + " | ".join(f"epoch {i + 1}" for i in range(args.epochs)) + " |")
+    print("|---" * (args.epochs + 1) + "|")
+    for name, seconds in passes.items():
+        print(f"| from {name} | " + " | ".join(f"{s:.2f} s" for s in seconds) + " |")
+    phases = epoch_phases(args.data, args.preset)
+    print("\n| phase, one epoch | seconds |\n|---|---|")
+    for name, seconds in phases.items():
+        print(f"| {name} | {seconds:.2f} |")
+    print(f"| total | {sum(phases.values()):.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
