@@ -25,7 +25,8 @@ from hscnet.data import dataset as dataset_module  # noqa: E402
 from hscnet.data.annotations import load_normalised  # noqa: E402
 from hscnet.data.dataset import FeatureStats, ParagraphDataset  # noqa: E402
 from hscnet.inference import make_loader  # noqa: E402
-from hscnet.model import ModelConfig, build_criterion, build_model, total_loss  # noqa: E402
+from hscnet.model import ModelConfig, total_loss  # noqa: E402
+from hscnet.train import build_training  # noqa: E402
 
 
 def training_set(data: Path, cache_bytes: int) -> ParagraphDataset:
@@ -53,8 +54,7 @@ def epoch_phases(data: Path, preset: str) -> dict[str, float]:
     dataset = training_set(data, dataset_module.MEMORY_CACHE_BYTES)
     cfg = ModelConfig.preset(preset, video_dim=dataset.video_dim, word_dim=dataset.word_dim)
     torch.manual_seed(0)
-    model, criterion = build_model(cfg), build_criterion(cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # as hscnet.train builds it
+    model, criterion, optimizer = build_training(cfg, torch.device("cpu"))
     batches = list(make_loader(dataset, cfg.batch_size, True, torch.Generator().manual_seed(0), 0))
     totals = dict.fromkeys(("forward", "losses", "backward", "adam"), 0.0)
     for counted in (False, True):  # warm-up pass, then the measured one
