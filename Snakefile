@@ -3,6 +3,7 @@
 # Real data:                               snakemake --cores 8 results/tacos/metrics.json
 # On SLURM (README, "Run on a cluster"):    snakemake --workflow-profile profiles/slurm results/tacos/metrics.json
 
+
 configfile: "config.yaml"
 
 

@@ -21,8 +21,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
-            "--rdzv-backend", "c10d", "--rdzv-endpoint", "127.0.0.1:0"]
+TORCHRUN = [
+    sys.executable,
+    "-m",
+    "torch.distributed.run",
+    "--nnodes",
+    "1",
+    "--nproc-per-node",
+    "2",
+    "--rdzv-backend",
+    "c10d",
+    "--rdzv-endpoint",
+    "127.0.0.1:0",
+]
 CONFIGS = {  # processes x threads each: launcher, --threads of the job
     "1x1": ([sys.executable], 1),
     "1x2": ([sys.executable], 2),
@@ -31,10 +42,31 @@ CONFIGS = {  # processes x threads each: launcher, --threads of the job
 
 
 def epoch_seconds(launcher: list[str], threads: int, data: Path, preset: str, out: Path) -> float:
-    cmd = [*launcher, "-m", "hscnet", "train", "--features", str(data / "features/c3d.h5"),
-           "--text", str(data / "text/glove.h5"), "--train", str(data / "annotations/train.json"),
-           "--val", str(data / "annotations/val.json"), "--preset", preset, "--epochs", "1", "--temporal-crop",
-           "--device", "cpu", "--threads", str(threads), "--out", str(out)]
+    cmd = [
+        *launcher,
+        "-m",
+        "hscnet",
+        "train",
+        "--features",
+        str(data / "features/c3d.h5"),
+        "--text",
+        str(data / "text/glove.h5"),
+        "--train",
+        str(data / "annotations/train.json"),
+        "--val",
+        str(data / "annotations/val.json"),
+        "--preset",
+        preset,
+        "--epochs",
+        "1",
+        "--temporal-crop",
+        "--device",
+        "cpu",
+        "--threads",
+        str(threads),
+        "--out",
+        str(out),
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     with open(out / "history.csv", newline="") as fh:
         return float(next(csv.DictReader(fh))["seconds"])
@@ -45,8 +77,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS),
-                        help="processes x threads each (1x2 can be very slow on a loaded machine)")
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        choices=list(CONFIGS),
+        default=list(CONFIGS),
+        help="processes x threads each (1x2 can be very slow on a loaded machine)",
+    )
     args = parser.parse_args()
     times: dict[str, list[float]] = {name: [] for name in args.configs}
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,11 +93,21 @@ def main() -> None:
                 out = Path(tmp) / f"{repeat}-{name}"
                 times[name].append(epoch_seconds(launcher, threads, args.data, args.preset, out))
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(json.dumps({
-        "command": " ".join(sys.argv), "cpus": os.cpu_count(), "load_average_after": os.getloadavg(),
-        "epoch_seconds": times, "median": medians,
-        "median_ratio_to_2x1": {name: m / medians["2x1"] for name, m in medians.items()} if "2x1" in medians else None,
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "command": " ".join(sys.argv),
+                "cpus": os.cpu_count(),
+                "load_average_after": os.getloadavg(),
+                "epoch_seconds": times,
+                "median": medians,
+                "median_ratio_to_2x1": {name: m / medians["2x1"] for name, m in medians.items()}
+                if "2x1" in medians
+                else None,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def epoch_phases(data: Path, preset: str) -> dict[str, float]:
             optimizer.step()
             t4 = time.perf_counter()
             if counted:
-                for key, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                for key, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
                     totals[key] += seconds
     return totals
 

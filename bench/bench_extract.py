@@ -147,8 +147,11 @@ def peak_rss_child(video: str, backend: str, num_clips: int, batch_size: int) ->
     result = extractor.extract(video, backend=backend)
     elapsed = time.perf_counter() - start
     _, peak = rss_mib()
-    print(json.dumps({"rss_before_mib": before, "peak_rss_mib": peak, "seconds": elapsed,
-                      "clips": len(result["features"])}))
+    print(
+        json.dumps(
+            {"rss_before_mib": before, "peak_rss_mib": peak, "seconds": elapsed, "clips": len(result["features"])}
+        )
+    )
 
 
 def bench_memory(videos: dict[str, Path], num_clips: int, batch_size: int) -> list[dict]:
@@ -157,23 +160,39 @@ def bench_memory(videos: dict[str, Path], num_clips: int, batch_size: int) -> li
         for backend in ("decord", "pyav"):
             out = subprocess.run(
                 [sys.executable, __file__, "--rss-child", str(video), backend, str(num_clips), str(batch_size)],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             )
             rows.append({"video": label, "backend": backend, **json.loads(out.stdout.strip().splitlines()[-1])})
     return rows
 
 
 def print_throughput(one_minute: Path, args: argparse.Namespace) -> dict:
-    t = bench_throughput(one_minute, args.clips, args.batch_size, args.repeats, device=args.device,
-                         precision=args.precision, channels_last=args.channels_last, decoder_threads=args.decoder_threads)
-    print(f"## (a) Throughput, {t['clips']} clips of a 1-min 320x240 video, batch {args.batch_size}, "
-          f"best of {args.repeats} alternating runs, {t['device']}, {t['precision']}, {t['layout']}\n")
-    print("| bare forward (clips/s) | full extraction (clips/s) | full / bare (wall) | bare / full CPU seconds "
-          "| network idle waiting for decoding |")
+    t = bench_throughput(
+        one_minute,
+        args.clips,
+        args.batch_size,
+        args.repeats,
+        device=args.device,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        decoder_threads=args.decoder_threads,
+    )
+    print(
+        f"## (a) Throughput, {t['clips']} clips of a 1-min 320x240 video, batch {args.batch_size}, "
+        f"best of {args.repeats} alternating runs, {t['device']}, {t['precision']}, {t['layout']}\n"
+    )
+    print(
+        "| bare forward (clips/s) | full extraction (clips/s) | full / bare (wall) | bare / full CPU seconds "
+        "| network idle waiting for decoding |"
+    )
     print("|---|---|---|---|---|")
-    print(f"| {t['bare_clips_per_s']:.2f} | {t['full_clips_per_s']:.2f} | {t['ratio']:.1%} | {t['cpu_ratio']:.1%} "
-          f"| {t['decode_wait']:.1%} |\n")
-    runs = ", ".join(f"{b[0]:.1f}/{f[0]:.1f}" for b, f in zip(t["runs"]["bare"], t["runs"]["full"]))
+    print(
+        f"| {t['bare_clips_per_s']:.2f} | {t['full_clips_per_s']:.2f} | {t['ratio']:.1%} | {t['cpu_ratio']:.1%} "
+        f"| {t['decode_wait']:.1%} |\n"
+    )
+    runs = ", ".join(f"{b[0]:.1f}/{f[0]:.1f}" for b, f in zip(t["runs"]["bare"], t["runs"]["full"], strict=True))
     print(f"Runs (bare/full wall seconds): {runs}\n")
     return t
 
@@ -187,10 +206,15 @@ def print_decode(ten_minutes: Path) -> None:
 
 def print_memory(one_minute: Path, ten_minutes: Path, args: argparse.Namespace) -> None:
     print(f"\n## (c) Peak RSS, {args.memory_clips} clips, batch {args.batch_size}, fresh process each\n")
-    print("| video | backend | RSS before extraction (MiB) | peak RSS during extraction (MiB) | seconds |\n|---|---|---|---|---|")
+    print(
+        "| video | backend | RSS before extraction (MiB) | peak RSS during extraction (MiB) | seconds |\n"
+        "|---|---|---|---|---|"
+    )
     for row in bench_memory({"1 min": one_minute, "10 min": ten_minutes}, args.memory_clips, args.batch_size):
-        print(f"| {row['video']} | {row['backend']} | {row['rss_before_mib']:.0f} | "
-              f"{row['peak_rss_mib']:.0f} | {row['seconds']:.1f} |")
+        print(
+            f"| {row['video']} | {row['backend']} | {row['rss_before_mib']:.0f} | "
+            f"{row['peak_rss_mib']:.0f} | {row['seconds']:.1f} |"
+        )
 
 
 def main() -> None:
@@ -217,8 +241,10 @@ def main() -> None:
     one_minute = cached_video(args.workdir, 60)
     ten_minutes = cached_video(args.workdir, 600) if set("bc") & set(args.parts) else None
 
-    print(f"# bench_extract: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads), load average {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"# bench_extract: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), load average {os.getloadavg()[0]:.1f}\n"
+    )
 
     if "a" in args.parts:
         throughput = print_throughput(one_minute, args)

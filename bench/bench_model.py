@@ -101,8 +101,20 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     for preset in args.presets:
-        cmd = [sys.executable, __file__, "--one", preset, "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--threads", str(args.threads), "--seed", str(args.seed)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            preset,
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+            "--threads",
+            str(args.threads),
+            "--seed",
+            str(args.seed),
+        ]
         proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
 
@@ -114,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         n_w, n_s = r["batch_shape"]["words"][1], r["batch_shape"]["spans"][1]
         print(
             f"| {r['preset']} | {r['parameters'] / 1e6:.2f} M | ({b}, {n_v}, {n_w}, {n_s}) | "
-            f"{r['fwd_bwd_s_median']:.2f} ({r['fwd_bwd_s_min']:.2f}-{r['fwd_bwd_s_max']:.2f}) | {r['peak_rss_mib']:.0f} |"
+            f"{r['fwd_bwd_s_median']:.2f} ({r['fwd_bwd_s_min']:.2f}-{r['fwd_bwd_s_max']:.2f}) "
+            f"| {r['peak_rss_mib']:.0f} |"
         )
     if args.json:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -32,7 +32,12 @@ from hscnet.device import PRECISIONS, autocast, resolve_device  # noqa: E402
 from hscnet.model import ModelConfig, build_criterion, build_model, collate_paragraphs, total_loss  # noqa: E402
 from hscnet.model.synthetic import synthetic_paragraph  # noqa: E402
 
-C3D_VARIANTS = {"fp32": (False, False), "channels_last_3d": (True, False), "autocast": (False, True), "both": (True, True)}
+C3D_VARIANTS = {
+    "fp32": (False, False),
+    "channels_last_3d": (True, False),
+    "autocast": (False, True),
+    "both": (True, True),
+}
 
 
 def synchronize(device: torch.device) -> None:
@@ -80,8 +85,16 @@ def bench_train(device: torch.device, precision: str, preset: str, steps: int, r
     cfg = ModelConfig.preset(preset)
     g = torch.Generator().manual_seed(0)
     max_sentences = min(9, (cfg.num_clips + 1) // 2)  # disjoint spans: the tiny preset's 8 clips hold 4
-    samples = [synthetic_paragraph(g, cfg.num_clips, [9] * int(torch.randint(1, max_sentences + 1, (1,), generator=g)),
-                                   cfg.video_dim, cfg.word_dim) for _ in range(cfg.batch_size)]
+    samples = [
+        synthetic_paragraph(
+            g,
+            cfg.num_clips,
+            [9] * int(torch.randint(1, max_sentences + 1, (1,), generator=g)),
+            cfg.video_dim,
+            cfg.word_dim,
+        )
+        for _ in range(cfg.batch_size)
+    ]
     batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in collate_paragraphs(samples).items()}
     models = {}
     for variant in ("fp32", "autocast"):
@@ -102,8 +115,13 @@ def bench_train(device: torch.device, precision: str, preset: str, steps: int, r
 
     losses = {v: run(v) for v in models}  # warm-up, and the loss after the first steps of each
     times = {v: [t / steps for t in ts] for v, ts in timed_rounds(device, list(models), run, rounds).items()}
-    return {"preset": preset, "batch_size": cfg.batch_size, "precision": precision,
-            "seconds_per_step": times, "loss_after_warmup": losses}
+    return {
+        "preset": preset,
+        "batch_size": cfg.batch_size,
+        "precision": precision,
+        "seconds_per_step": times,
+        "loss_after_warmup": losses,
+    }
 
 
 def describe(times: list[float]) -> str:
@@ -114,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", choices=("c3d", "train"), default=["c3d", "train"])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", choices=[p for p in PRECISIONS if p != "fp32"], default="bf16", help="autocast dtype")
+    parser.add_argument(
+        "--precision", choices=[p for p in PRECISIONS if p != "fp32"], default="bf16", help="autocast dtype"
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of all variants in turn")
     parser.add_argument("--batch-size", type=int, default=8, help="C3D clips per forward")
@@ -126,13 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
 
-    print(f"# bench_precision: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, device {device}, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads), load average {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"# bench_precision: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, device {device}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), load average {os.getloadavg()[0]:.1f}\n"
+    )
     results = {}
     if "c3d" in args.parts:
         r = results["c3d"] = bench_c3d(device, args.precision, args.batch_size, args.rounds)
         base = statistics.median(r["seconds"]["fp32"])
-        print(f"## C3D fc6 forward, batch {args.batch_size}, {args.rounds} rounds (s: median (min-max)), autocast {r['precision']}\n")
+        print(
+            f"## C3D fc6 forward, batch {args.batch_size}, {args.rounds} rounds (s: median (min-max)), "
+            f"autocast {r['precision']}\n"
+        )
         print("| variant | seconds | speed-up vs fp32 (medians) | relative error vs fp32 |\n|---|---|---|---|")
         for v, t in r["seconds"].items():
             print(f"| {v} | {describe(t)} | {base / statistics.median(t):.2f}x | {r['relative_error'][v]:.1e} |")
@@ -140,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     if "train" in args.parts:
         r = results["train"] = bench_train(device, args.precision, args.preset, args.steps, args.rounds)
         base = statistics.median(r["seconds_per_step"]["fp32"])
-        print(f"## Training steps, preset {args.preset} (batch {r['batch_size']}), {args.steps} steps x {args.rounds} rounds, "
-              f"autocast {r['precision']}\n")
+        print(
+            f"## Training steps, preset {args.preset} (batch {r['batch_size']}), "
+            f"{args.steps} steps x {args.rounds} rounds, "
+            f"autocast {r['precision']}\n"
+        )
         print("| variant | s per step | speed-up vs fp32 (medians) |\n|---|---|---|")
         for v, t in r["seconds_per_step"].items():
             print(f"| {v} | {describe(t)} | {base / statistics.median(t):.2f}x |")

@@ -97,5 +97,6 @@ def main() -> None:
                 f"cpu {t.cpu:.1f} s"
             )
 
+
 if __name__ == "__main__":
     main()

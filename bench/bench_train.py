@@ -47,8 +47,14 @@ def generate(workdir: Path, num_clips: int, video_dim: int, word_dim: int, scale
     rng = np.random.default_rng(seed)
     workdir.mkdir(parents=True, exist_ok=True)
     with h5py.File(workdir / "features.h5", "w") as feats, h5py.File(workdir / "text.h5", "w") as text:
-        feats.attrs.update(extractor="c3d-fc6", weights="random-seed-0", source="video", num_clips=num_clips,
-                           feature_dim=video_dim, preprocessing="synthetic")
+        feats.attrs.update(
+            extractor="c3d-fc6",
+            weights="random-seed-0",
+            source="video",
+            num_clips=num_clips,
+            feature_dim=video_dim,
+            preprocessing="synthetic",
+        )
         text.attrs.update(dim=word_dim, oov="zero", source="synthetic", vectors_format="synthetic")
         for split, sizes in TACOS.items():
             num_paragraphs, num_videos = (max(1, round(n * scale)) for n in sizes)
@@ -67,10 +73,19 @@ def generate(workdir: Path, num_clips: int, video_dim: int, word_dim: int, scale
                 lengths = rng.integers(5, 14, size=num_sentences)  # ~9 words per sentence
                 pid = f"{split}_{n:05d}"
                 group = text.create_group(pid)
-                group.create_dataset("vectors", data=rng.standard_normal((int(lengths.sum()), word_dim), dtype=np.float32))
+                group.create_dataset(
+                    "vectors", data=rng.standard_normal((int(lengths.sum()), word_dim), dtype=np.float32)
+                )
                 group.create_dataset("word_sentence", data=np.repeat(np.arange(num_sentences, dtype=np.int32), lengths))
-                paragraphs.append({"id": pid, "video": f"{split}_s{v:02d}.avi", "duration": duration,
-                                   "sentences": [f"sentence {k}" for k in range(num_sentences)], "timestamps": spans})
+                paragraphs.append(
+                    {
+                        "id": pid,
+                        "video": f"{split}_s{v:02d}.avi",
+                        "duration": duration,
+                        "sentences": [f"sentence {k}" for k in range(num_sentences)],
+                        "timestamps": spans,
+                    }
+                )
             (workdir / f"{split}.json").write_text(json.dumps(paragraphs))
 
 
@@ -85,8 +100,12 @@ def main() -> None:
     parser.add_argument("--preset", default="tacos")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--max-batches", type=int, help="time only this many training batches (default: the epoch)")
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of TACoS's paragraphs and videos (default 1)")
-    parser.add_argument("--precision", choices=("auto", *PRECISIONS), default="fp32", help="autocast (default fp32: off)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="fraction of TACoS's paragraphs and videos (default 1)"
+    )
+    parser.add_argument(
+        "--precision", choices=("auto", *PRECISIONS), default="fp32", help="autocast (default fp32: off)"
+    )
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -97,8 +116,20 @@ def main() -> None:
         return
     if not (args.workdir / "test.json").is_file():
         started = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--workdir", str(args.workdir), "--preset", args.preset,
-                        "--scale", str(args.scale), "--generate-only"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--workdir",
+                str(args.workdir),
+                "--preset",
+                args.preset,
+                "--scale",
+                str(args.scale),
+                "--generate-only",
+            ],
+            check=True,
+        )
         print(f"generated data in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
     if args.threads:
@@ -115,7 +146,9 @@ def main() -> None:
     rss_before = peak_rss_mib()
 
     started = time.perf_counter()
-    train_one_epoch(model, criterion, islice(train_loader, num_batches), optimizer, device, "bench epoch", precision=precision)
+    train_one_epoch(
+        model, criterion, islice(train_loader, num_batches), optimizer, device, "bench epoch", precision=precision
+    )
     if device.type == "cuda":
         torch.cuda.synchronize()
     train_seconds = time.perf_counter() - started
@@ -146,7 +179,9 @@ def main() -> None:
         "peak_rss_mib_before_training": round(rss_before),
         "peak_rss_mib_training": round(rss_train),
         "peak_rss_mib_total": round(peak_rss_mib()),
-        "machine": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.python_version()}, torch {torch.__version__}",
+        "machine": (
+            f"{platform.machine()} {os.cpu_count()} CPUs, {platform.python_version()}, torch {torch.__version__}"
+        ),
         "load_average_1min": round(os.getloadavg()[0], 2),
         "command": " ".join(sys.argv),
     }

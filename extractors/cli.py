@@ -26,13 +26,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--videos", nargs="+", metavar="ID=PATH", help="videos given on the command line")
     source.add_argument("--video-list", metavar="FILE", help="text file with one ID=PATH per line")
-    source.add_argument("--annotations", nargs="+", metavar="JSON", help="paragraph JSON files; ids are their 'video' strings")
+    source.add_argument(
+        "--annotations", nargs="+", metavar="JSON", help="paragraph JSON files; ids are their 'video' strings"
+    )
     p.add_argument("--video-dir", help="folder of the videos (with --annotations)")
-    p.add_argument("--extensions", nargs="*", default=[], metavar="EXT", help="extensions tried after the bare id, e.g. .mp4 .avi")
+    p.add_argument(
+        "--extensions", nargs="*", default=[], metavar="EXT", help="extensions tried after the bare id, e.g. .mp4 .avi"
+    )
     p.add_argument("--num-shards", type=int, default=1, help="number of shards (default 1)")
     p.add_argument("--shard", type=int, default=0, help="index of this shard, 0..num-shards-1 (default 0)")
     p.add_argument("--num-clips", type=int, required=True, help="clips per video, N^V")
-    p.add_argument("--backend", choices=("auto", "decord", "pyav"), default="auto", help="video reader (default: decord, PyAV fallback)")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "decord", "pyav"),
+        default="auto",
+        help="video reader (default: decord, PyAV fallback)",
+    )
     p.add_argument("--output", required=True, help="clip index JSON to write")
     p.set_defaults(func=run_clip_index)
 
@@ -42,17 +51,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Extract C3D fc6/fc7 features of every clip of a clip index into an HDF5 feature store.",
     )
     p.add_argument("--clips", required=True, help="clip index JSON written by clip-index")
-    p.add_argument("--weights", default=None, help="c3d.pickle or mmaction2 C3D checkpoint; omit for a seeded random init (demo only)")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="c3d.pickle or mmaction2 C3D checkpoint; omit for a seeded random init (demo only)",
+    )
     p.add_argument("--layer", choices=("fc6", "fc7"), default="fc6", help="feature layer, after ReLU (default fc6)")
     p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default 8)")
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda[:N] (default auto)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="fp32",
-                   help="fp32 (default), autocast to bf16/fp16, or auto: bf16 where the CPU (AVX-512 BF16, AMX) "
-                        "or GPU computes it natively, else fp32")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        default="fp32",
+        help="fp32 (default), autocast to bf16/fp16, or auto: bf16 where the CPU (AVX-512 BF16, AMX) "
+        "or GPU computes it natively, else fp32",
+    )
     p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory layout of weights and inputs")
     p.add_argument("--seed", type=int, default=0, help="seed of the random init without --weights (default 0)")
     p.add_argument("--decoder-threads", type=int, default=1, help="FFmpeg decoding threads (default 1)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: all cores; give the job's share when jobs run side by side)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: all cores; give the job's share when jobs run side by side)",
+    )
     p.add_argument("--output", required=True, help="HDF5 shard to write")
     p.set_defaults(func=run_extract_c3d)
 
@@ -63,7 +84,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "annotated videos missing from every shard are errors.",
     )
     p.add_argument("shards", nargs="+", metavar="SHARD.h5", help="shard files")
-    p.add_argument("--annotations", nargs="*", default=None, metavar="JSON", help="paragraph JSON files whose videos must all be present")
+    p.add_argument(
+        "--annotations",
+        nargs="*",
+        default=None,
+        metavar="JSON",
+        help="paragraph JSON files whose videos must all be present",
+    )
     p.add_argument("--output", required=True, help="merged HDF5 store to write")
     p.set_defaults(func=run_merge_features)
 
@@ -76,7 +103,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--input", required=True, help="precomputed HDF5 file")
     p.add_argument("--layout", required=True, choices=("tacos", "activitynet"), help="layout of the input file")
     p.add_argument("--num-clips", type=int, required=True, help="clips per video, N^V")
-    p.add_argument("--annotations", nargs="+", required=True, metavar="JSON", help="paragraph JSON files (video ids and durations)")
+    p.add_argument(
+        "--annotations", nargs="+", required=True, metavar="JSON", help="paragraph JSON files (video ids and durations)"
+    )
     p.add_argument("--output", required=True, help="HDF5 store to write")
     p.set_defaults(func=run_import_features)
 
@@ -104,7 +133,9 @@ def run_clip_index(args: argparse.Namespace) -> None:
         videos = resolve_videos(ids, args.video_dir, args.extensions)
     index = build_clip_index(videos, args.num_clips, backend=args.backend)
     write_clip_index(args.output, index)
-    log.info("clip index of %d videos (shard %d/%d) written to %s", len(videos), args.shard, args.num_shards, args.output)
+    log.info(
+        "clip index of %d videos (shard %d/%d) written to %s", len(videos), args.shard, args.num_shards, args.output
+    )
 
 
 def run_extract_c3d(args: argparse.Namespace) -> None:

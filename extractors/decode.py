@@ -132,7 +132,9 @@ class PyAVFrames:
         if self._next_index == self._decoded_frames:  # warn once
             log.warning(
                 "%s: stream ends after %d of %d frames; repeating the last frame",
-                self.path, self._decoded_frames, self._num_frames,
+                self.path,
+                self._decoded_frames,
+                self._num_frames,
             )
         self._next_index = index + 1
         return self._last_frame

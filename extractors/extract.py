@@ -40,7 +40,6 @@ from hscnet.progress import progress
 log = logging.getLogger(__name__)
 
 
-
 @dataclasses.dataclass
 class ExtractionStats:
     """Running totals of an extractor. ``decode_wait_s`` is the time the network sat idle waiting
@@ -165,7 +164,9 @@ class C3DExtractor:
         return features.float().cpu().numpy()
 
 
-def extract_shard(videos: Sequence[IndexedVideo], num_clips: int, output: str | os.PathLike, extractor: C3DExtractor) -> None:
+def extract_shard(
+    videos: Sequence[IndexedVideo], num_clips: int, output: str | os.PathLike, extractor: C3DExtractor
+) -> None:
     """Extract every video of a clip index into the feature store ``output`` (atomic)."""
     if extractor.num_clips != num_clips:
         raise InputError(f"extractor samples {extractor.num_clips} clips but the clip index has {num_clips}")
@@ -196,5 +197,10 @@ def extract_shard(videos: Sequence[IndexedVideo], num_clips: int, output: str | 
     log.info(
         "wrote C3D features of %d videos to %s: %d clips in %.0f s (%.2f clips/s); the network waited "
         "for decoding %.1f%% of the time",
-        len(videos), output, clips, seconds, clips / seconds, 100 * waited / seconds,
+        len(videos),
+        output,
+        clips,
+        seconds,
+        clips / seconds,
+        100 * waited / seconds,
     )

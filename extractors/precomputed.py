@@ -46,6 +46,7 @@ from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
 
+
 @dataclasses.dataclass(frozen=True)
 class Release:
     """A public precomputed feature file: the store attrs it is imported with, and how its rows were made."""
@@ -60,10 +61,24 @@ class Release:
 
 
 LAYOUTS = {
-    "tacos": Release("TALL's TACoS C3D features (tall_c3d_features.hdf5)", "c3d-tall-precomputed", 4096,
-                     layer="fc6", window=64, stride=12, pca=False),
-    "activitynet": Release("the ActivityNet challenge 2016 C3D features (sub_activitynet_v1-3.c3d.hdf5)",
-                           "c3d-fc7-pca500", 500, layer="fc7", window=16, stride=8, pca=True),
+    "tacos": Release(
+        "TALL's TACoS C3D features (tall_c3d_features.hdf5)",
+        "c3d-tall-precomputed",
+        4096,
+        layer="fc6",
+        window=64,
+        stride=12,
+        pca=False,
+    ),
+    "activitynet": Release(
+        "the ActivityNet challenge 2016 C3D features (sub_activitynet_v1-3.c3d.hdf5)",
+        "c3d-fc7-pca500",
+        500,
+        layer="fc7",
+        window=16,
+        stride=8,
+        pca=True,
+    ),
 }
 
 

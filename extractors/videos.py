@@ -44,7 +44,9 @@ def resolve_video_path(video_dir: str | os.PathLike, video_id: str, extensions: 
     return None
 
 
-def resolve_videos(video_ids: Iterable[str], video_dir: str | os.PathLike, extensions: Sequence[str] = ()) -> dict[str, Path]:
+def resolve_videos(
+    video_ids: Iterable[str], video_dir: str | os.PathLike, extensions: Sequence[str] = ()
+) -> dict[str, Path]:
     """Map every id to its file; FileNotFoundError listing how many and some of those without one."""
     found: dict[str, Path] = {}
     missing = []

@@ -15,7 +15,9 @@ ABLATION_TABLES: dict[int, dict[str, dict[str, Any]]] = {
     # Table 2: dropping a semantic level removes its encoder, its decoder and its alignment loss.
     2: {
         "SL": dict(levels=("sentence",), align_losses=("sentence",), decoders=()),
-        "SL+PL": dict(levels=("sentence", "paragraph"), align_losses=("sentence", "paragraph"), decoders=("paragraph",)),
+        "SL+PL": dict(
+            levels=("sentence", "paragraph"), align_losses=("sentence", "paragraph"), decoders=("paragraph",)
+        ),
         "SL+WL": dict(levels=("word", "sentence"), align_losses=("word", "sentence"), decoders=("word",)),
         "SL+PL+WL": dict(levels=LEVELS, align_losses=LEVELS, decoders=DECODERS),
     },

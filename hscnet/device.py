@@ -42,7 +42,7 @@ _held_gpu: GpuLock | None = None  # this process's GPU lock: kept until the proc
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """"auto" -> this process's GPU when CUDA is present (see the module doc), else cpu; anything else
+    """ "auto" -> this process's GPU when CUDA is present (see the module doc), else cpu; anything else
     as torch spells it. ``local_rank``: this process's place among the processes of one run on this
     machine (torchrun's ``LOCAL_RANK``).
 
@@ -59,8 +59,12 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
-def job_gpu(num_devices: int, environ: dict[str, str] | None = None, lock_dir: str | os.PathLike | None = None,
-            local_rank: int = 0) -> int:
+def job_gpu(
+    num_devices: int,
+    environ: dict[str, str] | None = None,
+    lock_dir: str | os.PathLike | None = None,
+    local_rank: int = 0,
+) -> int:
     """Index (as torch numbers the visible devices) of the GPU this process should use; process
     ``local_rank`` of a multi-process run takes the ``local_rank``-th of the GPUs it was given."""
     global _held_gpu
@@ -84,7 +88,9 @@ def job_gpu(num_devices: int, environ: dict[str, str] | None = None, lock_dir: s
 
 def _given_gpu(local_rank: int, count: int, given: str) -> int:
     if local_rank >= count:
-        raise InputError(f"process {local_rank} of this run needs a GPU of its own, but only {count} were given ({given})")
+        raise InputError(
+            f"process {local_rank} of this run needs a GPU of its own, but only {count} were given ({given})"
+        )
     return local_rank
 
 
@@ -100,8 +106,9 @@ class GpuLock:
         self.index, self.path, self._fd = index, path, fd
 
     @classmethod
-    def acquire(cls, num_devices: int, lock_dir: str | os.PathLike, timeout_s: float | None = None,
-                poll_s: float = 1.0) -> GpuLock:
+    def acquire(
+        cls, num_devices: int, lock_dir: str | os.PathLike, timeout_s: float | None = None, poll_s: float = 1.0
+    ) -> GpuLock:
         """Lock the lowest free GPU of ``0..num_devices-1``, waiting while all are held.
 
         Raises TimeoutError after ``timeout_s`` (None: wait as long as it takes).
@@ -118,9 +125,13 @@ class GpuLock:
                     return lock
             waited = time.monotonic() - started
             if timeout_s is not None and waited >= timeout_s:
-                raise TimeoutError(f"all {num_devices} GPUs stayed locked by other jobs for {waited:.0f} s (locks in {lock_dir})")
+                raise TimeoutError(
+                    f"all {num_devices} GPUs stayed locked by other jobs for {waited:.0f} s (locks in {lock_dir})"
+                )
             if not warned:
-                log.warning("all %d GPUs are in use by other hscnet jobs (locks in %s); waiting for one", num_devices, lock_dir)
+                log.warning(
+                    "all %d GPUs are in use by other hscnet jobs (locks in %s); waiting for one", num_devices, lock_dir
+                )
                 warned = True
             time.sleep(poll_s)
 
@@ -140,7 +151,7 @@ class GpuLock:
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """"auto" -> "bf16" where ``device`` has native bf16 arithmetic, else "fp32"; others unchanged."""
+    """ "auto" -> "bf16" where ``device`` has native bf16 arithmetic, else "fp32"; others unchanged."""
     if name == "auto":
         return "bf16" if has_native_bf16(device) else "fp32"
     if name not in PRECISIONS:

@@ -97,7 +97,7 @@ class ShardedBatchSampler(Sampler[list[int]]):
         for batch in self.batches:
             share, extra = divmod(len(batch), self.size)
             start = self.rank * share + min(self.rank, extra)
-            yield batch[start:start + share + (self.rank < extra)]
+            yield batch[start : start + share + (self.rank < extra)]
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -121,7 +121,7 @@ def global_mean_weights(counts: dict[str, Tensor], world: World) -> dict[str, Te
     under DDP's gradient average, count_rank * N / count over all ranks."""
     keys = sorted(counts)
     local = torch.stack([counts[k].detach().to(torch.float64) for k in keys])
-    return dict(zip(keys, local * world.size / all_sum(local, world)))
+    return dict(zip(keys, local * world.size / all_sum(local, world), strict=True))
 
 
 def all_sum(values: Tensor, world: World) -> Tensor:

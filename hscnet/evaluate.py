@@ -16,8 +16,9 @@ scores the video-blind priors of ``hscnet.baselines``.
 predictions.json is a paragraph-JSON list: per paragraph ``id``, ``video``, ``duration``, ``sentences``,
 ``timestamps`` (the final predicted [start, end] seconds of each sentence) and, for the model, ``levels``
 with the intermediate decoders' predictions (``sentence``: one span per sentence, ``paragraph``: one
-span, ``word``: per sentence one span per word of its tokens) for figures like the paper's Figs. 3-4. metrics.json: see ``hscnet.metrics`` (R@m and mIoU in
-percent over all sentences, counts, the hit rule) plus where the numbers came from.
+span, ``word``: per sentence one span per word of its tokens) for figures like the paper's Figs. 3-4.
+metrics.json: see ``hscnet.metrics`` (R@m and mIoU in percent over all sentences, counts, the hit rule)
+plus where the numbers came from.
 """
 
 from __future__ import annotations
@@ -48,20 +49,30 @@ ANNOTATION_FORMATS = ("normalised", *FORMATS)
 
 def check_inputs_match_training(dataset: ParagraphDataset, cfg, trained_on: dict, checkpoint: str) -> None:
     """Features/vectors of another size or from another extractor than training are an error."""
-    for path, dim, expected in ((dataset.features_path, dataset.video_dim, cfg.video_dim),
-                                (dataset.text_path, dataset.word_dim, cfg.word_dim)):
+    for path, dim, expected in (
+        (dataset.features_path, dataset.video_dim, cfg.video_dim),
+        (dataset.text_path, dataset.word_dim, cfg.word_dim),
+    ):
         if dim != expected:
             raise InputError(f"{path}: {dim}-d vectors, but the model of {checkpoint} takes {expected}-d ones")
     for kind, path in (("features", dataset.features_path), ("text", dataset.text_path)):
         now = dataset.provenance[kind]
         for key, value in trained_on.get(kind, {}).items():
             if key in ("extractor", "weights", "source", "oov") and key in now and now[key] != value:
-                raise InputError(f"{path}: {key} {now[key]!r} differs from the training data's {value!r} ({checkpoint})")
+                raise InputError(
+                    f"{path}: {key} {now[key]!r} differs from the training data's {value!r} ({checkpoint})"
+                )
 
 
 def evaluate_checkpoint(
-    checkpoint: str, features: str, text: str, annotations: str, thresholds: Sequence[float],
-    batch_size: int | None = None, device: str = "auto", precision: str = "fp32",
+    checkpoint: str,
+    features: str,
+    text: str,
+    annotations: str,
+    thresholds: Sequence[float],
+    batch_size: int | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
 ) -> tuple[list[dict], dict]:
     """Ground every paragraph of ``annotations`` with a trained model -> (predictions, metrics)."""
     torch_device = resolve_device(device)
@@ -76,16 +87,27 @@ def evaluate_checkpoint(
         predictions = predict(trained.model, loader, paragraphs, torch_device)
     metrics = score(parse_predictions(predictions, "model predictions"), paragraphs, thresholds, source=annotations)
     metrics.update(
-        method="hscnet", ablation=state.get("ablation"), checkpoint=str(checkpoint), epoch=state["epoch"],
-        config=cfg.to_dict(), annotations=str(annotations), precision=precision,
+        method="hscnet",
+        ablation=state.get("ablation"),
+        checkpoint=str(checkpoint),
+        epoch=state["epoch"],
+        config=cfg.to_dict(),
+        annotations=str(annotations),
+        precision=precision,
     )
     return predictions, metrics
 
 
 def _log_metrics(name: str, metrics: dict) -> None:
     recalls = " ".join(f"{k} {v:.2f}" for k, v in metrics.items() if k.startswith("R@"))
-    log.info("%s: %s mIoU %.2f (%d paragraphs, %d sentences)", name, recalls, metrics["mIoU"],
-             metrics["num_paragraphs"], metrics["num_sentences"])
+    log.info(
+        "%s: %s mIoU %.2f (%d paragraphs, %d sentences)",
+        name,
+        recalls,
+        metrics["mIoU"],
+        metrics["num_paragraphs"],
+        metrics["num_sentences"],
+    )
 
 
 def _emit_metrics(metrics: dict, path: str | None) -> None:
@@ -98,12 +120,19 @@ def _emit_metrics(metrics: dict, path: str | None) -> None:
 
 def _add_annotation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--annotations", required=True, help="ground-truth annotation file")
-    p.add_argument("--format", choices=ANNOTATION_FORMATS, default="normalised",
-                   help="annotation format: normalised (default; the paragraph JSON of prepare-annotations, "
-                        "read strictly) or a raw release read like prepare-annotations does")
+    p.add_argument(
+        "--format",
+        choices=ANNOTATION_FORMATS,
+        default="normalised",
+        help="annotation format: normalised (default; the paragraph JSON of prepare-annotations, "
+        "read strictly) or a raw release read like prepare-annotations does",
+    )
     p.add_argument("--split", help="split name for paragraph ids of the per-video formats (default: file stem)")
-    p.add_argument("--max-sentences", type=int,
-                   help="chunk per-video paragraphs into at most N sentences, as prepare-annotations does")
+    p.add_argument(
+        "--max-sentences",
+        type=int,
+        help="chunk per-video paragraphs into at most N sentences, as prepare-annotations does",
+    )
     p.add_argument("--iou", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS), help="IoU thresholds m of R@m")
     p.add_argument("--metrics", help="write metrics JSON here (default: print to stdout)")
 
@@ -115,9 +144,15 @@ def _annotations(args: argparse.Namespace) -> list:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("evaluate", help="ground with a checkpoint and score, or score a predictions file",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scored", nargs="?", metavar="PREDICTIONS", help="predictions file to score (instead of --checkpoint)")
+    p = subparsers.add_parser(
+        "evaluate",
+        help="ground with a checkpoint and score, or score a predictions file",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "scored", nargs="?", metavar="PREDICTIONS", help="predictions file to score (instead of --checkpoint)"
+    )
     _add_annotation_args(p)
     p.add_argument("--checkpoint", help="trained model (OUT/best.pt of hscnet train)")
     p.add_argument("--features", help="visual features HDF5 (with --checkpoint)")
@@ -126,14 +161,26 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, help="paragraphs per forward pass (default: the checkpoint's)")
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
-    p.add_argument("--precision", choices=("auto", *PRECISIONS), default="fp32",
-                   help="autocast of the forward pass: fp32 (off, default), bf16, fp16, auto (bf16 where native)")
+    p.add_argument(
+        "--precision",
+        choices=("auto", *PRECISIONS),
+        default="fp32",
+        help="autocast of the forward pass: fp32 (off, default), bf16, fp16, auto (bf16 where native)",
+    )
     p.set_defaults(func=_run_evaluate)
 
-    p = subparsers.add_parser("baseline", help="predictions and metrics of a video-blind prior",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--kind", choices=BASELINES, default="uniform",
-                   help="uniform: sentences spread evenly over the video; whole: every sentence = whole video")
+    p = subparsers.add_parser(
+        "baseline",
+        help="predictions and metrics of a video-blind prior",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--kind",
+        choices=BASELINES,
+        default="uniform",
+        help="uniform: sentences spread evenly over the video; whole: every sentence = whole video",
+    )
     _add_annotation_args(p)
     p.add_argument("--predictions", required=True, help="write the prior's predictions JSON here")
     p.set_defaults(func=_run_baseline)
@@ -151,7 +198,13 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         if args.format != "normalised":
             raise InputError("--checkpoint evaluates normalised paragraph JSON (the one the text stage embedded)")
         predictions, metrics = evaluate_checkpoint(
-            args.checkpoint, args.features, args.text, args.annotations, args.iou, args.batch_size, args.device,
+            args.checkpoint,
+            args.features,
+            args.text,
+            args.annotations,
+            args.iou,
+            args.batch_size,
+            args.device,
             args.precision,
         )
         write_json(args.predictions, predictions)
@@ -169,7 +222,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _run_baseline(args: argparse.Namespace) -> int:
     paragraphs = _annotations(args)
     predictions = baseline_predictions(args.kind, paragraphs)
-    metrics = score(parse_predictions(predictions, f"{args.kind} baseline"), paragraphs, args.iou, source=args.annotations)
+    metrics = score(
+        parse_predictions(predictions, f"{args.kind} baseline"), paragraphs, args.iou, source=args.annotations
+    )
     metrics.update(method=f"baseline:{args.kind}", predictions=str(args.predictions), annotations=str(args.annotations))
     write_json(args.predictions, predictions)
     _log_metrics(f"{args.kind} baseline", metrics)

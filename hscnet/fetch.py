@@ -105,13 +105,22 @@ def _download(url: str, path: Path, sha256: str | None, size: int | None, attemp
                 if attempt == attempts:
                     raise InputError(
                         f"{path}: could not download {url} ({type(err).__name__}: {err}). "
-                        + (f"{received} bytes are kept in {part}: run again to resume, "
-                           if received else "Check the address and the network, ")
+                        + (
+                            f"{received} bytes are kept in {part}: run again to resume, "
+                            if received
+                            else "Check the address and the network, "
+                        )
                         + f"or point downloads['{path}'].url in config.yaml at a mirror, or put the file "
                         f"at {path} by hand{_sum_hint(sha256, size)}."
                     ) from err
-                log.warning("%s: download interrupted at %d bytes (%s); resuming (attempt %d of %d)",
-                            path, received, type(err).__name__, attempt + 1, attempts)
+                log.warning(
+                    "%s: download interrupted at %d bytes (%s); resuming (attempt %d of %d)",
+                    path,
+                    received,
+                    type(err).__name__,
+                    attempt + 1,
+                    attempts,
+                )
     _verify(part, path, url, sha256, size, delete_on_mismatch=True)
     os.replace(part, path)
     log.info("%s: downloaded from %s", path, url)
@@ -142,16 +151,23 @@ def _transfer(session: requests.Session, url: str, path: Path, part: Path) -> No
         if offset:
             log.info("%s: resuming at byte %d", path, offset)
         started = time.monotonic()
-        with open(part, "ab" if offset else "wb") as fh, progress(
-            total=total, initial=offset, desc=path.name, unit="B", unit_scale=True, unit_divisor=1024
-        ) as bar:
+        with (
+            open(part, "ab" if offset else "wb") as fh,
+            progress(total=total, initial=offset, desc=path.name, unit="B", unit_scale=True, unit_divisor=1024) as bar,
+        ):
             for chunk in response.iter_content(CHUNK_BYTES):
                 fh.write(chunk)
                 bar.update(len(chunk))
     received, seconds = part.stat().st_size, time.monotonic() - started
     of_total = f" of {_bytes(total)} ({100 * received / total:.0f}%)" if total else ""
-    log.info("%s: %s%s in %.1f s, %s/s", path.name, _bytes(received), of_total, seconds,
-             _bytes((received - offset) / max(seconds, 1e-9)))
+    log.info(
+        "%s: %s%s in %.1f s, %s/s",
+        path.name,
+        _bytes(received),
+        of_total,
+        seconds,
+        _bytes((received - offset) / max(seconds, 1e-9)),
+    )
 
 
 def _bytes(count: float) -> str:
@@ -176,8 +192,13 @@ def _verify(
         if digest != sha256:
             problem = f"has sha256 {digest}, expected {sha256}"
     elif size is None:
-        log.warning("%s: no sha256 or size recorded, so it cannot be verified: %d bytes, sha256 %s "
-                    "(record them in config.yaml's downloads table)", target, actual_size, _sha256(file))
+        log.warning(
+            "%s: no sha256 or size recorded, so it cannot be verified: %d bytes, sha256 %s "
+            "(record them in config.yaml's downloads table)",
+            target,
+            actual_size,
+            _sha256(file),
+        )
     if problem is None:
         return
     if delete_on_mismatch:

@@ -90,7 +90,9 @@ def feature_source(provenance: dict, c3d_weights: str | None, pca: str | None = 
             f"{'/'.join(VIDEO_LAYERS)} features and those of {'; '.join(r.name for r in RELEASES.values())}"
         )
     if pca is not None:
-        raise InputError(f"--pca {pca}: the model was trained on C3D {layer} features of videos, not PCA-reduced ones; drop --pca")
+        raise InputError(
+            f"--pca {pca}: the model was trained on C3D {layer} features of videos, not PCA-reduced ones; drop --pca"
+        )
     weights = str(provenance.get("weights", ""))
     if weights.startswith(RANDOM_WEIGHTS):
         if c3d_weights is not None:
@@ -98,7 +100,7 @@ def feature_source(provenance: dict, c3d_weights: str | None, pca: str | None = 
                 f"the model was trained on features of a RANDOMLY initialised C3D ({weights}); "
                 f"drop --c3d-weights {c3d_weights} to reproduce them"
             )
-        return FeatureSource(layer, int(weights[len(RANDOM_WEIGHTS):]))
+        return FeatureSource(layer, int(weights[len(RANDOM_WEIGHTS) :]))
     if c3d_weights is None:
         raise InputError(
             f"the model was trained on features of pretrained C3D weights (sha256 {weights or 'unknown'}, "
@@ -129,12 +131,19 @@ def check_weights(provenance: dict, source: FeatureSource, model, c3d_weights: s
     """The pretrained weights given must be the ones the training features came from (when known)."""
     if source.release is not None:
         if model.weights_format != "c3d-pickle":
-            log.warning("%s were made with the original Caffe Sports-1M C3D; %s is a %s checkpoint, whose "
-                        "weights or input preprocessing may differ", source.release.name, c3d_weights, model.weights_format)
+            log.warning(
+                "%s were made with the original Caffe Sports-1M C3D; %s is a %s checkpoint, whose "
+                "weights or input preprocessing may differ",
+                source.release.name,
+                c3d_weights,
+                model.weights_format,
+            )
         return
     expected = str(provenance.get("weights", ""))
     if expected and expected != model.weights_id:
-        raise InputError(f"{c3d_weights}: sha256 {model.weights_id} differs from the weights of the training features ({expected})")
+        raise InputError(
+            f"{c3d_weights}: sha256 {model.weights_id} differs from the weights of the training features ({expected})"
+        )
 
 
 def annotation_video_id(video: str | os.PathLike) -> str:
@@ -146,7 +155,8 @@ def annotation_video_id(video: str | os.PathLike) -> str:
 
 @dataclasses.dataclass
 class Grounding:
-    """Predicted spans (seconds) of each sentence in one video, and the paragraph's when the model has a paragraph decoder."""
+    """Predicted spans (seconds) of each sentence in one video, and the paragraph's when the model has a paragraph
+    decoder."""
 
     video: str
     duration: float
@@ -157,8 +167,12 @@ class Grounding:
     def predictions_entry(self, video_id: str) -> dict:
         """One paragraph of a predictions file. No ``id``: it is none of an annotation file's paragraphs
         (whose ids the readers generate), so ``hscnet evaluate`` matches it by ``video``."""
-        return {"video": video_id, "duration": self.duration, "sentences": self.sentences,
-                "timestamps": [list(span) for span in self.spans]}
+        return {
+            "video": video_id,
+            "duration": self.duration,
+            "sentences": self.sentences,
+            "timestamps": [list(span) for span in self.spans],
+        }
 
 
 def ground(
@@ -184,8 +198,10 @@ def ground(
     features_provenance, text_provenance = provenance.get("features", {}), provenance.get("text", {})
     source = feature_source(features_provenance, c3d_weights, pca)
     if cfg.video_dim != source.feature_dim:
-        raise InputError(f"{checkpoint}: the model takes {cfg.video_dim}-d video features, but its training "
-                         f"feature file ({features_provenance.get('extractor')}) has {source.feature_dim}-d ones")
+        raise InputError(
+            f"{checkpoint}: the model takes {cfg.video_dim}-d video features, but its training "
+            f"feature file ({features_provenance.get('extractor')}) has {source.feature_dim}-d ones"
+        )
 
     vectors = load_vectors(glove)
     if vectors.dim != cfg.word_dim:
@@ -195,19 +211,30 @@ def ground(
     except InputError as err:
         raise InputError(f"paragraph: {err}") from err
     lower = [[word.lower() for word in words] for words in cased]
-    embedded = embed_paragraph(TokenizedParagraph(str(video), lower, cased), vectors, oov=text_provenance.get("oov", "zero"))
+    embedded = embed_paragraph(
+        TokenizedParagraph(str(video), lower, cased), vectors, oov=text_provenance.get("oov", "zero")
+    )
     if len(embedded.oov_words) == len(embedded.word_sentence):
         raise InputError(f"{glove}: none of the paragraph's words is in the vocabulary")
     if embedded.oov_words:
-        log.warning("%d of %d words are not in the vocabulary: %s", len(embedded.oov_words),
-                    len(embedded.word_sentence), sorted(set(embedded.oov_words))[:10])
+        log.warning(
+            "%d of %d words are not in the vocabulary: %s",
+            len(embedded.oov_words),
+            len(embedded.word_sentence),
+            sorted(set(embedded.oov_words))[:10],
+        )
 
     num_clips = int(features_provenance.get("num_clips", cfg.num_clips))
     # Extracted the way the training features were (imported features and older stores: fp32, contiguous).
-    extractor = C3DExtractor(weights_path=c3d_weights, layer=source.layer, num_clips=num_clips,
-                             device=str(torch_device), seed=source.seed,
-                             precision=features_provenance.get("precision", "fp32"),
-                             channels_last=features_provenance.get("layout") == "channels_last_3d")
+    extractor = C3DExtractor(
+        weights_path=c3d_weights,
+        layer=source.layer,
+        num_clips=num_clips,
+        device=str(torch_device),
+        seed=source.seed,
+        precision=features_provenance.get("precision", "fp32"),
+        channels_last=features_provenance.get("layout") == "channels_last_3d",
+    )
     if c3d_weights is not None:
         check_weights(features_provenance, source, extractor.model, c3d_weights)
     if source.release is None:
@@ -228,26 +255,43 @@ def ground(
         outputs = model(to_device(collate_samples([item]), torch_device))
     spans = spans_in_seconds(outputs["pred_spans"][0], duration)  # (N_S, 2) seconds
     paragraph = outputs.get("paragraph_span")
-    return Grounding(str(video), duration, list(sentences), [(start, end) for start, end in spans],
-                     tuple(spans_in_seconds(paragraph[0], duration)) if paragraph is not None else None)
+    return Grounding(
+        str(video),
+        duration,
+        list(sentences),
+        [(start, end) for start, end in spans],
+        tuple(spans_in_seconds(paragraph[0], duration)) if paragraph is not None else None,
+    )
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("ground", help="ground a paragraph in your own video with a trained checkpoint",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "ground",
+        help="ground a paragraph in your own video with a trained checkpoint",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--video", required=True, help="video file (anything decord or PyAV can read)")
     text = p.add_mutually_exclusive_group(required=True)
     text.add_argument("--paragraph", help="the paragraph; split into sentences at . ! ?")
     text.add_argument("--sentences", nargs="+", metavar="SENTENCE", help="the sentences, one argument each, in order")
     p.add_argument("--checkpoint", required=True, help="trained model (best.pt of hscnet train)")
     p.add_argument("--glove", required=True, help="word vectors directory from hscnet glove-convert")
-    p.add_argument("--c3d-weights", help="C3D weights the training features were extracted with (c3d.pickle / mmaction2)")
-    p.add_argument("--pca", help="PCA of the ActivityNet C3D release (PCA_activitynet_v1-3.hdf5: HDF5 with U (4096, K) "
-                                 "and x_mean (4096,)), for models trained on those 500-d features")
+    p.add_argument(
+        "--c3d-weights", help="C3D weights the training features were extracted with (c3d.pickle / mmaction2)"
+    )
+    p.add_argument(
+        "--pca",
+        help="PCA of the ActivityNet C3D release (PCA_activitynet_v1-3.hdf5: HDF5 with U (4096, K) "
+        "and x_mean (4096,)), for models trained on those 500-d features",
+    )
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
     p.add_argument("--output", help="also write the result as a predictions JSON (one paragraph) for hscnet evaluate")
-    p.add_argument("--video-id", help="video key to write with --output (default: the name as the annotation "
-                                      "formats spell it: v_<YouTube id> without extension for ActivityNet, else the file name)")
+    p.add_argument(
+        "--video-id",
+        help="video key to write with --output (default: the name as the annotation "
+        "formats spell it: v_<YouTube id> without extension for ActivityNet, else the file name)",
+    )
     p.add_argument("--plot", help="also draw the timeline with frame thumbnails and one bar per sentence (PNG)")
     p.set_defaults(func=_run)
 
@@ -256,7 +300,7 @@ def _run(args: argparse.Namespace) -> int:
     sentences = args.sentences or split_paragraph(args.paragraph)
     result = ground(args.video, sentences, args.checkpoint, args.glove, args.c3d_weights, args.device, args.pca)
     print(f"# {args.video}: {result.duration:.2f} s, {len(result.sentences)} sentences (start, end in seconds)")
-    for (start, end), sentence in zip(result.spans, result.sentences):
+    for (start, end), sentence in zip(result.spans, result.sentences, strict=True):
         print(f"{start:8.2f} {end:8.2f}  {sentence}")
     if args.output:
         write_json(args.output, [result.predictions_entry(args.video_id or annotation_video_id(args.video))])

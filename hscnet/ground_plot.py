@@ -59,7 +59,9 @@ def plot_grounding(result, out: str | os.PathLike) -> None:
     fig = plt.figure(figsize=(WIDTH_IN, height))
 
     def axes(top_in: float, height_in: float):
-        return fig.add_axes((LEFT_IN / WIDTH_IN, 1 - (top_in + height_in) / height, axis_width / WIDTH_IN, height_in / height))
+        return fig.add_axes(
+            (LEFT_IN / WIDTH_IN, 1 - (top_in + height_in) / height, axis_width / WIDTH_IN, height_in / height)
+        )
 
     duration = result.duration
     ax_thumbs = axes(title_in, THUMB_HEIGHT_IN)
@@ -67,13 +69,14 @@ def plot_grounding(result, out: str | os.PathLike) -> None:
     for k, frame in enumerate(frames):
         ax_thumbs.imshow(frame, extent=(k * stretch, (k + 1) * stretch, 0, 1), aspect="auto")
     ax_thumbs.set(xlim=(0, duration), ylim=(0, 1), xticks=[], yticks=[])
-    ax_thumbs.set_title(f"{os.path.basename(result.video)}: {duration:.2f} s, {len(result.sentences)} sentences",
-                        fontsize=10)
+    ax_thumbs.set_title(
+        f"{os.path.basename(result.video)}: {duration:.2f} s, {len(result.sentences)} sentences", fontsize=10
+    )
 
     ax_bars = axes(title_in + THUMB_HEIGHT_IN, bars_in)
     colours = plt.get_cmap("tab10")
     first_sentence_row = len(rows) - len(result.spans)
-    for row, (label, (start, end)) in enumerate(rows):
+    for row, (_label, (start, end)) in enumerate(rows):
         colour = "0.55" if row < first_sentence_row else colours((row - first_sentence_row) % 10)
         ax_bars.barh(row, end - start, left=start, height=0.7, color=colour)
         label_room, pad = 0.12 * duration, 0.01 * duration  # a label "12.0-13.9 s" takes about 12% of the axis

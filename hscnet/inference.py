@@ -17,8 +17,14 @@ from hscnet.progress import progress
 from hscnet.spans import normalized_to_seconds
 
 
-def make_loader(dataset: ParagraphDataset, batch_size: int, shuffle: bool, generator: torch.Generator | None,
-                num_workers: int, shard: tuple[int, int] | None = None) -> DataLoader:
+def make_loader(
+    dataset: ParagraphDataset,
+    batch_size: int,
+    shuffle: bool,
+    generator: torch.Generator | None,
+    num_workers: int,
+    shard: tuple[int, int] | None = None,
+) -> DataLoader:
     """``shard`` (rank, number of processes): this rank's share of each batch (``hscnet.distributed``)."""
     batching: dict = {"batch_size": batch_size, "shuffle": shuffle}
     if shard is not None:  # the batches DataLoader would make, drawn from the same generator, then shared
@@ -60,7 +66,9 @@ def predict(model: torch.nn.Module, loader, paragraphs: Sequence, device: torch.
         duration = batch["duration"][:, None]  # (B, 1): one per span of (B, N_S, 2)
         final = spans_in_seconds(outputs["pred_spans"], duration)  # (B, N_S, 2)
         sentence = spans_in_seconds(outputs["sentence_spans"], duration)
-        paragraph = spans_in_seconds(outputs["paragraph_span"], batch["duration"]) if "paragraph_span" in outputs else None
+        paragraph = (
+            spans_in_seconds(outputs["paragraph_span"], batch["duration"]) if "paragraph_span" in outputs else None
+        )
         if "word_spans" in outputs:  # (B, N_S, M, 2) and its mask of real words (B, N_S, M)
             word = spans_in_seconds(outputs["word_spans"], duration[:, :, None])
             word_mask = outputs["word_span_mask"].cpu().tolist()
@@ -71,9 +79,15 @@ def predict(model: torch.nn.Module, loader, paragraphs: Sequence, device: torch.
             if paragraph is not None:
                 levels["paragraph"] = paragraph[b]
             if "word_spans" in outputs:
-                levels["word"] = [[span for span, real in zip(word[b][s], word_mask[b][s]) if real] for s in range(n)]
+                levels["word"] = [
+                    [span for span, real in zip(word[b][s], word_mask[b][s], strict=True) if real] for s in range(n)
+                ]
             entries[pid] = {
-                "id": pid, "video": p.video, "duration": p.duration, "sentences": list(p.sentences),
-                "timestamps": final[b][:n], "levels": levels,
+                "id": pid,
+                "video": p.video,
+                "duration": p.duration,
+                "sentences": list(p.sentences),
+                "timestamps": final[b][:n],
+                "levels": levels,
             }
     return [entries[p.id] for p in paragraphs]

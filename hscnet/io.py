@@ -20,8 +20,9 @@ import re
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from hscnet.errors import InputError, MissingInputError
 
@@ -85,14 +86,14 @@ def _temporary_prefix(target: Path) -> str:
 
 def _remove_stale_temporaries(target: Path, suffix: str) -> None:
     """Remove the temporaries of ``target`` whose writer was a process of this host that is now dead."""
-    own = re.compile(
-        re.escape(f".{target.name}.{socket.gethostname()}-") + r"(\d+)\.[A-Za-z0-9_]+" + re.escape(suffix)
-    )
+    own = re.compile(re.escape(f".{target.name}.{socket.gethostname()}-") + r"(\d+)\.[A-Za-z0-9_]+" + re.escape(suffix))
     for candidate in target.parent.iterdir():
         match = own.fullmatch(candidate.name)
         if match is None or _process_alive(int(match.group(1))):
             continue
-        log.info("%s: removing %s, left by process %s which died while writing it", target, candidate.name, match.group(1))
+        log.info(
+            "%s: removing %s, left by process %s which died while writing it", target, candidate.name, match.group(1)
+        )
         if candidate.is_dir():
             shutil.rmtree(candidate, ignore_errors=True)
         else:

@@ -84,8 +84,11 @@ def parse_predictions(data: object, source: str) -> list[PredictedParagraph]:
         checked = []
         for k, span in enumerate(spans):
             # bool is an int subclass: true/false are not times
-            if not (isinstance(span, list | tuple) and len(span) == 2
-                    and all(isinstance(x, int | float) and not isinstance(x, bool) for x in span)):
+            if not (
+                isinstance(span, list | tuple)
+                and len(span) == 2
+                and all(isinstance(x, int | float) and not isinstance(x, bool) for x in span)
+            ):
                 raise InputError(f"{where}: timestamp {k} is not a [start, end] pair of numbers: {span!r}")
             start, end = float(span[0]), float(span[1])
             if not (math.isfinite(start) and math.isfinite(end)):
@@ -93,7 +96,9 @@ def parse_predictions(data: object, source: str) -> list[PredictedParagraph]:
             checked.append((start, end))
         sentences = entry.get("sentences")
         if sentences is not None and not (
-            isinstance(sentences, list) and len(sentences) == len(checked) and all(isinstance(x, str) for x in sentences)
+            isinstance(sentences, list)
+            and len(sentences) == len(checked)
+            and all(isinstance(x, str) for x in sentences)
         ):
             raise InputError(f"{where}: 'sentences' must be a list of {len(checked)} strings, one per timestamp")
         predictions.append(PredictedParagraph(entry.get("id"), str(entry["video"]), checked, sentences))
@@ -141,7 +146,7 @@ def match_predictions(
                 f"{source}: paragraph {target.id!r} has {len(target.timestamps)} sentences but "
                 f"{len(pred.timestamps)} predicted spans"
             )
-        matched[target.id] = list(zip(pred.timestamps, pred.sentences or [None] * len(pred.timestamps)))
+        matched[target.id] = list(zip(pred.timestamps, pred.sentences or [None] * len(pred.timestamps), strict=True))
     for video, entries in by_video.items():
         spans = [span for e in entries for span in e.timestamps]
         said = [s for e in entries for s in (e.sentences or [None] * len(e.timestamps))]
@@ -156,10 +161,14 @@ def match_predictions(
                 raise InputError(f"{source}: paragraph {paragraph.id!r} is predicted by id and by video {video!r}")
             matched[paragraph.id] = [(spans[k], said[k]) for k in positions[paragraph.id]]
     if unknown:
-        log.warning("%s: %d predictions match no annotated paragraph (ignored), e.g. %s", source, len(unknown), unknown[:3])
+        log.warning(
+            "%s: %d predictions match no annotated paragraph (ignored), e.g. %s", source, len(unknown), unknown[:3]
+        )
     missing = [p.id for p in paragraphs if p.id not in matched]
     if missing:
-        raise InputError(f"{source}: no prediction for {len(missing)} of {len(paragraphs)} paragraphs, e.g. {missing[:3]}")
+        raise InputError(
+            f"{source}: no prediction for {len(missing)} of {len(paragraphs)} paragraphs, e.g. {missing[:3]}"
+        )
     return _checked_spans(matched, paragraphs, source)
 
 
@@ -194,7 +203,9 @@ def _checked_spans(matched: dict, paragraphs: Sequence, source: str) -> list[lis
                     "annotation file's sentence order"
                 )
             if start > end:
-                raise InputError(f"{source}: paragraph {p.id!r} sentence {k}: reversed span (start {start} > end {end})")
+                raise InputError(
+                    f"{source}: paragraph {p.id!r} sentence {k}: reversed span (start {start} > end {end})"
+                )
             inside = (min(max(start, 0.0), p.duration), min(max(end, 0.0), p.duration))
             clamped += inside != (start, end)
             spans.append(inside)

@@ -29,7 +29,7 @@ _TABLE1_ROWS = [
 ]
 HSCNET = "HSCNet"
 TABLE1: dict[str, dict[str, dict[str, float | None]]] = {
-    dataset: {name: dict(zip(TABLE1_METRICS[dataset], values[i])) for name, *values in _TABLE1_ROWS}
+    dataset: {name: dict(zip(TABLE1_METRICS[dataset], values[i], strict=True)) for name, *values in _TABLE1_ROWS}
     for i, dataset in enumerate(("activitynet", "tacos"))
 }
 
@@ -37,16 +37,32 @@ TABLE1: dict[str, dict[str, dict[str, float | None]]] = {
 ABLATION_DATASET = "tacos"
 ABLATION_METRICS = ("R@0.3", "R@0.5", "mIoU")
 _ABLATIONS = {
-    2: {"SL": (49.27, 30.14, 32.66), "SL+PL": (53.73, 32.67, 35.18), "SL+WL": (54.79, 38.76, 37.43),
-        "SL+PL+WL": (59.74, 42.00, 40.61)},
-    3: {"none": (29.98, 12.81, 22.38), "P": (36.34, 17.14, 25.56), "S": (48.94, 31.18, 32.71),
-        "W": (52.23, 34.25, 35.02), "S+P": (51.66, 32.86, 34.46), "W+P": (55.66, 35.85, 37.49),
-        "W+S": (56.80, 38.82, 38.39), "W+S+P": (59.74, 42.00, 40.61)},
-    4: {"SD": (53.56, 38.55, 37.57), "SD+PD": (55.41, 38.90, 38.33), "SD+WD": (56.78, 40.21, 39.10),
-        "SD+PD+WD": (59.74, 42.00, 40.61)},
+    2: {
+        "SL": (49.27, 30.14, 32.66),
+        "SL+PL": (53.73, 32.67, 35.18),
+        "SL+WL": (54.79, 38.76, 37.43),
+        "SL+PL+WL": (59.74, 42.00, 40.61),
+    },
+    3: {
+        "none": (29.98, 12.81, 22.38),
+        "P": (36.34, 17.14, 25.56),
+        "S": (48.94, 31.18, 32.71),
+        "W": (52.23, 34.25, 35.02),
+        "S+P": (51.66, 32.86, 34.46),
+        "W+P": (55.66, 35.85, 37.49),
+        "W+S": (56.80, 38.82, 38.39),
+        "W+S+P": (59.74, 42.00, 40.61),
+    },
+    4: {
+        "SD": (53.56, 38.55, 37.57),
+        "SD+PD": (55.41, 38.90, 38.33),
+        "SD+WD": (56.78, 40.21, 39.10),
+        "SD+PD+WD": (59.74, 42.00, 40.61),
+    },
 }
 ABLATIONS: dict[int, dict[str, dict[str, float]]] = {
-    table: {row: dict(zip(ABLATION_METRICS, values)) for row, values in rows.items()} for table, rows in _ABLATIONS.items()
+    table: {row: dict(zip(ABLATION_METRICS, values, strict=True)) for row, values in rows.items()}
+    for table, rows in _ABLATIONS.items()
 }
 
 DATASET_NAMES = {"tacos": "TACoS", "activitynet": "ActivityNet-Captions"}

@@ -29,10 +29,18 @@ def _write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("report", help="paper-style tables (markdown, CSV), figures and one HTML page",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--metrics", nargs="+", required=True, help="metrics JSON files (model runs of every seed, baselines)")
-    p.add_argument("--dataset", help="dataset name: the title, and which paper column sits beside ours (tacos, activitynet)")
+    p = subparsers.add_parser(
+        "report",
+        help="paper-style tables (markdown, CSV), figures and one HTML page",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--metrics", nargs="+", required=True, help="metrics JSON files (model runs of every seed, baselines)"
+    )
+    p.add_argument(
+        "--dataset", help="dataset name: the title, and which paper column sits beside ours (tacos, activitynet)"
+    )
     p.add_argument("--out", required=True, help="markdown file with the tables")
     p.add_argument("--csv", help="also write the tables here, one metric per line")
     p.add_argument("--html", help="also write one self-contained page with the tables and figures here")
@@ -42,7 +50,9 @@ def register(subparsers) -> None:
     p.add_argument("--annotations", help="the annotations those predictions are for (normalised paragraph JSON)")
     p.add_argument("--qualitative", help="write the Fig. 3 style figure here (PNG); needs --predictions, --annotations")
     p.add_argument("--num-examples", type=int, default=3, help="paragraphs in the qualitative figure")
-    p.add_argument("--figure4", help="write the Fig. 4 style figure here (PNG); needs --predictions, --annotations, --tokens")
+    p.add_argument(
+        "--figure4", help="write the Fig. 4 style figure here (PNG); needs --predictions, --annotations, --tokens"
+    )
     p.add_argument("--tokens", help="tokens.json of the text stage (the words of --figure4)")
     p.add_argument("--paragraph", help="paragraph id shown in --figure4 (default: the first with word-level spans)")
     p.add_argument("--video-dir", help="folder of the videos, for frame thumbnails in --figure4 (skipped when absent)")
@@ -76,9 +86,16 @@ def _run(args: argparse.Namespace) -> int:
         def video_of(p):
             return resolve_video_path(args.video_dir, p.video, args.video_extensions) if args.video_dir else None
 
-        report_figures.plot_hierarchy(args.predictions, paragraphs, read_tokens(args.tokens), args.figure4, args.paragraph, video_of)
-        written.append(("Fig. 4: the paragraph decoder's span, every sentence's final span and the word decoder's "
-                        "spans of one sentence (ground truth outlined)", args.figure4))
+        report_figures.plot_hierarchy(
+            args.predictions, paragraphs, read_tokens(args.tokens), args.figure4, args.paragraph, video_of
+        )
+        written.append(
+            (
+                "Fig. 4: the paragraph decoder's span, every sentence's final span and the word decoder's "
+                "spans of one sentence (ground truth outlined)",
+                args.figure4,
+            )
+        )
     out_dir = Path(args.out).parent
     markdown += "".join(f"\n![{caption}]({os.path.relpath(path, out_dir)})\n" for caption, path in written)
     if args.csv:

@@ -53,7 +53,7 @@ def plot_curves(history_files: Sequence[str | os.PathLike], out: str | os.PathLi
     """Training loss and validation mIoU per epoch, one line per run."""
     plt = pyplot()
     fig, (ax_loss, ax_miou) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for path, label in zip(history_files, run_labels(history_files)):
+    for path, label in zip(history_files, run_labels(history_files), strict=True):
         rows = read_history(path)
         epochs = [row["epoch"] for row in rows]
         ax_loss.plot(epochs, [row["loss"] for row in rows], label=label)
@@ -78,23 +78,36 @@ def model_predictions(predictions_file: str | os.PathLike, paragraphs: Sequence,
     return predictions, chosen
 
 
-def plot_qualitative(predictions_file: str | os.PathLike, paragraphs: Sequence, out: str | os.PathLike, num_examples: int = 3) -> None:
+def plot_qualitative(
+    predictions_file: str | os.PathLike, paragraphs: Sequence, out: str | os.PathLike, num_examples: int = 3
+) -> None:
     """Fig. 3 style: per sentence, ground truth vs sentence-level decoder vs final prediction."""
     predictions, chosen = model_predictions(predictions_file, paragraphs, "sentence")
     chosen = chosen[:num_examples]
     plt = pyplot()
     height = sum(0.6 + 0.45 * len(p.sentences) for p in chosen)
-    fig, axes = plt.subplots(len(chosen), 1, figsize=(9, 0.6 + height), squeeze=False,
-                             gridspec_kw={"height_ratios": [len(p.sentences) for p in chosen]})
+    fig, axes = plt.subplots(
+        len(chosen),
+        1,
+        figsize=(9, 0.6 + height),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [len(p.sentences) for p in chosen]},
+    )
     styles = (("ground truth", GROUND_TRUTH), ("sentence-level", SENTENCE_LEVEL), ("final", FINAL))
-    for ax, p in zip(axes[:, 0], chosen):
+    for ax, p in zip(axes[:, 0], chosen, strict=True):
         entry = predictions[p.id]
         sets = (p.timestamps, entry["levels"]["sentence"], entry["timestamps"])
         for i in range(len(p.sentences)):
-            for k, ((name, colour), spans) in enumerate(zip(styles, sets)):
+            for k, ((name, colour), spans) in enumerate(zip(styles, sets, strict=True)):
                 start, end = spans[i]
-                ax.barh(i + (k - 1) * 0.27, end - start, left=start, height=0.25, color=colour,
-                        label=name if i == 0 else None)
+                ax.barh(
+                    i + (k - 1) * 0.27,
+                    end - start,
+                    left=start,
+                    height=0.25,
+                    color=colour,
+                    label=name if i == 0 else None,
+                )
         ax.set_yticks(range(len(p.sentences)), [_short(s) for s in p.sentences], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlim(0, p.duration)
@@ -111,8 +124,12 @@ def chosen_sentence(entry: dict) -> int:
 
 
 def plot_hierarchy(
-    predictions_file: str | os.PathLike, paragraphs: Sequence, tokens: dict, out: str | os.PathLike,
-    paragraph_id: str | None = None, video_of: Callable[[Any], str | os.PathLike | None] | None = None,
+    predictions_file: str | os.PathLike,
+    paragraphs: Sequence,
+    tokens: dict,
+    out: str | os.PathLike,
+    paragraph_id: str | None = None,
+    video_of: Callable[[Any], str | os.PathLike | None] | None = None,
 ) -> None:
     """Fig. 4 style: one paragraph's predicted span, its sentences' spans and one sentence's word spans.
 
@@ -133,15 +150,19 @@ def plot_hierarchy(
     k = chosen_sentence(entry)
     words, word_spans = (tokens[p.id].cased or tokens[p.id].tokens)[k], entry["levels"]["word"][k]
     if len(words) != len(word_spans):
-        raise InputError(f"{predictions_file}: paragraph {p.id!r} sentence {k}: {len(word_spans)} word spans "
-                         f"but the tokens file has {len(words)} words")
+        raise InputError(
+            f"{predictions_file}: paragraph {p.id!r} sentence {k}: {len(word_spans)} word spans "
+            f"but the tokens file has {len(words)} words"
+        )
     video = video_of(p) if video_of else None
     if video_of and video is None:
         log.info("figure 4: no video file for %s; drawn without frame thumbnails", p.video)
     frames = thumbnails(video, lambda aspect: THUMBNAILS) if video else []
 
     # rows top to bottom: paragraph, sentences, the chosen sentence's words
-    labels = ["paragraph"] + [f"S{i + 1}: {_short(s, 34)}" for i, s in enumerate(p.sentences)] + [f"  {w}" for w in words]
+    labels = (
+        ["paragraph"] + [f"S{i + 1}: {_short(s, 34)}" for i, s in enumerate(p.sentences)] + [f"  {w}" for w in words]
+    )
     plt = pyplot()
     rows = len(labels)
     thumb_height = 1.1 if len(frames) else 0.0
@@ -169,7 +190,7 @@ def plot_hierarchy(
     outline(0, hull, linewidth=1.5, label="ground truth")
     if "paragraph" in entry["levels"]:
         bar(0, entry["levels"]["paragraph"], PARAGRAPH, alpha=0.8, label="paragraph decoder")
-    for i, (truth, final) in enumerate(zip(p.timestamps, entry["timestamps"]), start=1):
+    for i, (truth, final) in enumerate(zip(p.timestamps, entry["timestamps"], strict=True), start=1):
         outline(i, truth, linewidth=1.5)
         bar(i, final, FINAL, alpha=0.8 if i - 1 == k else 0.45, label="sentence (final)" if i == 1 else None)
     first_word = 1 + len(p.sentences)

@@ -62,17 +62,29 @@ def render_page(tables: Tables, figures: Sequence[tuple[str, str | os.PathLike]]
     """The page: note, Tables 1-4, then each (caption, PNG file) of ``figures`` inlined."""
     title = f"HSCNet report{f': {tables.dataset}' if tables.dataset else ''}"
     parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>", f"<style>{STYLE}</style>", f"<script>{LOAD_CHECK}</script>",
-        "</head>", "<body>", f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(paper_note(tables))}</p>",
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{STYLE}</style>",
+        f"<script>{LOAD_CHECK}</script>",
+        "</head>",
+        "<body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{html.escape(paper_note(tables))}</p>",
     ]
     for table, caption in TABLE_TITLES.items():
         parts += [f"<h2>{html.escape(caption)}</h2>", _table_html(tables, table)]
     if figures:
         parts.append("<h2>Figures</h2>")
     for caption, path in figures:
-        parts.append(f'<figure><img src="{_data_uri(path)}" alt="{html.escape(caption)}">'
-                     f"<figcaption>{html.escape(caption)} ({html.escape(Path(path).name)})</figcaption></figure>")
-    sources = "".join(f"<li><code>{html.escape(path)}</code>: {html.escape(what)}</li>" for path, what in source_lines(tables))
+        parts.append(
+            f'<figure><img src="{_data_uri(path)}" alt="{html.escape(caption)}">'
+            f"<figcaption>{html.escape(caption)} ({html.escape(Path(path).name)})</figcaption></figure>"
+        )
+    sources = "".join(
+        f"<li><code>{html.escape(path)}</code>: {html.escape(what)}</li>" for path, what in source_lines(tables)
+    )
     parts += ["<h2>Sources</h2>", f"<ul>{sources}</ul>", "</body>", "</html>", ""]
     return "\n".join(parts)

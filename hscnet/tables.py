@@ -31,7 +31,10 @@ SWITCHES = ("levels", "align_losses", "decoders")
 TABLE_TITLES = {
     1: "Table 1. Comparison with other methods and video-blind priors.",
     2: "Table 2. Hierarchical modeling: semantic levels (WL / SL / PL = word / sentence / paragraph).",
-    3: "Table 3. Semantic alignment losses in the encoder (W / S / P = L_enc^VW / L_enc^VS / L_enc^VP; none = no alignment loss).",
+    3: (
+        "Table 3. Semantic alignment losses in the encoder "
+        "(W / S / P = L_enc^VW / L_enc^VS / L_enc^VP; none = no alignment loss)."
+    ),
     4: "Table 4. Decoder levels (SD / PD / WD = sentence / paragraph / word decoder).",
 }
 
@@ -88,8 +91,10 @@ def runs_by_row(runs: Sequence[dict], table: int) -> list[tuple[str, list[dict]]
     rows = []
     for row in ABLATION_TABLES[table]:
         matching = [
-            run for run in runs
-            if _switches(run["config"]) == _switches(ablation_config(ModelConfig.from_dict(run["config"]), table, row).to_dict())
+            run
+            for run in runs
+            if _switches(run["config"])
+            == _switches(ablation_config(ModelConfig.from_dict(run["config"]), table, row).to_dict())
         ]
         rows.append((row, matching))
     return rows
@@ -118,7 +123,9 @@ def build(metrics_files: Sequence[str | os.PathLike], dataset: str | None = None
         else:
             rows.append(Row(1, method, [], reported, not_here="another paper's method, not run here"))
     for table in ABLATION_TABLES:
-        rows += [Row(table, name, matching, paper.ABLATIONS[table][name]) for name, matching in runs_by_row(models, table)]
+        rows += [
+            Row(table, name, matching, paper.ABLATIONS[table][name]) for name, matching in runs_by_row(models, table)
+        ]
 
     columns = {1: _metric_order([*ours, *paper.TABLE1_METRICS[table1_dataset]])}
     columns |= {table: _metric_order([*ours, *paper.ABLATION_METRICS]) for table in ABLATION_TABLES}
@@ -165,32 +172,63 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 
 
 def paper_note(tables: Tables) -> str:
-    note = (f"Paper numbers: Table 1 on {paper.DATASET_NAMES[tables.table1_paper_dataset]}, Tables 2-4 on TACoS "
-            "(the paper's ablations). Percent; IoU >= m counts as a hit; averaged over all test sentences.")
+    note = (
+        f"Paper numbers: Table 1 on {paper.DATASET_NAMES[tables.table1_paper_dataset]}, Tables 2-4 on TACoS "
+        "(the paper's ablations). Percent; IoU >= m counts as a hit; averaged over all test sentences."
+    )
     if tables.dataset not in paper.TABLE1:
-        note += (f" The numbers here are on {tables.dataset or 'another dataset'}, not on the paper's data: compare the "
-                 "ordering of rows, not the values.")
+        note += (
+            f" The numbers here are on {tables.dataset or 'another dataset'}, not on the paper's data: compare the "
+            "ordering of rows, not the values."
+        )
     return note
 
 
 def source_lines(tables: Tables) -> list[tuple[str, str]]:
     """(metrics file, what it is) of every input."""
-    return [(run["_path"], str(run.get("method")) + (f" {run['ablation']}" if run.get("ablation") else "")
-             + (f", checkpoint {run['checkpoint']}" if run.get("checkpoint") else "")) for run in tables.sources]
+    return [
+        (
+            run["_path"],
+            str(run.get("method"))
+            + (f" {run['ablation']}" if run.get("ablation") else "")
+            + (f", checkpoint {run['checkpoint']}" if run.get("checkpoint") else ""),
+        )
+        for run in tables.sources
+    ]
 
 
 def to_markdown(tables: Tables) -> str:
-    parts = [f"# Tables 1-4{f' on {tables.dataset}' if tables.dataset else ''}, with the paper's numbers", "",
-             paper_note(tables), ""]
+    parts = [
+        f"# Tables 1-4{f' on {tables.dataset}' if tables.dataset else ''}, with the paper's numbers",
+        "",
+        paper_note(tables),
+        "",
+    ]
     for table, title in TABLE_TITLES.items():
-        body = [[name, label, *cells] for row in tables.rows if row.table == table for name, label, cells in row_lines(tables, row)]
+        body = [
+            [name, label, *cells]
+            for row in tables.rows
+            if row.table == table
+            for name, label, cells in row_lines(tables, row)
+        ]
         parts += [title, "", _markdown_table(["Row", "Source", *tables.columns[table]], body), ""]
     sources = "\n".join(f"- `{path}`: {what}" for path, what in source_lines(tables))
     parts += ["Sources:", "", sources, ""]
     return "\n".join(parts)
 
 
-CSV_FIELDS = ("table", "row", "metric", "here_mean", "here_sd", "here_runs", "paper", "paper_dataset", "difference", "note")
+CSV_FIELDS = (
+    "table",
+    "row",
+    "metric",
+    "here_mean",
+    "here_sd",
+    "here_runs",
+    "paper",
+    "paper_dataset",
+    "difference",
+    "note",
+)
 
 
 def to_csv(tables: Tables) -> str:
@@ -203,12 +241,18 @@ def to_csv(tables: Tables) -> str:
             here = row.here(metric)
             reported = (row.paper or {}).get(metric)
             diff = row.difference(metric)
-            writer.writerow({
-                "table": row.table, "row": row.name, "metric": metric,
-                "here_mean": "" if here is None else f"{here[0]:.4f}",
-                "here_sd": "" if here is None or here[1] is None else f"{here[1]:.4f}",
-                "here_runs": len(row.runs), "paper": "" if reported is None else f"{reported:.2f}",
-                "paper_dataset": tables.paper_dataset(row.table), "difference": "" if diff is None else f"{diff:.4f}",
-                "note": "" if row.runs else row.not_here if row.paper is not None else row.not_in_paper,
-            })
+            writer.writerow(
+                {
+                    "table": row.table,
+                    "row": row.name,
+                    "metric": metric,
+                    "here_mean": "" if here is None else f"{here[0]:.4f}",
+                    "here_sd": "" if here is None or here[1] is None else f"{here[1]:.4f}",
+                    "here_runs": len(row.runs),
+                    "paper": "" if reported is None else f"{reported:.2f}",
+                    "paper_dataset": tables.paper_dataset(row.table),
+                    "difference": "" if diff is None else f"{diff:.4f}",
+                    "note": "" if row.runs else row.not_here if row.paper is not None else row.not_in_paper,
+                }
+            )
     return out.getvalue()

@@ -94,7 +94,7 @@ class TrainSettings:
 
 
 def parse_ablation(spec: str) -> tuple[int, str]:
-    """"table2:SL" -> (2, "SL")."""
+    """ "table2:SL" -> (2, "SL")."""
     table, sep, row = spec.partition(":")
     if not sep or not table.startswith("table") or not table[5:].isdigit() or not row:
         raise InputError(f"ablation {spec!r}: expected 'table<N>:<row>', e.g. 'table2:SL'")
@@ -106,11 +106,26 @@ def model_config_for(settings: TrainSettings, video_dim: int, word_dim: int) -> 
     cfg = ModelConfig.preset(settings.preset, video_dim=video_dim, word_dim=word_dim)
     if settings.ablation:
         cfg = ablation_config(cfg, *parse_ablation(settings.ablation))
-    overrides = {k: v for k, v in (("batch_size", settings.batch_size), ("epochs", settings.epochs), ("lr", settings.lr), ("dropout", settings.dropout)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (
+            ("batch_size", settings.batch_size),
+            ("epochs", settings.epochs),
+            ("lr", settings.lr),
+            ("dropout", settings.dropout),
+        )
+        if v is not None
+    }
     return dataclasses.replace(cfg, **overrides)
 
 
-TRAINING_OPTIONS = ("feature_norm", "temporal_crop", "num_workers", "iou_thresholds", "precision")  # change the run's numbers
+TRAINING_OPTIONS = (
+    "feature_norm",
+    "temporal_crop",
+    "num_workers",
+    "iou_thresholds",
+    "precision",
+)  # change the run's numbers
 DATA_FILES = ("features", "text", "train", "val")
 
 
@@ -129,19 +144,26 @@ def identity_differences(saved: dict[str, Any], now: dict[str, Any], paths: dict
     differences = [] if saved.get("seed") == now["seed"] else [f"seed {saved.get('seed')} -> {now['seed']}"]
     for part in ("model_config", "training"):
         before, after = saved.get(part, {}), now[part]
-        differences += [f"{part}.{key} {before.get(key)!r} -> {after.get(key)!r}"
-                        for key in sorted(before.keys() | after.keys()) if before.get(key) != after.get(key)]
+        differences += [
+            f"{part}.{key} {before.get(key)!r} -> {after.get(key)!r}"
+            for key in sorted(before.keys() | after.keys())
+            if before.get(key) != after.get(key)
+        ]
     for name, after in now["data"].items():
         before = saved.get("data", {}).get(name)
         if before is None:
             differences.append(f"{name} file {paths[name]}: not recorded by the checkpoint")
         elif not same_content(before, after):
-            differences.append(f"{name} file {paths[name]}: other content (size {before['size']} -> {after['size']} bytes"
-                               f"{'' if before['size'] != after['size'] else ', sha256 differs'})")
+            differences.append(
+                f"{name} file {paths[name]}: other content (size {before['size']} -> {after['size']} bytes"
+                f"{'' if before['size'] != after['size'] else ', sha256 differs'})"
+            )
     return differences
 
 
-def resumable_checkpoint(settings: TrainSettings, cfg: ModelConfig, device: torch.device, world: World) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def resumable_checkpoint(
+    settings: TrainSettings, cfg: ModelConfig, device: torch.device, world: World
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The checkpoint to continue from (None: start from scratch) and the identity this run records.
 
     A run without ``--resume`` starts over: it removes a previous run's resumable checkpoints first, so
@@ -202,7 +224,13 @@ def _set_rng_state(state: dict[str, Any], loader_generator: torch.Generator) -> 
         torch.cuda.set_rng_state_all(state["cuda"])
     np_state = state["numpy"]
     np.random.set_state(
-        ("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"], np_state["has_gauss"], np_state["cached_gaussian"])
+        (
+            "MT19937",
+            np_state["keys"].numpy().astype(np.uint32),
+            np_state["pos"],
+            np_state["has_gauss"],
+            np_state["cached_gaussian"],
+        )
     )
     version, internal, gauss = state["random"]
     random.setstate((version, tuple(internal), gauss))
@@ -223,8 +251,11 @@ def rank_rng_state(states: list[dict[str, Any]], world: World) -> dict[str, Any]
     """This rank's saved random states; a run resumed with another number of processes gives every
     rank rank 0's (the shuffled order, drawn from the loader generator, stays the same)."""
     if len(states) != world.size:
-        log.warning("resuming a run of %d processes with %d: dropout and crop draws differ from an uninterrupted run",
-                    len(states), world.size)
+        log.warning(
+            "resuming a run of %d processes with %d: dropout and crop draws differ from an uninterrupted run",
+            len(states),
+            world.size,
+        )
         return states[0]
     return states[world.rank]
 
@@ -236,7 +267,9 @@ def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
         writer.writerows(history)
 
 
-def build_training(cfg: ModelConfig, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module, torch.optim.Optimizer]:
+def build_training(
+    cfg: ModelConfig, device: torch.device
+) -> tuple[torch.nn.Module, torch.nn.Module, torch.optim.Optimizer]:
     """Model, criterion and the paper's optimizer: Adam, no weight decay, the config's learning rate."""
     model = build_model(cfg).to(device)
     criterion = build_criterion(cfg).to(device)
@@ -245,8 +278,17 @@ def build_training(cfg: ModelConfig, device: torch.device) -> tuple[torch.nn.Mod
     return model, criterion, optimizer
 
 
-def train_one_epoch(model, criterion, loader, optimizer, device, description: str, world: World = ONE_PROCESS,
-                    precision: str = "fp32", scaler: torch.amp.GradScaler | None = None) -> dict[str, float]:
+def train_one_epoch(
+    model,
+    criterion,
+    loader,
+    optimizer,
+    device,
+    description: str,
+    world: World = ONE_PROCESS,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
+) -> dict[str, float]:
     """One pass over ``loader``; returns the sample-weighted mean of every loss part and the total
     (over the global batches when several processes train).
 
@@ -257,7 +299,15 @@ def train_one_epoch(model, criterion, loader, optimizer, device, description: st
     model.train()
     sums: dict[str, float] = {}
     count = 0
-    bar = progress(loader, desc=description, leave=False, unit="batch", dynamic_ncols=True, mininterval=1.0, disable=not world.is_main)
+    bar = progress(
+        loader,
+        desc=description,
+        leave=False,
+        unit="batch",
+        dynamic_ncols=True,
+        mininterval=1.0,
+        disable=not world.is_main,
+    )
     for batch in bar:
         batch = to_device(batch, device)
         with autocast(device, precision):
@@ -284,7 +334,7 @@ def train_one_epoch(model, criterion, loader, optimizer, device, description: st
             values = all_sum(values, world) / world.size
             size = int(all_sum(torch.tensor(size, device=values.device), world))
         count += size
-        for key, value in zip(logged, values.tolist()):
+        for key, value in zip(logged, values.tolist(), strict=True):
             sums[key] = sums.get(key, 0.0) + value * size
         bar.set_postfix(loss=f"{sums['loss'] / count:.4f}")
     return {key: total / count for key, total in sums.items()}
@@ -324,7 +374,9 @@ def _train(settings: TrainSettings, world: World, device: torch.device) -> list[
     val_paragraphs = load_normalised(settings.val)
     if settings.feature_norm not in FEATURE_NORMS:
         raise InputError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
-    train_set = ParagraphDataset(train_paragraphs, settings.features, settings.text, temporal_crop=settings.temporal_crop)
+    train_set = ParagraphDataset(
+        train_paragraphs, settings.features, settings.text, temporal_crop=settings.temporal_crop
+    )
     if settings.feature_norm == "standardize":
         train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
     val_set = ParagraphDataset(val_paragraphs, settings.features, settings.text, train_set.feature_stats)
@@ -356,50 +408,105 @@ def _train(settings: TrainSettings, world: World, device: torch.device) -> list[
         state["identity"] = identity
         log.info("resuming after epoch %d (best mIoU %.2f at epoch %d)", len(history), best["mIoU"], best["epoch"])
 
-    config = {"model": cfg.to_dict(), "preset": settings.preset, "ablation": settings.ablation,
-              "train": dataclasses.asdict(settings), "data": train_set.provenance}
-    config["train"] |= {"device": str(device), "precision": precision, "world_size": world.size, "backend": world.backend}
+    config = {
+        "model": cfg.to_dict(),
+        "preset": settings.preset,
+        "ablation": settings.ablation,
+        "train": dataclasses.asdict(settings),
+        "data": train_set.provenance,
+    }
+    config["train"] |= {
+        "device": str(device),
+        "precision": precision,
+        "world_size": world.size,
+        "backend": world.backend,
+    }
     if world.is_main:
         write_json(out / "config.json", config)
     if world.size > 1:
-        log.info("distributed: world size %d, backend %s, global batch %d (%d per rank), %d CPU threads per rank",
-                 world.size, world.backend, cfg.batch_size, cfg.batch_size // world.size, torch.get_num_threads())
+        log.info(
+            "distributed: world size %d, backend %s, global batch %d (%d per rank), %d CPU threads per rank",
+            world.size,
+            world.backend,
+            cfg.batch_size,
+            cfg.batch_size // world.size,
+            torch.get_num_threads(),
+        )
         model_in_training = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     else:
         model_in_training = model
     log.info(
         "training %s%s on %d paragraphs (val %d), %d epochs, batch %d, lr %g, device %s, precision %s, %d parameters",
-        settings.preset, f" [{settings.ablation}]" if settings.ablation else "", len(train_set), len(val_set),
-        cfg.epochs, cfg.batch_size, cfg.lr, device, precision, sum(p.numel() for p in model.parameters()),
+        settings.preset,
+        f" [{settings.ablation}]" if settings.ablation else "",
+        len(train_set),
+        len(val_set),
+        cfg.epochs,
+        cfg.batch_size,
+        cfg.lr,
+        device,
+        precision,
+        sum(p.numel() for p in model.parameters()),
     )
 
     best_written = False
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         started = time.perf_counter()
-        losses = train_one_epoch(model_in_training, criterion, train_loader, optimizer, device, f"epoch {epoch}/{cfg.epochs}",
-                                 world, precision, scaler)
-        metrics = validate(model, val_loader, val_paragraphs, device, settings.iou_thresholds, precision) if world.is_main else None
+        losses = train_one_epoch(
+            model_in_training,
+            criterion,
+            train_loader,
+            optimizer,
+            device,
+            f"epoch {epoch}/{cfg.epochs}",
+            world,
+            precision,
+            scaler,
+        )
+        metrics = (
+            validate(model, val_loader, val_paragraphs, device, settings.iou_thresholds, precision)
+            if world.is_main
+            else None
+        )
         rng = gather_rng_states(loader_generator, world)  # after validation, which draws from the global RNG
         if not world.is_main:
             continue
         val = {f"val_{k}": metrics[k] for k in (*(f"R@{m:g}" for m in settings.iou_thresholds), "mIoU")}
         row = {"epoch": epoch, **losses, **val, "seconds": round(time.perf_counter() - started, 3)}
         history.append(row)
-        snapshot = {"model_config": cfg.to_dict(), "model": model.state_dict(), "epoch": epoch, "val_metrics": metrics,
-                    "identity": identity, "ablation": settings.ablation, "data": train_set.provenance,
-                    "feature_stats": train_set.feature_stats.to_state() if train_set.feature_stats else None}
+        snapshot = {
+            "model_config": cfg.to_dict(),
+            "model": model.state_dict(),
+            "epoch": epoch,
+            "val_metrics": metrics,
+            "identity": identity,
+            "ablation": settings.ablation,
+            "data": train_set.provenance,
+            "feature_stats": train_set.feature_stats.to_state() if train_set.feature_stats else None,
+        }
         if metrics["mIoU"] > best["mIoU"]:
             best, best_checkpoint = {"epoch": epoch, "mIoU": metrics["mIoU"]}, copy.deepcopy(snapshot)
             save_checkpoint(out / BEST_NAME, best_checkpoint)
             best_written = True
-        state = snapshot | {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": rng,
-                            "history": history, "best": best, "best_checkpoint": best_checkpoint}
+        state = snapshot | {
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": rng,
+            "history": history,
+            "best": best,
+            "best_checkpoint": best_checkpoint,
+        }
         save_checkpoint(out / PROGRESS_NAME, state)
         _write_history(out / "history.csv", history)
         log.info(
             "epoch %d/%d %s | val %s | best mIoU %.2f @ %d | %.1f s",
-            epoch, cfg.epochs, " ".join(f"{k} {v:.4f}" for k, v in losses.items()),
-            " ".join(f"{k[4:]} {v:.2f}" for k, v in val.items()), best["mIoU"], best["epoch"], row["seconds"],
+            epoch,
+            cfg.epochs,
+            " ".join(f"{k} {v:.4f}" for k, v in losses.items()),
+            " ".join(f"{k[4:]} {v:.2f}" for k, v in val.items()),
+            best["mIoU"],
+            best["epoch"],
+            row["seconds"],
         )
     if not world.is_main:
         return []
@@ -415,8 +522,12 @@ def _train(settings: TrainSettings, world: World, device: torch.device) -> list[
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train HSCNet; writes OUT/{best,last}.pt, history.csv, config.json",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "train",
+        help="train HSCNet; writes OUT/{best,last}.pt, history.csv, config.json",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--features", required=True, help="visual features HDF5 (results/<ds>/features/c3d.h5)")
     p.add_argument("--text", required=True, help="word vectors HDF5 (results/<ds>/text/glove.h5)")
     p.add_argument("--train", required=True, help="training paragraphs (normalised paragraph JSON)")
@@ -431,20 +542,40 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores; give the job's share when "
-                                               "jobs run side by side: more threads than free cores slow torch down a lot)")
-    p.add_argument("--iou", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS), help="validation IoU thresholds")
-    p.add_argument("--precision", choices=("auto", *PRECISIONS), default="fp32",
-                   help="autocast of forward and loss: fp32 (off, default), bf16, fp16 with loss scaling, or auto: bf16 "
-                        "where the device computes it natively, else fp32")
-    p.add_argument("--feature-norm", choices=FEATURE_NORMS, default="standardize",
-                   help="standardize: z-score clip features with training-video statistics (default); none: raw")
-    p.add_argument("--temporal-crop", action="store_true",
-                   help="augmentation: half of the training draws cut the video to a random window of whole clips "
-                        "around the paragraph")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from OUT/in_progress.pt (or a finished OUT/last.pt) when it exists and was written by "
-                        "a run with the same model config, seed, training options and data files; refused otherwise")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for torch (default: all cores; give the job's share when "
+        "jobs run side by side: more threads than free cores slow torch down a lot)",
+    )
+    p.add_argument(
+        "--iou", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS), help="validation IoU thresholds"
+    )
+    p.add_argument(
+        "--precision",
+        choices=("auto", *PRECISIONS),
+        default="fp32",
+        help="autocast of forward and loss: fp32 (off, default), bf16, fp16 with loss scaling, or auto: bf16 "
+        "where the device computes it natively, else fp32",
+    )
+    p.add_argument(
+        "--feature-norm",
+        choices=FEATURE_NORMS,
+        default="standardize",
+        help="standardize: z-score clip features with training-video statistics (default); none: raw",
+    )
+    p.add_argument(
+        "--temporal-crop",
+        action="store_true",
+        help="augmentation: half of the training draws cut the video to a random window of whole clips "
+        "around the paragraph",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT/in_progress.pt (or a finished OUT/last.pt) when it exists and was written by "
+        "a run with the same model config, seed, training options and data files; refused otherwise",
+    )
     p.set_defaults(func=_run)
 
 
@@ -454,10 +585,26 @@ def _run(args: argparse.Namespace) -> int:
         if value is not None and value < (0 if name == "num_workers" else 1):
             raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
     settings = TrainSettings(
-        features=args.features, text=args.text, train=args.train, val=args.val, out=args.out, preset=args.preset,
-        ablation=args.ablation, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, dropout=args.dropout, seed=args.seed,
-        device=args.device, num_workers=args.num_workers, threads=args.threads, iou_thresholds=tuple(args.iou), resume=args.resume,
-        feature_norm=args.feature_norm, temporal_crop=args.temporal_crop, precision=args.precision,
+        features=args.features,
+        text=args.text,
+        train=args.train,
+        val=args.val,
+        out=args.out,
+        preset=args.preset,
+        ablation=args.ablation,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        dropout=args.dropout,
+        seed=args.seed,
+        device=args.device,
+        num_workers=args.num_workers,
+        threads=args.threads,
+        iou_thresholds=tuple(args.iou),
+        resume=args.resume,
+        feature_norm=args.feature_norm,
+        temporal_crop=args.temporal_crop,
+        precision=args.precision,
     )
     train(settings)
     return 0

@@ -19,8 +19,16 @@ from pathlib import Path
 import pytest
 
 # Offline and quiet: no sandbox as root, no GPU, nothing that phones home.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WINDOW = (1280, 1600)
 
 
@@ -36,8 +44,13 @@ def chromium() -> str:
 
 def _run(args: list[str]) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
-        return subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
-                              capture_output=True, text=True, timeout=120, check=True)
+        return subprocess.run(
+            [chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -58,7 +71,13 @@ def check_page_in_browser(page: Path, expected_images: int) -> Path:
     assert not console, f"{page}: console messages:\n" + "\n".join(console)
 
     screenshot = page.with_name(f"{page.stem}.screenshot.png")
-    _run([f"--screenshot={screenshot.resolve()}", f"--window-size={WINDOW[0]},{WINDOW[1]}", "--hide-scrollbars",
-          page.resolve().as_uri()])
+    _run(
+        [
+            f"--screenshot={screenshot.resolve()}",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            "--hide-scrollbars",
+            page.resolve().as_uri(),
+        ]
+    )
     assert png_size(screenshot) == WINDOW
     return screenshot

@@ -59,7 +59,7 @@ def find_process(args: list[bytes], environ: bytes | None = None, cwd: Path | No
     for proc in Path("/proc").iterdir():
         try:
             cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            if not any(cmdline[i:i + len(args)] == args for i in range(len(cmdline))):
+            if not any(cmdline[i : i + len(args)] == args for i in range(len(cmdline))):
                 continue
             if environ is not None and environ not in (proc / "environ").read_bytes().split(b"\0"):
                 continue

@@ -102,7 +102,9 @@ def test_paragraph_list_positions_count_over_the_videos_paragraphs(tmp_path):
     ]
     paragraphs = load_paragraphs(write(tmp_path / "p.json", entries), "paragraphs", "test", max_sentences=2)
     assert [(p.video, p.sentences, p.positions) for p in paragraphs] == [
-        ("v", ["a", "b"], [0, 1]), ("w", ["c"], [0]), ("v", ["e", "f"], [3, 4]),  # "d" is empty after clamping
+        ("v", ["a", "b"], [0, 1]),
+        ("w", ["c"], [0]),
+        ("v", ["e", "f"], [3, 4]),  # "d" is empty after clamping
     ]
     assert [p.video_sentences for p in paragraphs] == [5, 1, 5]
 

@@ -85,20 +85,25 @@ def test_activitynet_val2_chunked_at_8_is_prvgs_test_file(shared_data, prvg_file
     ours = load_paragraphs(shared_data / "activitynet" / "val_2.json", "activitynet", "test", 8)
     if prvg_file.endswith(".npy"):
         # the file the README lists, byte for byte, before any unpickling (restricted anyway)
-        published = re.search(rf"^\| {re.escape(prvg_file)} \| ([0-9a-f]{{64}}) \|$",
-                              (shared_data / "README.md").read_text(), re.MULTILINE)
+        published = re.search(
+            rf"^\| {re.escape(prvg_file)} \| ([0-9a-f]{{64}}) \|$",
+            (shared_data / "README.md").read_text(),
+            re.MULTILINE,
+        )
         assert published and hashlib.sha256((shared_data / prvg_file).read_bytes()).hexdigest() == published[1]
         prvg = read_prvg_npy(shared_data / prvg_file)
     else:
         prvg = json.loads((shared_data / prvg_file).read_text())
     assert len(ours) == len(prvg) == 4929
-    clamped = [[(min(max(s, 0.0), e["duration"]), min(max(t, 0.0), e["duration"])) for s, t in e["timestamps"]]
-               for e in prvg]
+    clamped = [
+        [(min(max(s, 0.0), e["duration"]), min(max(t, 0.0), e["duration"])) for s, t in e["timestamps"]] for e in prvg
+    ]
     theirs = _by_video(
-        (e["video"], (e["duration"], [s.strip() for s in e["sentences"]], spans)) for e, spans in zip(prvg, clamped)
+        (e["video"], (e["duration"], [s.strip() for s in e["sentences"]], spans))
+        for e, spans in zip(prvg, clamped, strict=True)
     )
     assert _by_video((p.video, (p.duration, p.sentences, p.timestamps)) for p in ours) == theirs
-    assert sum(e["timestamps"] != spans for e, spans in zip(prvg, clamped)) > 0  # the clamp did something
+    assert sum(e["timestamps"] != spans for e, spans in zip(prvg, clamped, strict=True)) > 0  # the clamp did something
 
 
 def _by_video(pairs):

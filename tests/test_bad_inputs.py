@@ -35,9 +35,10 @@ def write_json_file(path: Path, obj) -> Path:
 
 
 def paragraphs_file(path: Path, videos=("v_a",), duration=2.0) -> Path:
-    return write_json_file(path, [
-        {"video": v, "duration": duration, "sentences": ["a person walks"], "timestamps": [[0, 1]]} for v in videos
-    ])
+    return write_json_file(
+        path,
+        [{"video": v, "duration": duration, "sentences": ["a person walks"], "timestamps": [[0, 1]]} for v in videos],
+    )
 
 
 # ------------------------------------------------------------------ cases
@@ -83,10 +84,21 @@ def audio_only_video(tmp: Path):
 
 
 def malformed_annotations(tmp: Path):
-    bad = write_json_file(tmp / "bad.json", [{"video": "v_a", "duration": 2.0, "sentences": ["ok", ""],
-                                             "timestamps": [[0, 1], [1, 2]]}])
+    bad = write_json_file(
+        tmp / "bad.json", [{"video": "v_a", "duration": 2.0, "sentences": ["ok", ""], "timestamps": [[0, 1], [1, 2]]}]
+    )
     out = tmp / "out" / "train.json"
-    argv = ["prepare-annotations", "--format", "paragraphs", "--input", str(bad), "--split", "train", "--output", str(out)]
+    argv = [
+        "prepare-annotations",
+        "--format",
+        "paragraphs",
+        "--input",
+        str(bad),
+        "--split",
+        "train",
+        "--output",
+        str(out),
+    ]
     return argv, out, ["bad.json", "empty sentence"]
 
 
@@ -94,7 +106,17 @@ def annotations_not_json(tmp: Path):
     bad = tmp / "bad.json"
     bad.write_text('[{"video": ')
     out = tmp / "out" / "train.json"
-    argv = ["prepare-annotations", "--format", "paragraphs", "--input", str(bad), "--split", "train", "--output", str(out)]
+    argv = [
+        "prepare-annotations",
+        "--format",
+        "paragraphs",
+        "--input",
+        str(bad),
+        "--split",
+        "train",
+        "--output",
+        str(out),
+    ]
     return argv, out, ["bad.json", "not valid JSON"]
 
 
@@ -103,15 +125,37 @@ def activitynet_duplicate_video_key(tmp: Path):
     entry = '{"duration": 20.0, "timestamps": [[0, 5]], "sentences": ["a man walks."]}'
     raw.write_text(f'{{"v_a": {entry}, "v_b": {entry}, "v_a": {entry}}}')
     out = tmp / "out" / "val.json"
-    argv = ["prepare-annotations", "--format", "activitynet", "--input", str(raw), "--split", "val", "--output", str(out)]
+    argv = [
+        "prepare-annotations",
+        "--format",
+        "activitynet",
+        "--input",
+        str(raw),
+        "--split",
+        "val",
+        "--output",
+        str(out),
+    ]
     return argv, out, ["val_1.json", "'v_a' appears twice"]
 
 
 def every_span_dropped(tmp: Path):
-    raw = write_json_file(tmp / "val_1.json", {"v_a": {"duration": 20.0, "timestamps": [[25, 30], [5, 5]],
-                                                       "sentences": ["after the end.", "empty span."]}})
+    raw = write_json_file(
+        tmp / "val_1.json",
+        {"v_a": {"duration": 20.0, "timestamps": [[25, 30], [5, 5]], "sentences": ["after the end.", "empty span."]}},
+    )
     out = tmp / "out" / "val.json"
-    argv = ["prepare-annotations", "--format", "activitynet", "--input", str(raw), "--split", "val", "--output", str(out)]
+    argv = [
+        "prepare-annotations",
+        "--format",
+        "activitynet",
+        "--input",
+        str(raw),
+        "--split",
+        "val",
+        "--output",
+        str(out),
+    ]
     return argv, out, ["val_1.json", "no paragraph left", "all 2 spans have start >= end"]
 
 
@@ -119,7 +163,16 @@ def duplicate_video_ids_on_the_command_line(tmp: Path):
     write_video(tmp / "a.mp4", num_frames=20)
     write_video(tmp / "b.mp4", num_frames=20)
     out = tmp / "out" / "clips.json"
-    argv = ["clip-index", "--videos", f"x={tmp / 'a.mp4'}", f"x={tmp / 'b.mp4'}", "--num-clips", "4", "--output", str(out)]
+    argv = [
+        "clip-index",
+        "--videos",
+        f"x={tmp / 'a.mp4'}",
+        f"x={tmp / 'b.mp4'}",
+        "--num-clips",
+        "4",
+        "--output",
+        str(out),
+    ]
     return argv, out, ["b.mp4", "duplicate video id 'x'", "a.mp4"]
 
 
@@ -128,8 +181,19 @@ def precomputed_wrong_dim(tmp: Path):
     with h5py.File(source, "w") as h5:
         h5["v_a"] = np.zeros((10, 500), np.float32)
     out = tmp / "out" / "c3d.h5"
-    argv = ["import-features", "--input", str(source), "--layout", "tacos", "--num-clips", "4",
-            "--annotations", str(paragraphs_file(tmp / "train.json")), "--output", str(out)]
+    argv = [
+        "import-features",
+        "--input",
+        str(source),
+        "--layout",
+        "tacos",
+        "--num-clips",
+        "4",
+        "--annotations",
+        str(paragraphs_file(tmp / "train.json")),
+        "--output",
+        str(out),
+    ]
     return argv, out, ["tall.hdf5", "'v_a'", "expected (T>0, 4096)"]
 
 
@@ -140,8 +204,19 @@ def precomputed_nan_row(tmp: Path):
     with h5py.File(source, "w") as h5:
         h5["v_a"] = rows
     out = tmp / "out" / "c3d.h5"
-    argv = ["import-features", "--input", str(source), "--layout", "tacos", "--num-clips", "4",
-            "--annotations", str(paragraphs_file(tmp / "train.json")), "--output", str(out)]
+    argv = [
+        "import-features",
+        "--input",
+        str(source),
+        "--layout",
+        "tacos",
+        "--num-clips",
+        "4",
+        "--annotations",
+        str(paragraphs_file(tmp / "train.json")),
+        "--output",
+        str(out),
+    ]
     return argv, out, ["tall.hdf5", "video 'v_a'", "row 3", "non-finite"]
 
 
@@ -152,8 +227,19 @@ def truncated_hdf5(tmp: Path):
     data = source.read_bytes()
     source.write_bytes(data[: len(data) // 2])
     out = tmp / "out" / "c3d.h5"
-    argv = ["import-features", "--input", str(source), "--layout", "tacos", "--num-clips", "4",
-            "--annotations", str(paragraphs_file(tmp / "train.json")), "--output", str(out)]
+    argv = [
+        "import-features",
+        "--input",
+        str(source),
+        "--layout",
+        "tacos",
+        "--num-clips",
+        "4",
+        "--annotations",
+        str(paragraphs_file(tmp / "train.json")),
+        "--output",
+        str(out),
+    ]
     return argv, out, ["tall.hdf5", "not a readable HDF5"]
 
 
@@ -196,14 +282,32 @@ def train_on(tmp: Path, spoil) -> tuple[list[str], Path, dict[str, Path]]:
     with h5py.File(data["features"], "a") as feats:
         spoil(feats, paragraphs)
     out = tmp / "out" / "run"  # its config.json appears at the start; best.pt is the cached output
-    argv = ["train", "--features", str(data["features"]), "--text", str(data["text"]), "--train", str(data["train"]),
-            "--val", str(data["val"]), "--preset", "tiny", "--epochs", "1", "--device", "cpu", "--out", str(out)]
+    argv = [
+        "train",
+        "--features",
+        str(data["features"]),
+        "--text",
+        str(data["text"]),
+        "--train",
+        str(data["train"]),
+        "--val",
+        str(data["val"]),
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     return argv, out / "best.pt", data
 
 
 def spoil_row(split: str, value: float):
     def spoil(feats, paragraphs):
         feats[paragraphs[split][0]["video"]][2, 5] = value
+
     return spoil
 
 
@@ -225,8 +329,19 @@ def nan_row_in_a_test_video(tmp: Path):
     with h5py.File(data["features"], "a") as feats:
         feats[json.loads(test_split.read_text())[1]["video"]][4, 0] = np.nan
     predictions = tmp / "out" / "predictions.json"
-    argv = ["evaluate", "--checkpoint", str(best), "--features", str(data["features"]), "--text", str(data["text"]),
-            "--annotations", str(test_split), "--predictions", str(predictions)]
+    argv = [
+        "evaluate",
+        "--checkpoint",
+        str(best),
+        "--features",
+        str(data["features"]),
+        "--text",
+        str(data["text"]),
+        "--annotations",
+        str(test_split),
+        "--predictions",
+        str(predictions),
+    ]
     return argv, predictions, ["features.h5", "video 'val_video_1.mp4'", "row 4", "non-finite"]
 
 
@@ -236,6 +351,7 @@ def store_with_more_clips_than_its_attrs(tmp: Path):
         rows = feats[video][()]
         del feats[video]
         feats[video] = np.concatenate([rows, rows])  # 16 clips, attrs say 8
+
     argv, out, _ = train_on(tmp, spoil)
     return argv, out, ["features.h5", "'val_video_1.mp4' has 16 clips", "num_clips=8"]
 
@@ -309,6 +425,7 @@ def test_a_library_value_error_is_a_bug_with_its_traceback(tmp_path, monkeypatch
 
 def test_a_non_finite_loss_names_the_videos_of_its_batch(tmp_path):
     """Finite but huge raw features overflow in the network: training stops naming the batch's videos."""
+
     def spoil(feats, paragraphs):
         feats[paragraphs["train"][1]["video"]][...] = 3e38
 
@@ -361,8 +478,20 @@ def test_extraction_killed_midway(tmp_path, sig):
     index = tmp_path / "clips.json"
     assert main(["clip-index", "--videos", f"v={tmp_path / 'v.mp4'}", "--num-clips", "12", "--output", str(index)]) == 0
     out = tmp_path / "out" / "c3d_0.h5"
-    argv = [sys.executable, "-m", "hscnet", "extract-c3d", "--clips", str(index), "--batch-size", "1",
-            "--device", "cpu", "--output", str(out)]
+    argv = [
+        sys.executable,
+        "-m",
+        "hscnet",
+        "extract-c3d",
+        "--clips",
+        str(index),
+        "--batch-size",
+        "1",
+        "--device",
+        "cpu",
+        "--output",
+        str(out),
+    ]
     job = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not list(out.parent.glob(".c3d_0.h5.*.tmp.h5")) and job.poll() is None and time.monotonic() < deadline:

@@ -16,16 +16,26 @@ from conftest import REPO_ROOT
 
 @pytest.mark.slow
 def test_gpu_benchmark_dry_mode_writes_the_table(tmp_path):
-    result = subprocess.run(["bash", str(REPO_ROOT / "bench" / "gpu.sh"), "--dry", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHON": sys.executable})
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "bench" / "gpu.sh"), "--dry", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     table = (tmp_path / "gpu.md").read_text()
     assert "Failed steps: none" in table
     number = r"\d+\.\d+"
     for variant in ("fp32", "bf16", "bf16 \\+ channels-last", "bf16 \\+ channels-last \\+ decoder-threads 4"):
-        assert re.search(rf"^\| {variant} \| cpu \| {number} \| {number} \| \d+% \| (network|decoding) \|$", table, re.M), variant
+        assert re.search(
+            rf"^\| {variant} \| cpu \| {number} \| {number} \| \d+% \| (network|decoding) \|$", table, re.M
+        ), variant
     for precision in ("fp32", "bf16", "fp16"):
-        assert re.search(rf"^\| {precision} \| cpu \| tiny \| \d+/\d+ \| {number} \| {number} \| {number} \| n/a \(CPU\) \|$",
-                         table, re.M), precision
+        assert re.search(
+            rf"^\| {precision} \| cpu \| tiny \| \d+/\d+ \| {number} \| {number} \| {number} \| n/a \(CPU\) \|$",
+            table,
+            re.M,
+        ), precision
     # Until hscnet train runs distributed the 1-vs-2 step says why it was skipped, else it has both rows.
     assert re.search(r"1 vs 2 GPUs: skipped: .+\.$|^\| 2 \| \d+(\.\d+)? \|$", table, re.M)

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
+from hscnet.data import dataset as dataset_module
 from hscnet.data.annotations import Paragraph, load_normalised
 from hscnet.data.collate import collate_samples
-from hscnet.data import dataset as dataset_module
 from hscnet.data.dataset import FeatureStats, ParagraphDataset, crop_window
 
 NUM_CONCEPTS = 6
@@ -33,8 +33,8 @@ def write_synthetic_dataset(
 ) -> dict[str, Path]:
     """Annotations per split + features.h5 + text.h5 under ``root``; returns their paths.
 
-    Each paragraph has its own video of ``num_clips`` clips; its 1-4 sentences (at most (num_clips+1)//2) cover consecutive
-    spans; the clips inside a sentence's span carry that sentence's concept vector, the sentence's
+    Each paragraph has its own video of ``num_clips`` clips; its 1-4 sentences (at most (num_clips+1)//2) cover
+    consecutive spans; the clips inside a sentence's span carry that sentence's concept vector, the sentence's
     words carry the concept's word vector (plus noise), background clips carry noise only.
     """
     splits = splits or {"train": 24, "val": 8, "test": 8}
@@ -45,8 +45,14 @@ def write_synthetic_dataset(
     root.mkdir(parents=True, exist_ok=True)
     with h5py.File(paths["features"], "w") as feats, h5py.File(paths["text"], "w") as text:
         # File attrs as the extractor and the text stage write them (grounding reads them back).
-        feats.attrs.update(extractor="c3d-fc6", weights=f"random-seed-{seed}", source="video", num_clips=num_clips,
-                           feature_dim=video_dim, preprocessing="synthetic")
+        feats.attrs.update(
+            extractor="c3d-fc6",
+            weights=f"random-seed-{seed}",
+            source="video",
+            num_clips=num_clips,
+            feature_dim=video_dim,
+            preprocessing="synthetic",
+        )
         text.attrs.update(dim=word_dim, oov="zero", source="synthetic", vectors_format="synthetic")
         for split, count in splits.items():
             paragraphs = []
@@ -69,12 +75,16 @@ def write_synthetic_dataset(
                     sentences.append(" ".join(f"concept{concepts[k]}" for _ in range(num_words)))
                 ds = feats.create_dataset(video, data=clips)
                 ds.attrs.update(duration=duration, fps=8.0, num_frames=int(duration * 8))
-                ds.attrs["clip_spans"] = np.stack([np.arange(num_clips), np.arange(1, num_clips + 1)], 1) * duration / num_clips
+                ds.attrs["clip_spans"] = (
+                    np.stack([np.arange(num_clips), np.arange(1, num_clips + 1)], 1) * duration / num_clips
+                )
                 group = text.create_group(pid)
                 group.create_dataset("vectors", data=np.concatenate(vectors).astype(np.float32))
                 group.create_dataset("word_sentence", data=np.array(word_sentence, dtype=np.int32))
                 group.attrs.update(video=video, num_oov=0)
-                paragraphs.append({"id": pid, "video": video, "duration": duration, "sentences": sentences, "timestamps": spans})
+                paragraphs.append(
+                    {"id": pid, "video": video, "duration": duration, "sentences": sentences, "timestamps": spans}
+                )
             paths[split] = root / f"{split}.json"
             paths[split].write_text(json.dumps(paragraphs))
     return paths
@@ -199,7 +209,9 @@ def test_silent_feature_dimension_is_not_blown_up(tmp_path):
         x[:, 2] = 0.0  # a ReLU unit that never fires on the training clips
         feats["v"] = x
     stats = FeatureStats.of_videos(path, ["v"])
-    assert stats.scale[2] == pytest.approx(FeatureStats.SCALE_FLOOR * np.mean([x[:, 0].std(), x[:, 1].std(), 0.0]), rel=1e-4)
+    assert stats.scale[2] == pytest.approx(
+        FeatureStats.SCALE_FLOOR * np.mean([x[:, 0].std(), x[:, 1].std(), 0.0]), rel=1e-4
+    )
     assert np.abs(stats.apply(np.array([[0.0, 0.0, 0.05]], np.float32))[0, 2]) < 10
 
 

@@ -43,7 +43,20 @@ def tiny_again_by_cli(tmp_path_factory) -> Path:
     (out / "annotations").mkdir(parents=True)
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     proc = subprocess.run(
-        [sys.executable, "-m", "hscnet.cli", "demo-data", "--size", "tiny", "--seed", "0", "--out", str(out), "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "hscnet.cli",
+            "demo-data",
+            "--size",
+            "tiny",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+        ],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -95,7 +108,7 @@ def test_annotations_keep_the_paragraph_contract(tiny):
             assert all(isinstance(s, str) and s.strip() for s in p["sentences"])
             for start, end in p["timestamps"]:
                 assert 0 <= start < end <= p["duration"]
-            for (_, end), (start, _) in zip(p["timestamps"], p["timestamps"][1:]):
+            for (_, end), (start, _) in zip(p["timestamps"], p["timestamps"][1:], strict=True):
                 assert end < start, "sentences follow the video in temporal order"
             # The paragraph is a run of consecutive events of its video.
             spans = [[e["start"], e["end"]] for e in video["events"]]

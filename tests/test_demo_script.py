@@ -8,7 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from hscnet.demo import generate as demo, render as demo_render, script as demo_script, text as demo_text
+from hscnet.demo import generate as demo
+from hscnet.demo import render as demo_render
+from hscnet.demo import script as demo_script
+from hscnet.demo import text as demo_text
 from hscnet.demo.script import COLOURS, COLUMNS, ROWS, SHAPES
 from hscnet.text.tokenize import tokenize_sentences
 

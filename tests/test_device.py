@@ -10,10 +10,10 @@ import time
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 
 from hscnet import device as device_module
 from hscnet.device import SLURM_GPU_ENVS, GpuLock, autocast, grad_scaler, job_gpu, resolve_device, resolve_precision
-from conftest import REPO_ROOT
 
 # A job (or one process of a torchrun job: LOCAL_RANK, WORLD_SIZE) on a simulated machine with 3 GPUs:
 # prints the device "auto" gives it, then holds it until its stdin closes or it is killed.
@@ -36,8 +36,9 @@ def no_held_gpu(monkeypatch):
 def start_job(lock_dir, **env) -> subprocess.Popen:
     inherited = {k: v for k, v in os.environ.items() if k not in ("CUDA_VISIBLE_DEVICES", *SLURM_GPU_ENVS)}
     env = {**inherited, "PYTHONPATH": str(REPO_ROOT), "HSCNET_GPU_LOCK_DIR": str(lock_dir), **env}
-    return subprocess.Popen([sys.executable, "-c", FAKE_GPU_JOB], env=env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", FAKE_GPU_JOB], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
 
 
 def test_cpu_devices():
@@ -66,8 +67,11 @@ def test_concurrent_jobs_get_different_gpus_and_a_killed_one_frees_its_gpu(tmp_p
 
 def test_scheduler_assignment_is_respected(tmp_path):
     """SLURM (or the user) chose: no lock is taken, whatever the other jobs hold."""
-    jobs = [start_job(tmp_path, CUDA_VISIBLE_DEVICES="2"), start_job(tmp_path, CUDA_VISIBLE_DEVICES="2"),
-            start_job(tmp_path, SLURM_JOB_GPUS="2")]
+    jobs = [
+        start_job(tmp_path, CUDA_VISIBLE_DEVICES="2"),
+        start_job(tmp_path, CUDA_VISIBLE_DEVICES="2"),
+        start_job(tmp_path, SLURM_JOB_GPUS="2"),
+    ]
     try:
         assert [job.stdout.readline().strip() for job in jobs] == ["cuda:0", "cuda:0", "cuda:2"]
         assert not list(tmp_path.iterdir())
@@ -94,7 +98,9 @@ def test_each_process_of_a_multi_gpu_run_gets_its_own_gpu(no_held_gpu, tmp_path)
     assert job_gpu(4, {"SLURM_JOB_GPUS": "3,1"}, tmp_path, local_rank=1) == 1  # all visible: SLURM's id
     assert job_gpu(4, {"SLURM_JOB_GPUS": "0,2"}, tmp_path, local_rank=1) == 2
     assert job_gpu(2, {"SLURM_JOB_GPUS": "3,1"}, tmp_path, local_rank=1) == 1  # only the assigned visible
-    with pytest.raises(ValueError, match=r"process 2 of this run needs a GPU of its own, but only 2 were given \(SLURM"):
+    with pytest.raises(
+        ValueError, match=r"process 2 of this run needs a GPU of its own, but only 2 were given \(SLURM"
+    ):
         job_gpu(4, {"SLURM_JOB_GPUS": "3,1"}, tmp_path, local_rank=2)
     with pytest.raises(ValueError, match="only 1 were given .CUDA_VISIBLE_DEVICES=5"):
         job_gpu(1, {"CUDA_VISIBLE_DEVICES": "5"}, tmp_path, local_rank=1)
@@ -110,7 +116,9 @@ def test_processes_of_a_ddp_run_lock_free_gpus(tmp_path):
         jobs += [start_job(tmp_path, LOCAL_RANK=str(rank), WORLD_SIZE="2") for rank in (0, 1)]
         assert sorted(job.stdout.readline().strip() for job in jobs[1:]) == ["cuda:1", "cuda:2"]
         jobs[0].kill()  # the other job ends: a scheduler's choice is taken as given, no locks
-        jobs += [start_job(tmp_path, LOCAL_RANK=str(rank), WORLD_SIZE="2", CUDA_VISIBLE_DEVICES="1,2") for rank in (0, 1)]
+        jobs += [
+            start_job(tmp_path, LOCAL_RANK=str(rank), WORLD_SIZE="2", CUDA_VISIBLE_DEVICES="1,2") for rank in (0, 1)
+        ]
         assert [job.stdout.readline().strip() for job in jobs[3:]] == ["cuda:0", "cuda:1"]
     finally:
         for job in jobs:

@@ -43,15 +43,19 @@ def data(tmp_path_factory):
 def test_shards_of_a_batch_are_the_single_process_batch(data):
     dataset = ParagraphDataset(load_normalised(data["train"]), data["features"], data["text"])
     single = [b["ids"] for b in make_loader(dataset, 4, True, torch.Generator().manual_seed(3), 0)]
-    ranks = [[b["ids"] for b in make_loader(dataset, 4, True, torch.Generator().manual_seed(3), 0, (r, 2))] for r in (0, 1)]
-    assert [a + b for a, b in zip(*ranks)] == single
+    ranks = [
+        [b["ids"] for b in make_loader(dataset, 4, True, torch.Generator().manual_seed(3), 0, (r, 2))] for r in (0, 1)
+    ]
+    assert [a + b for a, b in zip(*ranks, strict=True)] == single
     assert [len(b) for b in ranks[0]] == [2, 2, 2, 2, 1] and [len(b) for b in ranks[1]] == [2, 2, 2, 2, 1]
 
 
 def test_shares_that_cannot_be_split_are_refused():
     with pytest.raises(ValueError, match="global batch 5 is not divisible by the 2 processes"):
         check_shares(18, 5, World(0, 2))
-    with pytest.raises(ValueError, match="last batch of each epoch holds 1 of 17 training paragraphs, fewer than the 2"):
+    with pytest.raises(
+        ValueError, match="last batch of each epoch holds 1 of 17 training paragraphs, fewer than the 2"
+    ):
         check_shares(17, 4, World(0, 2))
     check_shares(18, 4, World(0, 2))
     check_shares(17, 4, World())
@@ -77,20 +81,20 @@ def test_weighted_rank_losses_average_to_the_global_batch_loss(data):
     whole, whole_grads = loss_and_grads([total_loss(criterion(model(full), full), criterion.weight_dict)])
     shares = [collate_samples(samples[:3]), collate_samples(samples[3:])]  # unequal words and sentences
     outputs = [model(batch) for batch in shares]
-    counts = [criterion.element_counts(o, b) for o, b in zip(outputs, shares)]
+    counts = [criterion.element_counts(o, b) for o, b in zip(outputs, shares, strict=True)]
     totals = {k: sum(c[k] for c in counts) for k in counts[0]}
     weighted = []
-    for o, b, c in zip(outputs, shares, counts):
+    for o, b, c in zip(outputs, shares, counts, strict=True):
         factors = {k: c[k] * 2 / totals[k] for k in c}
         losses = criterion(o, b)
         assert losses.keys() == c.keys()
         weighted.append(total_loss({k: v * factors[k] for k, v in losses.items()}, criterion.weight_dict) / 2)
     split, split_grads = loss_and_grads(weighted)
     assert split.item() == pytest.approx(whole.item(), rel=1e-6)
-    for a, b in zip(split_grads, whole_grads):
+    for a, b in zip(split_grads, whole_grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
     # unweighted means would not be: the two shares hold different numbers of sentences and words
-    plain = sum(total_loss(criterion(o, b), criterion.weight_dict) for o, b in zip(outputs, shares)) / 2
+    plain = sum(total_loss(criterion(o, b), criterion.weight_dict) for o, b in zip(outputs, shares, strict=True)) / 2
     assert abs(plain.item() - whole.item()) > 1e-4
     # one process: the factors are 1
     factors = global_mean_weights(counts[0], World())
@@ -110,14 +114,47 @@ def test_element_counts_cover_the_losses_of_every_ablation_row(data):
 
 
 def train_args(data, out: Path, *extra: str) -> list[str]:
-    return ["train", "--features", str(data["features"]), "--text", str(data["text"]), "--train", str(data["train"]),
-            "--val", str(data["val"]), "--preset", "tiny", "--epochs", str(EPOCHS), "--dropout", "0", "--device", "cpu",
-            "--out", str(out), *extra]
+    return [
+        "train",
+        "--features",
+        str(data["features"]),
+        "--text",
+        str(data["text"]),
+        "--train",
+        str(data["train"]),
+        "--val",
+        str(data["val"]),
+        "--preset",
+        "tiny",
+        "--epochs",
+        str(EPOCHS),
+        "--dropout",
+        "0",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def torchrun(data, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2", "--rdzv-backend",
-            "c10d", "--rdzv-endpoint", "127.0.0.1:0", "-m", "hscnet", *train_args(data, out, "--threads", "2", *extra)]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        "2",
+        "--rdzv-backend",
+        "c10d",
+        "--rdzv-endpoint",
+        "127.0.0.1:0",
+        "-m",
+        "hscnet",
+        *train_args(data, out, "--threads", "2", *extra),
+    ]
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
@@ -127,7 +164,7 @@ def read_history(path: Path) -> list[dict[str, float]]:
 
 def assert_same_run(a: list[dict[str, float]], b: list[dict[str, float]]) -> None:
     assert [row.keys() for row in a] == [row.keys() for row in b]
-    for row_a, row_b in zip(a, b):
+    for row_a, row_b in zip(a, b, strict=True):
         for key in row_a:
             if key.startswith("val_"):
                 assert row_a[key] == pytest.approx(row_b[key], abs=METRIC_ATOL), key
@@ -150,8 +187,19 @@ def test_two_gloo_processes_train_like_one(data, two_processes, tmp_path):
     assert log.count("INFO hscnet.train: epoch 1/3") == 1  # rank 0 logs, rank 1 does not
     assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "history.csv", "last.pt"]
     single = tmp_path / "single"
-    train(TrainSettings(features=str(data["features"]), text=str(data["text"]), train=str(data["train"]),
-                        val=str(data["val"]), out=str(single), preset="tiny", epochs=EPOCHS, dropout=0.0, device="cpu"))
+    train(
+        TrainSettings(
+            features=str(data["features"]),
+            text=str(data["text"]),
+            train=str(data["train"]),
+            val=str(data["val"]),
+            out=str(single),
+            preset="tiny",
+            epochs=EPOCHS,
+            dropout=0.0,
+            device="cpu",
+        )
+    )
     assert_same_run(read_history(out / "history.csv"), read_history(single / "history.csv"))
     assert read_checkpoint(out / "best.pt")["epoch"] == read_checkpoint(single / "best.pt")["epoch"]
 

@@ -16,7 +16,6 @@ from hscnet.evaluate import evaluate_checkpoint
 from hscnet.metrics import parse_predictions, read_predictions, recall_and_miou, score
 from hscnet.train import TrainSettings, train
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -65,16 +64,24 @@ def test_entries_without_id_predict_the_video_in_release_order_across_its_paragr
         Paragraph("x_1", "v1", 10.0, ["d"], [(8.0, 10.0)], positions=[3], video_sentences=4),
     ]
     # two id-less entries, concatenated in file order; the dropped sentence's span is not scored
-    entries = [{"video": "v1", "timestamps": [[0, 2], [7, 3]], "sentences": ["a", "dropped"]},
-               {"video": "v1", "timestamps": [[4, 6], [8, 10]], "sentences": [" c", "d "]}]
+    entries = [
+        {"video": "v1", "timestamps": [[0, 2], [7, 3]], "sentences": ["a", "dropped"]},
+        {"video": "v1", "timestamps": [[4, 6], [8, 10]], "sentences": [" c", "d "]},
+    ]
     assert score(parse_predictions(entries, "p"), gt, [0.5])["mIoU"] == pytest.approx(100.0)
     # the same spans in another sentence order: an error naming the paragraph, not a low score
     entries[1]["sentences"] = ["d", "c"]
-    with pytest.raises(ValueError, match=r"p: paragraph 'x_0' \(video 'v1'\) sentence 1: the predictions say 'd' but "
-                                         r"the annotation is 'c'"):
+    with pytest.raises(
+        ValueError,
+        match=r"p: paragraph 'x_0' \(video 'v1'\) sentence 1: the predictions say 'd' but "
+        r"the annotation is 'c'",
+    ):
         score(parse_predictions(entries, "p"), gt, [0.5], source="p")
-    with pytest.raises(ValueError, match=r"p\.json: 1 entries without 'id' for video 'v1' predict 2 spans, but the "
-                                         r"annotation file gives that video 4 sentences"):
+    with pytest.raises(
+        ValueError,
+        match=r"p\.json: 1 entries without 'id' for video 'v1' predict 2 spans, but the "
+        r"annotation file gives that video 4 sentences",
+    ):
         score(parse_predictions(entries[1:], "p.json"), gt, [0.5], source="p.json")
 
 
@@ -95,8 +102,11 @@ def test_sentences_of_an_entry_with_id_must_be_the_annotations():
 
 def test_entry_whose_id_matches_but_video_differs_is_an_error():
     gt = [paragraph("a", "v1", 10.0, [[0, 4]])]
-    with pytest.raises(ValueError, match=r"p: the prediction for paragraph 'a' is for video 'v2', but the annotations "
-                                         r"have that paragraph in video 'v1'"):
+    with pytest.raises(
+        ValueError,
+        match=r"p: the prediction for paragraph 'a' is for video 'v2', but the annotations "
+        r"have that paragraph in video 'v1'",
+    ):
         score(parse_predictions([prediction("a", "v2", [[0, 4]])], "p"), gt, [0.5], source="p")
 
 
@@ -125,10 +135,19 @@ def test_missing_prediction_and_sentence_count_mismatch_are_errors():
 @pytest.mark.parametrize(
     "entry, message",
     [
-        ({"id": "a", "video": "v", "timestamps": [[0, "x"]]}, r"\(id 'a'\): timestamp 0 is not a \[start, end\] pair of numbers"),
+        (
+            {"id": "a", "video": "v", "timestamps": [[0, "x"]]},
+            r"\(id 'a'\): timestamp 0 is not a \[start, end\] pair of numbers",
+        ),
         ({"id": "a", "video": "v", "timestamps": [["0", "1"]]}, r"timestamp 0 is not a \[start, end\] pair of numbers"),
-        ({"id": "a", "video": "v", "timestamps": [[False, True]]}, r"timestamp 0 is not a \[start, end\] pair of numbers"),
-        ({"id": "a", "video": "v", "timestamps": [[0, 1]], "sentences": ["x", "y"]}, r"'sentences' must be a list of 1 strings"),
+        (
+            {"id": "a", "video": "v", "timestamps": [[False, True]]},
+            r"timestamp 0 is not a \[start, end\] pair of numbers",
+        ),
+        (
+            {"id": "a", "video": "v", "timestamps": [[0, 1]], "sentences": ["x", "y"]},
+            r"'sentences' must be a list of 1 strings",
+        ),
         ({"id": "a", "video": "v", "timestamps": []}, r"'timestamps' must be a non-empty list"),
         ({"id": "a", "timestamps": [[0, 1]]}, r"expected an object with 'video' and 'timestamps'"),
         ({"id": "a", "video": "v", "timestamps": [[0, float("nan")]]}, r"timestamp 0 is not finite"),
@@ -166,12 +185,44 @@ def test_uniform_and_whole_priors():
 def test_baseline_cli_writes_predictions_and_metrics_equal_to_rescoring(tmp_path):
     data = write_synthetic_dataset(tmp_path / "data", splits={"test": 12})
     pred, metrics = tmp_path / "uniform.json", tmp_path / "uniform_metrics.json"
-    assert main(["baseline", "--kind", "uniform", "--annotations", str(data["test"]), "--predictions", str(pred),
-                 "--metrics", str(metrics), "--iou", "0.3", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "baseline",
+                "--kind",
+                "uniform",
+                "--annotations",
+                str(data["test"]),
+                "--predictions",
+                str(pred),
+                "--metrics",
+                str(metrics),
+                "--iou",
+                "0.3",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     written = json.loads(metrics.read_text())
     assert written["method"] == "baseline:uniform" and written["num_paragraphs"] == 12
     rescored = tmp_path / "rescored.json"
-    assert main(["evaluate", str(pred), "--annotations", str(data["test"]), "--iou", "0.3", "0.5", "--metrics", str(rescored)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(pred),
+                "--annotations",
+                str(data["test"]),
+                "--iou",
+                "0.3",
+                "0.5",
+                "--metrics",
+                str(rescored),
+            ]
+        )
+        == 0
+    )
     again = json.loads(rescored.read_text())
     for key in ("R@0.3", "R@0.5", "mIoU", "num_sentences"):
         assert again[key] == written[key]
@@ -189,22 +240,71 @@ def test_score_real_tacos_files_in_both_formats(shared_data, tmp_path):
     """The uniform prior on TACoS test, scored against PRVG's paragraph file and the 2D-TAN per-video file."""
     paragraphs_file = shared_data / "tacos" / "paragraphs" / "test.json"
     pred, metrics = tmp_path / "uniform.json", tmp_path / "m.json"
-    assert main(["baseline", "--annotations", str(paragraphs_file), "--format", "paragraphs", "--split", "test",
-                 "--predictions", str(pred), "--metrics", str(metrics), "--iou", "0.1", "0.3", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "baseline",
+                "--annotations",
+                str(paragraphs_file),
+                "--format",
+                "paragraphs",
+                "--split",
+                "test",
+                "--predictions",
+                str(pred),
+                "--metrics",
+                str(metrics),
+                "--iou",
+                "0.1",
+                "0.3",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     m = json.loads(metrics.read_text())
     assert (m["num_paragraphs"], m["num_sentences"]) == (673, 3989)  # shared/data/README.md
     assert 0 < m["R@0.5"] < m["R@0.3"] < m["R@0.1"] < 100
     # Per-video 2D-TAN file: one paragraph per video in release order, predictions without ids match by video.
     per_video = shared_data / "tacos" / "test.json"
     whole = tmp_path / "whole.json"
-    assert main(["baseline", "--kind", "whole", "--annotations", str(per_video), "--format", "tacos",
-                 "--predictions", str(whole), "--metrics", str(tmp_path / "w.json")]) == 0
+    assert (
+        main(
+            [
+                "baseline",
+                "--kind",
+                "whole",
+                "--annotations",
+                str(per_video),
+                "--format",
+                "tacos",
+                "--predictions",
+                str(whole),
+                "--metrics",
+                str(tmp_path / "w.json"),
+            ]
+        )
+        == 0
+    )
     entries = json.loads(whole.read_text())
     for entry in entries:
         del entry["id"]
     whole.write_text(json.dumps(entries))
-    assert main(["evaluate", str(whole), "--annotations", str(per_video), "--format", "tacos",
-                 "--metrics", str(tmp_path / "w2.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(whole),
+                "--annotations",
+                str(per_video),
+                "--format",
+                "tacos",
+                "--metrics",
+                str(tmp_path / "w2.json"),
+            ]
+        )
+        == 0
+    )
     w, w2 = json.loads((tmp_path / "w.json").read_text()), json.loads((tmp_path / "w2.json").read_text())
     assert w2["num_paragraphs"] == 25 and w2["num_sentences"] == 4001 and w2["mIoU"] == w["mIoU"]
 
@@ -230,23 +330,54 @@ def test_evaluate_needs_a_mode(tmp_path, caplog):
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     data = write_synthetic_dataset(root / "data", splits={"train": 16, "val": 6, "test": 6})
-    train(TrainSettings(features=str(data["features"]), text=str(data["text"]), train=str(data["train"]),
-                        val=str(data["val"]), out=str(root / "run"), preset="tiny", epochs=1, device="cpu"))
+    train(
+        TrainSettings(
+            features=str(data["features"]),
+            text=str(data["text"]),
+            train=str(data["train"]),
+            val=str(data["val"]),
+            out=str(root / "run"),
+            preset="tiny",
+            epochs=1,
+            device="cpu",
+        )
+    )
     return data, root / "run" / "best.pt"
 
 
 def test_evaluate_checkpoint_writes_predictions_in_seconds_and_metrics(trained, tmp_path):
     data, checkpoint = trained
     pred, metrics = tmp_path / "predictions.json", tmp_path / "metrics.json"
-    argv = ["evaluate", "--checkpoint", str(checkpoint), "--features", str(data["features"]), "--text", str(data["text"]),
-            "--annotations", str(data["test"]), "--iou", "0.1", "0.3", "0.5", "0.7", "--predictions", str(pred),
-            "--metrics", str(metrics), "--device", "cpu"]
+    argv = [
+        "evaluate",
+        "--checkpoint",
+        str(checkpoint),
+        "--features",
+        str(data["features"]),
+        "--text",
+        str(data["text"]),
+        "--annotations",
+        str(data["test"]),
+        "--iou",
+        "0.1",
+        "0.3",
+        "0.5",
+        "0.7",
+        "--predictions",
+        str(pred),
+        "--metrics",
+        str(metrics),
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     gt = load_normalised(data["test"])
     entries = json.loads(pred.read_text())
     assert [e["id"] for e in entries] == [p.id for p in gt]
-    for entry, p in zip(entries, gt):
-        assert entry["video"] == p.video and len(entry["timestamps"]) == len(p.sentences) == len(entry["levels"]["sentence"])
+    for entry, p in zip(entries, gt, strict=True):
+        assert entry["video"] == p.video and len(entry["timestamps"]) == len(p.sentences) == len(
+            entry["levels"]["sentence"]
+        )
         spans = np.array(entry["timestamps"])
         assert (spans[:, 0] <= spans[:, 1]).all() and spans.min() >= 0 and spans.max() <= p.duration + 1e-6
         assert len(entry["levels"]["paragraph"]) == 2
@@ -271,12 +402,31 @@ def test_evaluate_same_checkpoint_twice_is_identical(trained, tmp_path):
     outputs = []
     for run in ("a", "b"):
         pred = tmp_path / f"{run}.json"
-        assert main(["evaluate", "--checkpoint", str(checkpoint), "--features", str(data["features"]), "--text",
-                     str(data["text"]), "--annotations", str(data["test"]), "--predictions", str(pred),
-                     "--metrics", str(tmp_path / f"{run}_m.json"), "--batch-size", "1" if run == "a" else "4"]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--checkpoint",
+                    str(checkpoint),
+                    "--features",
+                    str(data["features"]),
+                    "--text",
+                    str(data["text"]),
+                    "--annotations",
+                    str(data["test"]),
+                    "--predictions",
+                    str(pred),
+                    "--metrics",
+                    str(tmp_path / f"{run}_m.json"),
+                    "--batch-size",
+                    "1" if run == "a" else "4",
+                ]
+            )
+            == 0
+        )
         outputs.append(json.loads(pred.read_text()))
     # Batch size changes padding only; predictions agree to float precision.
-    for x, y in zip(*outputs):
+    for x, y in zip(*outputs, strict=True):
         np.testing.assert_allclose(x["timestamps"], y["timestamps"], atol=1e-4)
 
 
@@ -285,8 +435,26 @@ def test_corrupt_checkpoint_is_one_error_and_no_output(trained, tmp_path, caplog
     bad = tmp_path / "best.pt"
     bad.write_bytes(b"\x00" * 100)
     pred = tmp_path / "predictions.json"
-    assert main(["evaluate", "--checkpoint", str(bad), "--features", str(data["features"]), "--text", str(data["text"]),
-                 "--annotations", str(data["test"]), "--predictions", str(pred), "--metrics", str(tmp_path / "m.json")]) == 1
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(bad),
+                "--features",
+                str(data["features"]),
+                "--text",
+                str(data["text"]),
+                "--annotations",
+                str(data["test"]),
+                "--predictions",
+                str(pred),
+                "--metrics",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 1
+    )
     assert f"{bad}: not a readable checkpoint" in caplog.text
     assert not pred.exists() and not (tmp_path / "m.json").exists()
 
@@ -299,5 +467,7 @@ def test_features_from_another_extractor_are_refused(trained, tmp_path):
     other.write_bytes(data["features"].read_bytes())
     with h5py.File(other, "a") as h5:
         h5.attrs["weights"] = "ab" * 32
-    with pytest.raises(ValueError, match=r"features\.h5: weights 'abab.*' differs from the training data's 'random-seed-0'"):
+    with pytest.raises(
+        ValueError, match=r"features\.h5: weights 'abab.*' differs from the training data's 'random-seed-0'"
+    ):
         evaluate_checkpoint(str(checkpoint), str(other), str(data["text"]), str(data["test"]), [0.5], device="cpu")

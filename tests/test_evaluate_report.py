@@ -12,17 +12,26 @@ from browser import check_page_in_browser
 
 from hscnet.cli import main
 from hscnet.data.annotations import load_normalised
-from hscnet.report_figures import plot_hierarchy
 from hscnet.model import ModelConfig, ablation_config
+from hscnet.report_figures import plot_hierarchy
 from hscnet.report_page import render_page
 from hscnet.tables import build, runs_by_row, to_csv, to_markdown
 from hscnet.text.embed import read_tokens
 
 
 def model_metrics(path, cfg: ModelConfig, miou: float, ablation: str | None = None):
-    metrics = {"method": "hscnet", "ablation": ablation, "config": cfg.to_dict(), "checkpoint": f"{path.stem}.pt",
-               "iou_thresholds": [0.3, 0.5], "R@0.3": miou + 10, "R@0.5": miou - 5, "mIoU": miou,
-               "num_paragraphs": 3, "num_sentences": 9}
+    metrics = {
+        "method": "hscnet",
+        "ablation": ablation,
+        "config": cfg.to_dict(),
+        "checkpoint": f"{path.stem}.pt",
+        "iou_thresholds": [0.3, 0.5],
+        "R@0.3": miou + 10,
+        "R@0.5": miou - 5,
+        "mIoU": miou,
+        "num_paragraphs": 3,
+        "num_sentences": 9,
+    }
     path.write_text(json.dumps(metrics))
     return path
 
@@ -37,8 +46,19 @@ def metrics_files(tmp_path):
         model_metrics(tmp_path / "no_align.json", ablation_config(base, 3, "none"), 20.0, "table3:none"),
     ]
     uniform = tmp_path / "uniform.json"
-    uniform.write_text(json.dumps({"method": "baseline:uniform", "iou_thresholds": [0.3, 0.5], "R@0.3": 20.0,
-                                   "R@0.5": 10.0, "mIoU": 18.5, "num_paragraphs": 3, "num_sentences": 9}))
+    uniform.write_text(
+        json.dumps(
+            {
+                "method": "baseline:uniform",
+                "iou_thresholds": [0.3, 0.5],
+                "R@0.3": 20.0,
+                "R@0.5": 10.0,
+                "mIoU": 18.5,
+                "num_paragraphs": 3,
+                "num_sentences": 9,
+            }
+        )
+    )
     return [*files, uniform]
 
 
@@ -64,9 +84,16 @@ def test_tables_markdown_put_the_paper_beside_every_row(metrics_files):
     assert "|  | difference (here - paper TACoS) | - | -9.74 | -7.00 | -0.61 |" in md
     # Tables 2-4: every row, with TACoS numbers; a row without a run says so
     assert "| SL | here (tacos) | 40.00 | 25.00 | 30.00 |" in md
-    assert "|  | paper (TACoS) | 49.27 | 30.14 | 32.66 |" in md and "|  | difference (here - paper TACoS) | -9.27 | -5.14 | -2.66 |" in md
-    assert "| SL+PL | here: not trained here | - | - | - |" in md and "|  | paper (TACoS) | 53.73 | 32.67 | 35.18 |" in md
-    assert "| none | here (tacos) | 30.00 | 15.00 | 20.00 |" in md and "|  | paper (TACoS) | 29.98 | 12.81 | 22.38 |" in md
+    assert (
+        "|  | paper (TACoS) | 49.27 | 30.14 | 32.66 |" in md
+        and "|  | difference (here - paper TACoS) | -9.27 | -5.14 | -2.66 |" in md
+    )
+    assert (
+        "| SL+PL | here: not trained here | - | - | - |" in md and "|  | paper (TACoS) | 53.73 | 32.67 | 35.18 |" in md
+    )
+    assert (
+        "| none | here (tacos) | 30.00 | 15.00 | 20.00 |" in md and "|  | paper (TACoS) | 29.98 | 12.81 | 22.38 |" in md
+    )
     assert md.count("here: not trained here") == 16 - 4 - 2  # 16 ablation rows; full fills 3, SL/none/SD+WD one each
 
 
@@ -90,9 +117,21 @@ def test_seeds_give_mean_and_sd(tmp_path, metrics_files):
     assert "|  | difference (here - paper TACoS) | - | -7.74 | -5.00 | +1.39 |" in md
     lines = list(csv.DictReader(io.StringIO(to_csv(tables))))
     assert len(lines) == len({(line["table"], line["row"], line["metric"]) for line in lines})
-    full_miou = next(line for line in lines if line["table"] == "2" and line["row"] == "SL+PL+WL" and line["metric"] == "mIoU")
-    assert full_miou == {"table": "2", "row": "SL+PL+WL", "metric": "mIoU", "here_mean": "42.0000", "here_sd": "2.8284",
-                         "here_runs": "2", "paper": "40.61", "paper_dataset": "tacos", "difference": "1.3900", "note": ""}
+    full_miou = next(
+        line for line in lines if line["table"] == "2" and line["row"] == "SL+PL+WL" and line["metric"] == "mIoU"
+    )
+    assert full_miou == {
+        "table": "2",
+        "row": "SL+PL+WL",
+        "metric": "mIoU",
+        "here_mean": "42.0000",
+        "here_sd": "2.8284",
+        "here_runs": "2",
+        "paper": "40.61",
+        "paper_dataset": "tacos",
+        "difference": "1.3900",
+        "note": "",
+    }
     missing = next(line for line in lines if line["row"] == "SL+PL" and line["metric"] == "R@0.3")
     assert missing["here_mean"] == "" and missing["paper"] == "53.73" and missing["note"] == "not trained here"
 
@@ -111,12 +150,22 @@ def figure_inputs(tmp_path):
     history.parent.mkdir()
     history.write_text("epoch,loss,val_mIoU,seconds\n1,5.0,10.0,1\n2,4.0,20.0,1\n")
     annotations = tmp_path / "test.json"
-    paragraphs = [{"id": "t0", "video": "v", "duration": 20.0, "sentences": ["A cat sits.", "It jumps."],
-                   "timestamps": [[0.0, 8.0], [9.0, 20.0]]}]
+    paragraphs = [
+        {
+            "id": "t0",
+            "video": "v",
+            "duration": 20.0,
+            "sentences": ["A cat sits.", "It jumps."],
+            "timestamps": [[0.0, 8.0], [9.0, 20.0]],
+        }
+    ]
     annotations.write_text(json.dumps(paragraphs))
     predictions = tmp_path / "predictions.json"
-    levels = {"sentence": [[0.0, 10.0], [10.0, 20.0]], "paragraph": [0.0, 20.0],
-              "word": [[[0.0, 3.0], [2.0, 6.0], [5.0, 8.0], [7.0, 8.0]], [[9.0, 12.0], [11.0, 19.0], [18.0, 20.0]]]}
+    levels = {
+        "sentence": [[0.0, 10.0], [10.0, 20.0]],
+        "paragraph": [0.0, 20.0],
+        "word": [[[0.0, 3.0], [2.0, 6.0], [5.0, 8.0], [7.0, 8.0]], [[9.0, 12.0], [11.0, 19.0], [18.0, 20.0]]],
+    }
     predictions.write_text(json.dumps([{**paragraphs[0], "timestamps": [[1.0, 7.0], [8.0, 19.0]], "levels": levels}]))
     tokens = tmp_path / "tokens.json"
     tokens.write_text(json.dumps({"t0": {"video": "v", "tokens": [["a", "cat", "sits", "."], ["it", "jumps", "."]]}}))
@@ -125,12 +174,33 @@ def figure_inputs(tmp_path):
 
 def test_report_cli_writes_tables_csv_page_and_figures(metrics_files, figure_inputs, tmp_path):
     out = tmp_path / "report"
-    argv = ["report", "--metrics", *map(str, metrics_files), "--dataset", "demo", "--out", str(out / "tables.md"),
-            "--csv", str(out / "tables.csv"), "--html", str(out / "index.html"),
-            "--history", str(figure_inputs["history"]), "--curves", str(out / "curves.png"),
-            "--predictions", str(figure_inputs["predictions"]), "--annotations", str(figure_inputs["annotations"]),
-            "--qualitative", str(out / "figure3.png"), "--figure4", str(out / "figure4.png"),
-            "--tokens", str(figure_inputs["tokens"])]
+    argv = [
+        "report",
+        "--metrics",
+        *map(str, metrics_files),
+        "--dataset",
+        "demo",
+        "--out",
+        str(out / "tables.md"),
+        "--csv",
+        str(out / "tables.csv"),
+        "--html",
+        str(out / "index.html"),
+        "--history",
+        str(figure_inputs["history"]),
+        "--curves",
+        str(out / "curves.png"),
+        "--predictions",
+        str(figure_inputs["predictions"]),
+        "--annotations",
+        str(figure_inputs["annotations"]),
+        "--qualitative",
+        str(out / "figure3.png"),
+        "--figure4",
+        str(out / "figure4.png"),
+        "--tokens",
+        str(figure_inputs["tokens"]),
+    ]
     assert main(argv) == 0
     md = (out / "tables.md").read_text()
     assert "(curves.png)" in md and "(figure3.png)" in md and "(figure4.png)" in md
@@ -155,7 +225,9 @@ def test_figure4_word_spans_must_match_the_tokens(figure_inputs, tmp_path):
     tokens = read_tokens(figure_inputs["tokens"])
     tokens["t0"].tokens[0].append("extra")  # the chosen sentence (most words) now has 5 tokens, 4 spans
     paragraphs = load_normalised(figure_inputs["annotations"])
-    with pytest.raises(ValueError, match=r"predictions\.json: paragraph 't0' sentence 0: 4 word spans but the tokens file has 5"):
+    with pytest.raises(
+        ValueError, match=r"predictions\.json: paragraph 't0' sentence 0: 4 word spans but the tokens file has 5"
+    ):
         plot_hierarchy(figure_inputs["predictions"], paragraphs, tokens, tmp_path / "f4.png")
     assert not (tmp_path / "f4.png").exists()
 
@@ -167,12 +239,27 @@ def test_figure4_thumbnails_from_the_video(figure_inputs, real_video, tmp_path):
     plot_hierarchy(figure_inputs["predictions"], paragraphs, tokens, plain, video_of=lambda p: None)
     plot_hierarchy(figure_inputs["predictions"], paragraphs, tokens, with_video, video_of=lambda p: real_video)
     # the same figure plus a strip of frame thumbnails, 1.1 inch at 120 dpi
-    (height, width, _), (height_v, width_v, _) = matplotlib.image.imread(plain).shape, matplotlib.image.imread(with_video).shape
+    (height, width, _), (height_v, width_v, _) = (
+        matplotlib.image.imread(plain).shape,
+        matplotlib.image.imread(with_video).shape,
+    )
     assert width_v == width and height_v - height == pytest.approx(132, abs=2)
 
 
 def test_report_cli_needs_inputs_for_figures(metrics_files, tmp_path, caplog):
-    assert main(["report", "--metrics", str(metrics_files[0]), "--out", str(tmp_path / "t.md"),
-                 "--curves", str(tmp_path / "c.png")]) == 1
+    assert (
+        main(
+            [
+                "report",
+                "--metrics",
+                str(metrics_files[0]),
+                "--out",
+                str(tmp_path / "t.md"),
+                "--curves",
+                str(tmp_path / "c.png"),
+            ]
+        )
+        == 1
+    )
     assert "--curves needs --history" in caplog.text
     assert not (tmp_path / "t.md").exists()

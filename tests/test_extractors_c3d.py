@@ -144,7 +144,9 @@ def test_mmaction2_unknown_key(tmp_path):
     state["backbone.extra.weight"] = torch.zeros(1)
     path = tmp_path / "mm.pth"
     torch.save({"state_dict": state}, path)
-    with pytest.raises(ValueError, match=r"mm\.pth: unexpected keys in mmaction2 C3D checkpoint: backbone\.extra\.weight"):
+    with pytest.raises(
+        ValueError, match=r"mm\.pth: unexpected keys in mmaction2 C3D checkpoint: backbone\.extra\.weight"
+    ):
         load_c3d(path)
 
 

@@ -8,8 +8,8 @@ import logging
 import h5py
 import numpy as np
 import pytest
-
 from feature_stores import read_file_attrs, read_video_features
+
 from extractors.synthetic import write_video
 from extractors.videos import shard_of
 from hscnet.cli import main
@@ -24,11 +24,15 @@ def dataset(tmp_path):
     write_video(videos / "v_two.mkv", num_frames=24, fps=12)
     write_video(videos / "clip3.mp4", num_frames=17, fps=10)
     annotations = tmp_path / "train.json"
-    annotations.write_text(json.dumps([
-        {"video": "v_one", "duration": 2.0, "sentences": ["a"], "timestamps": [[0, 1]]},
-        {"video": "v_two", "duration": 2.0, "sentences": ["b"], "timestamps": [[0, 1]]},
-        {"video": "clip3.mp4", "duration": 1.7, "sentences": ["c"], "timestamps": [[0, 1]]},
-    ]))
+    annotations.write_text(
+        json.dumps(
+            [
+                {"video": "v_one", "duration": 2.0, "sentences": ["a"], "timestamps": [[0, 1]]},
+                {"video": "v_two", "duration": 2.0, "sentences": ["b"], "timestamps": [[0, 1]]},
+                {"video": "clip3.mp4", "duration": 1.7, "sentences": ["c"], "timestamps": [[0, 1]]},
+            ]
+        )
+    )
     return tmp_path
 
 
@@ -42,9 +46,27 @@ def test_index_extract_merge_in_two_shards(dataset, tmp_path):
     shards = []
     for shard in range(2):
         index = tmp_path / f"clips_{shard}.json"
-        assert run("clip-index", "--annotations", dataset / "train.json", "--video-dir", dataset / "videos",
-                   "--extensions", ".mp4", ".mkv", "--num-shards", 2, "--shard", shard,
-                   "--num-clips", 2, "--output", index) == 0
+        assert (
+            run(
+                "clip-index",
+                "--annotations",
+                dataset / "train.json",
+                "--video-dir",
+                dataset / "videos",
+                "--extensions",
+                ".mp4",
+                ".mkv",
+                "--num-shards",
+                2,
+                "--shard",
+                shard,
+                "--num-clips",
+                2,
+                "--output",
+                index,
+            )
+            == 0
+        )
         ids = [v["id"] for v in json.loads(index.read_text())["videos"]]
         assert all(shard_of(v, 2) == shard for v in ids)
         out = tmp_path / f"shard_{shard}.h5"
@@ -70,8 +92,20 @@ def test_clip_index_from_list_and_from_arguments(dataset, tmp_path):
     assert index["videos"][1]["num_frames"] == 20 and index["num_clips"] == 3
 
     out2 = tmp_path / "from_args.json"
-    assert run("clip-index", "--videos", f"v_two={dataset / 'videos' / 'v_two.mkv'}", "--num-clips", 2,
-               "--backend", "pyav", "--output", out2) == 0
+    assert (
+        run(
+            "clip-index",
+            "--videos",
+            f"v_two={dataset / 'videos' / 'v_two.mkv'}",
+            "--num-clips",
+            2,
+            "--backend",
+            "pyav",
+            "--output",
+            out2,
+        )
+        == 0
+    )
     assert json.loads(out2.read_text())["videos"][0]["backend"] == "pyav"
 
 
@@ -80,8 +114,16 @@ def test_bad_video_fails_cleanly_without_output(dataset, tmp_path, caplog):
     broken.write_bytes(b"")
     out = tmp_path / "clips.json"
     with caplog.at_level(logging.ERROR):
-        code = run("clip-index", "--videos", f"v_one={dataset / 'videos' / 'v_one.mp4'}", f"bad={broken}",
-                   "--num-clips", 2, "--output", out)
+        code = run(
+            "clip-index",
+            "--videos",
+            f"v_one={dataset / 'videos' / 'v_one.mp4'}",
+            f"bad={broken}",
+            "--num-clips",
+            2,
+            "--output",
+            out,
+        )
     assert code == 1
     assert f"{broken}: video file is empty (0 bytes)" in caplog.text
     assert not out.exists()
@@ -90,8 +132,17 @@ def test_bad_video_fails_cleanly_without_output(dataset, tmp_path, caplog):
 def test_missing_videos_are_reported(dataset, tmp_path, caplog):
     out = tmp_path / "clips.json"
     with caplog.at_level(logging.ERROR):
-        code = run("clip-index", "--annotations", dataset / "train.json", "--video-dir", dataset / "videos",
-                   "--num-clips", 2, "--output", out)  # no --extensions: v_one and v_two are not found
+        code = run(
+            "clip-index",
+            "--annotations",
+            dataset / "train.json",
+            "--video-dir",
+            dataset / "videos",
+            "--num-clips",
+            2,
+            "--output",
+            out,
+        )  # no --extensions: v_one and v_two are not found
     assert code == 1
     assert "2 of 3 videos not found" in caplog.text
     assert not out.exists()
@@ -99,14 +150,31 @@ def test_missing_videos_are_reported(dataset, tmp_path, caplog):
 
 def test_shard_argument_checked(dataset, tmp_path, caplog):
     with caplog.at_level(logging.ERROR):
-        assert run("clip-index", "--videos", "a=x.mp4", "--num-shards", 2, "--shard", 2,
-                   "--num-clips", 2, "--output", tmp_path / "c.json") == 1
+        assert (
+            run(
+                "clip-index",
+                "--videos",
+                "a=x.mp4",
+                "--num-shards",
+                2,
+                "--shard",
+                2,
+                "--num-clips",
+                2,
+                "--output",
+                tmp_path / "c.json",
+            )
+            == 1
+        )
     assert "--shard 2 is not in 0..1" in caplog.text
 
 
 def test_extract_with_bad_weights_file(dataset, tmp_path, caplog):
     index = tmp_path / "clips.json"
-    assert run("clip-index", "--videos", f"v_one={dataset / 'videos' / 'v_one.mp4'}", "--num-clips", 2, "--output", index) == 0
+    assert (
+        run("clip-index", "--videos", f"v_one={dataset / 'videos' / 'v_one.mp4'}", "--num-clips", 2, "--output", index)
+        == 0
+    )
     weights = tmp_path / "c3d.pickle"
     weights.write_bytes(b"garbage")
     out = tmp_path / "shard.h5"
@@ -122,8 +190,22 @@ def test_import_features(dataset, tmp_path):
         for video in ("v_one", "v_two", "clip3.mp4"):
             h5[video] = np.ones((9, 4096), np.float32)
     out = tmp_path / "c3d.h5"
-    assert run("import-features", "--input", source, "--layout", "tacos", "--num-clips", 4,
-               "--annotations", dataset / "train.json", "--output", out) == 0
+    assert (
+        run(
+            "import-features",
+            "--input",
+            source,
+            "--layout",
+            "tacos",
+            "--num-clips",
+            4,
+            "--annotations",
+            dataset / "train.json",
+            "--output",
+            out,
+        )
+        == 0
+    )
     features, attrs = read_video_features(out, "clip3.mp4")
     assert features.shape == (4, 4096)
     np.testing.assert_allclose(attrs["clip_spans"][-1], [1.275, 1.7])

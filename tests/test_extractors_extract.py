@@ -12,10 +12,10 @@ import warnings
 import h5py
 import numpy as np
 import pytest
+from feature_stores import read_file_attrs, read_video_features
 
 from extractors.clip_index import build_clip_index, read_clip_index, write_clip_index
 from extractors.extract import C3DExtractor, extract_shard
-from feature_stores import read_file_attrs, read_video_features
 from extractors.synthetic import write_video
 
 
@@ -172,4 +172,3 @@ def test_empty_shard_is_a_valid_store(extractor, tmp_path):
 def test_clip_count_mismatch(extractor, tmp_path):
     with pytest.raises(ValueError, match="samples 3 clips but the clip index has 8"):
         extract_shard([], 8, tmp_path / "x.h5", extractor)
-

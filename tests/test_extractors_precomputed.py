@@ -7,9 +7,9 @@ import math
 import h5py
 import numpy as np
 import pytest
+from feature_stores import read_file_attrs, read_video_features
 
 from extractors.precomputed import import_precomputed, resample_rows
-from feature_stores import read_file_attrs, read_video_features
 
 
 def test_resample_averages_equal_bins():
@@ -86,7 +86,10 @@ def test_import_activitynet_layout_keeps_500_dims(activitynet_file, tmp_path):
 def test_missing_videos_are_listed_and_nothing_written(tacos_file, tmp_path):
     output = tmp_path / "c3d.h5"
     durations = {"s13-d21.avi": 10.0, "s99-d1.avi": 3.0, "s98-d2.avi": 4.0}
-    with pytest.raises(ValueError, match=r"tall_c3d_features\.hdf5: 2 of 3 annotated videos have no features, e\.g\. s99-d1\.avi, s98-d2\.avi"):
+    with pytest.raises(
+        ValueError,
+        match=r"tall_c3d_features\.hdf5: 2 of 3 annotated videos have no features, e\.g\. s99-d1\.avi, s98-d2\.avi",
+    ):
         import_precomputed(tacos_file, "tacos", 4, durations, output)
     assert not output.exists()
 

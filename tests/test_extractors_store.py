@@ -9,7 +9,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from feature_stores import read_file_attrs, read_video_features
 
 from extractors.store import merge_feature_files, write_file_attrs, write_video_features
@@ -31,8 +30,14 @@ def make_shard(path, videos: dict[str, float], **attrs) -> None:
         write_file_attrs(h5, {**ATTRS, **attrs})
         for video_id, value in videos.items():
             write_video_features(
-                h5, video_id, np.full((2, 3), value, np.float32),
-                fps=25.0, num_frames=100, duration=4.0, clip_spans=np.array([[0, 2.0], [2.0, 4.0]]), source="v.mp4",
+                h5,
+                video_id,
+                np.full((2, 3), value, np.float32),
+                fps=25.0,
+                num_frames=100,
+                duration=4.0,
+                clip_spans=np.array([[0, 2.0], [2.0, 4.0]]),
+                source="v.mp4",
             )
 
 
@@ -106,12 +111,20 @@ def test_write_checks_ids_and_shapes(tmp_path):
         write_file_attrs(h5, ATTRS)
         spans = np.zeros((2, 2))
         with pytest.raises(ValueError, match="cannot be an HDF5 dataset name"):
-            write_video_features(h5, "dir/video", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4")
+            write_video_features(
+                h5, "dir/video", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4"
+            )
         with pytest.raises(ValueError, match=r"features \(3, 3\)"):
-            write_video_features(h5, "v", np.zeros((3, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4")
-        write_video_features(h5, "v", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4")
+            write_video_features(
+                h5, "v", np.zeros((3, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4"
+            )
+        write_video_features(
+            h5, "v", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4"
+        )
         with pytest.raises(ValueError, match="duplicate video id 'v'"):
-            write_video_features(h5, "v", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4")
+            write_video_features(
+                h5, "v", np.zeros((2, 3)), fps=1, num_frames=1, duration=1, clip_spans=spans, source="v.mp4"
+            )
         features = np.zeros((2, 3))
         features[1, 2] = np.inf
         with pytest.raises(ValueError, match=r"v2\.mp4: video 'w': features: row 1 has non-finite values"):
@@ -156,11 +169,15 @@ def test_read_video_list(tmp_path):
 
 def test_read_paragraph_videos(tmp_path):
     train, test = tmp_path / "train.json", tmp_path / "test.json"
-    train.write_text(json.dumps([{"video": "b", "duration": 5.0}, {"video": "a", "duration": 3.0}, {"video": "b", "duration": 5.0}]))
+    train.write_text(
+        json.dumps([{"video": "b", "duration": 5.0}, {"video": "a", "duration": 3.0}, {"video": "b", "duration": 5.0}])
+    )
     test.write_text(json.dumps([{"video": "c", "duration": 1.5}]))
     assert read_paragraph_videos([train, test]) == {"b": 5.0, "a": 3.0, "c": 1.5}
     test.write_text(json.dumps([{"video": "a", "duration": 4.0}]))
-    with pytest.raises(ValueError, match=r"test\.json: paragraph 0 gives video 'a' duration 4\.0, but .*train\.json gives 3\.0"):
+    with pytest.raises(
+        ValueError, match=r"test\.json: paragraph 0 gives video 'a' duration 4\.0, but .*train\.json gives 3\.0"
+    ):
         read_paragraph_videos([train, test])
     test.write_text(json.dumps([{"video": "a", "duration": -1}]))
     with pytest.raises(ValueError, match=r"test\.json: paragraph 0 \(video 'a'\) has no positive 'duration'"):

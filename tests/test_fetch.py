@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO_ROOT
+
 from hscnet.cli import main
 from hscnet.fetch import fetch, place_by_hand
 
@@ -139,7 +139,9 @@ def test_a_failed_run_keeps_the_part_and_the_next_run_resumes(tmp_path, shared_d
     server.drop_once.add("/prvg/tacos_train.npy")
     target = tmp_path / "train.npy"
     url = f"{base}/prvg/tacos_train.npy"
-    with pytest.raises(ValueError, match=rf"{target}: could not download {url} .*bytes are kept in .*run again to resume"):
+    with pytest.raises(
+        ValueError, match=rf"{target}: could not download {url} .*bytes are kept in .*run again to resume"
+    ):
         fetch(target, url, sha256=SHARED_SUMS["prvg/tacos_train.npy"], attempts=1)
     part = tmp_path / "train.npy.part"
     kept = part.stat().st_size
@@ -154,8 +156,11 @@ def test_a_checksum_mismatch_leaves_nothing_at_the_final_path(tmp_path, shared_d
     target = tmp_path / "val.npy"
     wrong = "0" * 64
     url = f"{base}/prvg/tacos_val.npy"
-    with pytest.raises(ValueError, match=rf"{target}: the file downloaded from {url} has sha256 "
-                                         rf"{SHARED_SUMS['prvg/tacos_val.npy']}, expected {wrong}.*by hand"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{target}: the file downloaded from {url} has sha256 "
+        rf"{SHARED_SUMS['prvg/tacos_val.npy']}, expected {wrong}.*by hand",
+    ):
         fetch(target, url, sha256=wrong)
     assert list(tmp_path.iterdir()) == []  # neither the target nor a .part
     with pytest.raises(ValueError, match=r"is 384270 bytes, expected 1000"):
@@ -215,8 +220,11 @@ def test_a_zip_member_is_unpacked_after_the_archive_is_verified(tmp_path, serve)
 
 def test_a_file_without_an_address_stops_with_the_instructions(tmp_path):
     target = tmp_path / "features.hdf5"
-    with pytest.raises(FileNotFoundError, match=rf"{target}: cannot be downloaded automatically\. Open the box\. "
-                                                rf"Put the file at {target}"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=rf"{target}: cannot be downloaded automatically\. Open the box\. "
+        rf"Put the file at {target}",
+    ):
         place_by_hand(target, "Open the box.")
     target.write_bytes(b"placed")
     place_by_hand(target, "Open the box.")  # in place: nothing to do

@@ -28,14 +28,29 @@ WORD_DIM = 12
 def setup(tmp_path_factory, one_thread):
     """A tiny model trained 1 epoch on 4096-d features (random-seed-0 C3D per the file attrs), GloVe dir, video."""
     root = tmp_path_factory.mktemp("ground")
-    data = write_synthetic_dataset(root / "data", splits={"train": 8, "val": 4}, num_clips=4, video_dim=4096,
-                                   word_dim=WORD_DIM)
-    train(TrainSettings(features=str(data["features"]), text=str(data["text"]), train=str(data["train"]),
-                        val=str(data["val"]), out=str(root / "run"), preset="tiny", epochs=1, device="cpu"))
+    data = write_synthetic_dataset(
+        root / "data", splits={"train": 8, "val": 4}, num_clips=4, video_dim=4096, word_dim=WORD_DIM
+    )
+    train(
+        TrainSettings(
+            features=str(data["features"]),
+            text=str(data["text"]),
+            train=str(data["train"]),
+            val=str(data["val"]),
+            out=str(root / "run"),
+            preset="tiny",
+            epochs=1,
+            device="cpu",
+        )
+    )
     glove_txt = root / "glove.txt"
     words = [f"concept{k}" for k in range(NUM_CONCEPTS)] + ["the", "square", "moves", "dog", "child"]
-    glove_txt.write_text("".join(f"{w} " + " ".join(f"{(i * 7 + j) % 5 * 0.1:.1f}" for j in range(WORD_DIM)) + "\n"
-                                 for i, w in enumerate(words)))
+    glove_txt.write_text(
+        "".join(
+            f"{w} " + " ".join(f"{(i * 7 + j) % 5 * 0.1:.1f}" for j in range(WORD_DIM)) + "\n"
+            for i, w in enumerate(words)
+        )
+    )
     glove = convert_vectors(glove_txt, "glove", root / "glove")
     video = root / "clip.mp4"
     write_video(video, num_frames=60, fps=10)  # 6 s
@@ -52,8 +67,21 @@ def test_split_paragraph():
 def test_ground_cli_prints_a_span_per_sentence(setup, tmp_path, capsys):
     _, checkpoint, glove, video = setup
     out = tmp_path / "grounded.json"
-    argv = ["ground", "--video", str(video), "--paragraph", "The square moves concept1. concept2 the square!",
-            "--checkpoint", str(checkpoint), "--glove", str(glove), "--device", "cpu", "--output", str(out)]
+    argv = [
+        "ground",
+        "--video",
+        str(video),
+        "--paragraph",
+        "The square moves concept1. concept2 the square!",
+        "--checkpoint",
+        str(checkpoint),
+        "--glove",
+        str(glove),
+        "--device",
+        "cpu",
+        "--output",
+        str(out),
+    ]
     # The checkpoint was trained on random-init C3D features, so grounding must say so loudly.
     with pytest.warns(UserWarning, match="C3D has no pretrained weights"):
         assert main(argv) == 0
@@ -71,8 +99,22 @@ def test_ground_cli_prints_a_span_per_sentence(setup, tmp_path, capsys):
 
 def test_missing_video_is_one_error(setup, caplog, tmp_path):
     _, checkpoint, glove, _ = setup
-    assert main(["ground", "--video", str(tmp_path / "none.mp4"), "--sentences", "a square",
-                 "--checkpoint", str(checkpoint), "--glove", str(glove)]) == 1
+    assert (
+        main(
+            [
+                "ground",
+                "--video",
+                str(tmp_path / "none.mp4"),
+                "--sentences",
+                "a square",
+                "--checkpoint",
+                str(checkpoint),
+                "--glove",
+                str(glove),
+            ]
+        )
+        == 1
+    )
     assert "none.mp4: video not found" in caplog.text
 
 
@@ -112,16 +154,22 @@ def test_feature_source_follows_the_feature_file():
 
 def test_release_sources_refuse_up_front_naming_what_is_missing(tmp_path):
     tall = {"extractor": "c3d-tall-precomputed", "weights": "precomputed", "source": "precomputed:tacos"}
-    with pytest.raises(ValueError, match=r"TALL's TACoS C3D features .* C3D fc6 of the Sports-1M model; pass those "
-                                         r"weights with --c3d-weights c3d.pickle"):
+    with pytest.raises(
+        ValueError,
+        match=r"TALL's TACoS C3D features .* C3D fc6 of the Sports-1M model; pass those "
+        r"weights with --c3d-weights c3d.pickle",
+    ):
         feature_source(tall, None)
     with pytest.raises(ValueError, match="which no PCA reduced; drop --pca"):
         feature_source(tall, "c3d.pickle", "p.h5")
     assert feature_source(tall, "c3d.pickle") == FeatureSource("fc6", 0, LAYOUTS["tacos"])
 
     anet = {"extractor": "c3d-fc7-pca500", "weights": "precomputed", "source": "precomputed:activitynet"}
-    with pytest.raises(ValueError, match=r"reduced to 500-d by the release's PCA; grounding needs that projection: "
-                                         r"pass PCA_activitynet_v1-3.hdf5 .* with --pca"):
+    with pytest.raises(
+        ValueError,
+        match=r"reduced to 500-d by the release's PCA; grounding needs that projection: "
+        r"pass PCA_activitynet_v1-3.hdf5 .* with --pca",
+    ):
         feature_source(anet, "c3d.pickle")
     with pytest.raises(FileNotFoundError, match="none.h5: PCA file not found"):
         feature_source(anet, "c3d.pickle", str(tmp_path / "none.h5"))
@@ -132,10 +180,12 @@ def test_release_sources_refuse_up_front_naming_what_is_missing(tmp_path):
 
 
 def release_checkpoint(root, layout: str):
-    """best.pt of a tiny model trained 1 epoch on a small file of a release's layout, imported like the workflow does."""
+    """best.pt of a tiny model trained 1 epoch on a small file of a release's layout, imported like the workflow
+    does."""
     release = LAYOUTS[layout]
-    data = write_synthetic_dataset(root / "data", splits={"train": 6, "val": 2}, num_clips=4,
-                                   video_dim=release.feature_dim, word_dim=WORD_DIM)
+    data = write_synthetic_dataset(
+        root / "data", splits={"train": 6, "val": 2}, num_clips=4, video_dim=release.feature_dim, word_dim=WORD_DIM
+    )
     durations = {p["video"]: p["duration"] for split in ("train", "val") for p in json.loads(data[split].read_text())}
     rng = np.random.default_rng(0)
     with h5py.File(root / "release.h5", "w") as h5:
@@ -146,8 +196,18 @@ def release_checkpoint(root, layout: str):
             else:
                 h5.create_group(video)["c3d_features"] = rows  # f[video]["c3d_features"]: (T, 500)
     import_precomputed(root / "release.h5", layout, 4, durations, root / "features.h5")
-    train(TrainSettings(features=str(root / "features.h5"), text=str(data["text"]), train=str(data["train"]),
-                        val=str(data["val"]), out=str(root / "run"), preset="tiny", epochs=1, device="cpu"))
+    train(
+        TrainSettings(
+            features=str(root / "features.h5"),
+            text=str(data["text"]),
+            train=str(data["train"]),
+            val=str(data["val"]),
+            out=str(root / "run"),
+            preset="tiny",
+            epochs=1,
+            device="cpu",
+        )
+    )
     return root / "run" / "best.pt"
 
 
@@ -158,9 +218,22 @@ def test_ground_with_a_checkpoint_trained_on_a_release(layout, setup, tmp_path, 
     checkpoint = release_checkpoint(tmp_path, layout)
     video = tmp_path / "clip.mp4"
     write_video(video, num_frames=80, fps=10)  # 8 s
-    argv = ["ground", "--video", str(video), "--sentences", "the square moves", "concept1 concept2",
-            "--checkpoint", str(checkpoint), "--glove", str(glove), "--device", "cpu",
-            "--c3d-weights", str(pickle_weights)]
+    argv = [
+        "ground",
+        "--video",
+        str(video),
+        "--sentences",
+        "the square moves",
+        "concept1 concept2",
+        "--checkpoint",
+        str(checkpoint),
+        "--glove",
+        str(glove),
+        "--device",
+        "cpu",
+        "--c3d-weights",
+        str(pickle_weights),
+    ]
     if layout == "activitynet":
         # Without the PCA file: refused before any C3D is built or any frame decoded.
         with monkeypatch.context() as patched:
@@ -193,13 +266,46 @@ def test_grounding_a_real_activitynet_video_is_scored_by_evaluate_and_plotted(se
     sentences = json.loads(annotation.read_text())["v_ZNVhz7ctTq0"]["sentences"]  # the annotation's, in its order
     out, metrics, plot = tmp_path / "pred.json", tmp_path / "metrics.json", tmp_path / "timeline.png"
     with pytest.warns(UserWarning, match="C3D has no pretrained weights"):
-        assert main(["ground", "--video", str(real_video), "--sentences", *sentences, "--checkpoint", str(checkpoint),
-                     "--glove", str(glove), "--device", "cpu", "--output", str(out), "--plot", str(plot)]) == 0
+        assert (
+            main(
+                [
+                    "ground",
+                    "--video",
+                    str(real_video),
+                    "--sentences",
+                    *sentences,
+                    "--checkpoint",
+                    str(checkpoint),
+                    "--glove",
+                    str(glove),
+                    "--device",
+                    "cpu",
+                    "--output",
+                    str(out),
+                    "--plot",
+                    str(plot),
+                ]
+            )
+            == 0
+        )
     written = json.loads(out.read_text())[0]
     assert written["video"] == "v_ZNVhz7ctTq0" and "id" not in written  # matched by video, like other methods' files
     assert written["sentences"] == [s.strip() for s in sentences]
-    assert main(["evaluate", str(out), "--annotations", str(annotation), "--format", "activitynet",
-                 "--metrics", str(metrics)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(out),
+                "--annotations",
+                str(annotation),
+                "--format",
+                "activitynet",
+                "--metrics",
+                str(metrics),
+            ]
+        )
+        == 0
+    )
     scored = json.loads(metrics.read_text())
     assert (scored["num_paragraphs"], scored["num_sentences"]) == (1, 2)
     assert 0 <= scored["mIoU"] <= 100

@@ -48,7 +48,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         path.pop()
@@ -77,7 +77,9 @@ def test_stage_entry_points_are_imported_by_nobody():
     the CLI reaches them by name (``hscnet.cli.STAGE_COMMANDS``)."""
     graph = import_graph()
     for module, imports in graph.items():
-        assert not imports & set(STAGE_ENTRY_POINTS), f"{module} imports stage entry point(s) {imports & set(STAGE_ENTRY_POINTS)}"
+        assert not imports & set(STAGE_ENTRY_POINTS), (
+            f"{module} imports stage entry point(s) {imports & set(STAGE_ENTRY_POINTS)}"
+        )
 
 
 def test_real_data_readers_do_not_depend_on_the_demo():
@@ -90,12 +92,29 @@ def test_real_data_readers_do_not_depend_on_the_demo():
 def test_snakemake_driver_does_not_import_torch(tmp_path):
     """Planning a run (what a cluster's login node does) needs snakemake and the light parts of the package."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "snakemake", "-n", "--quiet", "--directory", str(REPO_ROOT),
-         "results/demo/report/tables.md", "--snakefile", str(REPO_ROOT / "Snakefile")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "snakemake",
+            "-n",
+            "--quiet",
+            "--directory",
+            str(REPO_ROOT),
+            "results/demo/report/tables.md",
+            "--snakefile",
+            str(REPO_ROOT / "Snakefile"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "hscnet.ablations" in imported and "extractors.videos" in imported, "the Snakefile's imports were not seen"
-    heavy = sorted(m for m in imported if m.split(".")[0] in ("torch", "torchvision", "h5py", "spacy", "gensim", "decord", "av"))
+    heavy = sorted(
+        m for m in imported if m.split(".")[0] in ("torch", "torchvision", "h5py", "spacy", "gensim", "decord", "av")
+    )
     assert not heavy, f"loading the workflow imported {heavy[:10]}"

@@ -13,10 +13,18 @@ def hand_batch() -> dict[str, torch.Tensor]:
     """Two paragraphs: (4 clips, sentences (0.25, 0.5) and (0.5, 1.0)); (2 clips, one sentence (0, 0.5))."""
     return collate_paragraphs(
         [
-            dict(video=torch.zeros(4, 8), words=torch.zeros(3, 4), word_sentence=torch.tensor([0, 0, 1]),
-                 spans=torch.tensor([[0.25, 0.5], [0.5, 1.0]])),
-            dict(video=torch.zeros(2, 8), words=torch.zeros(2, 4), word_sentence=torch.tensor([0, 0]),
-                 spans=torch.tensor([[0.0, 0.5]])),
+            dict(
+                video=torch.zeros(4, 8),
+                words=torch.zeros(3, 4),
+                word_sentence=torch.tensor([0, 0, 1]),
+                spans=torch.tensor([[0.25, 0.5], [0.5, 1.0]]),
+            ),
+            dict(
+                video=torch.zeros(2, 8),
+                words=torch.zeros(2, 4),
+                word_sentence=torch.tensor([0, 0]),
+                spans=torch.tensor([[0.0, 0.5]]),
+            ),
         ]
     )
 
@@ -122,7 +130,11 @@ def test_weight_dict_follows_ablation_and_overrides():
     base = ModelConfig.preset("tiny", loss_weights={"loss_grounding_l1": 5.0})
     criterion = build_criterion(ablation_config(base, table=2, row="SL"))
     assert set(criterion.weight_dict) == {
-        "loss_align_sentence", "loss_sentence_l1", "loss_sentence_giou", "loss_grounding_l1", "loss_grounding_giou"
+        "loss_align_sentence",
+        "loss_sentence_l1",
+        "loss_sentence_giou",
+        "loss_grounding_l1",
+        "loss_grounding_giou",
     }
     assert criterion.weight_dict["loss_grounding_l1"] == 5.0 and criterion.weight_dict["loss_sentence_l1"] == 1.0
     losses = {k: torch.tensor(1.0) for k in criterion.weight_dict}

@@ -10,10 +10,18 @@ from hscnet.model.synthetic import synthetic_paragraph
 def test_collate_pads_and_masks():
     batch = collate_paragraphs(
         [
-            dict(video=torch.ones(3, 4), words=torch.ones(2, 5), word_sentence=torch.tensor([0, 1]),
-                 spans=torch.tensor([[0.0, 0.5], [0.5, 1.0]])),
-            dict(video=torch.ones(1, 4), words=torch.ones(3, 5), word_sentence=torch.tensor([0, 0, 0]),
-                 spans=torch.tensor([[0.2, 0.4]])),
+            dict(
+                video=torch.ones(3, 4),
+                words=torch.ones(2, 5),
+                word_sentence=torch.tensor([0, 1]),
+                spans=torch.tensor([[0.0, 0.5], [0.5, 1.0]]),
+            ),
+            dict(
+                video=torch.ones(1, 4),
+                words=torch.ones(3, 5),
+                word_sentence=torch.tensor([0, 0, 0]),
+                spans=torch.tensor([[0.2, 0.4]]),
+            ),
         ]
     )
     assert batch["video"].shape == (2, 3, 4) and batch["words"].shape == (2, 3, 5)
@@ -27,7 +35,9 @@ def test_collate_pads_and_masks():
 
 
 def test_collate_without_spans_counts_sentences_from_words():
-    batch = collate_paragraphs([dict(video=torch.ones(2, 4), words=torch.ones(3, 5), word_sentence=torch.tensor([0, 1, 2]))])
+    batch = collate_paragraphs(
+        [dict(video=torch.ones(2, 4), words=torch.ones(3, 5), word_sentence=torch.tensor([0, 1, 2]))]
+    )
     assert "spans" not in batch and batch["sentence_mask"].shape == (1, 3)
     with pytest.raises(ValueError, match="lacks"):
         validate_batch(batch, require_spans=True)

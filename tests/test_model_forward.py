@@ -25,9 +25,14 @@ def test_output_shapes_and_valid_spans():
     out = build_model(CFG)(batch)
     b, n_v, n_w, n_s, m = 3, 10, 10, 4, 5
     expected = {
-        "pred_spans": (b, n_s, 2), "sentence_spans": (b, n_s, 2), "paragraph_span": (b, 2),
-        "word_spans": (b, n_s, m, 2), "word_span_mask": (b, n_s, m),
-        "align_word": (b, n_w, n_v), "align_sentence": (b, n_s, n_v), "align_paragraph": (b, 1, n_v),
+        "pred_spans": (b, n_s, 2),
+        "sentence_spans": (b, n_s, 2),
+        "paragraph_span": (b, 2),
+        "word_spans": (b, n_s, m, 2),
+        "word_span_mask": (b, n_s, m),
+        "align_word": (b, n_w, n_v),
+        "align_sentence": (b, n_s, n_v),
+        "align_paragraph": (b, 1, n_v),
     }
     assert {k: tuple(v.shape) for k, v in out.items()} == expected
     # word_span_mask marks exactly each sentence's words.

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import yaml
-from snakemake.utils import validate
-
 from conftest import REPO_ROOT
+from snakemake.utils import validate
 
 
 def _requirement_pins() -> dict[str, str]:
@@ -23,8 +22,14 @@ def _requirement_pins() -> dict[str, str]:
 
 def test_requirements_pin_the_required_versions():
     pins = _requirement_pins()
-    for name, version in {"torch": "2.14.1", "torchvision": "0.29.1", "decord": "0.6.0", "av": "18.1.0",
-                          "gensim": "4.4.0", "spacy": "3.8.18"}.items():
+    for name, version in {
+        "torch": "2.14.1",
+        "torchvision": "0.29.1",
+        "decord": "0.6.0",
+        "av": "18.1.0",
+        "gensim": "4.4.0",
+        "spacy": "3.8.18",
+    }.items():
         assert pins[name] == version
     assert pins["snakemake"].startswith("9.")
     for name in ("h5py", "numpy", "pytest", "tqdm"):

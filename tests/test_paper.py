@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import REPO_ROOT
+
 from hscnet import paper
 from hscnet.ablations import ABLATION_TABLES
 
@@ -28,7 +28,7 @@ def _table_rows(lines: list[str], caption: str, columns: int) -> list[list[str]]
     """The tab-separated rows of ``columns`` cells ending in numbers, consecutive, after ``caption``."""
     start = next(i for i, line in enumerate(lines) if line.startswith(caption))
     rows = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         cells = line.split("\t")
         numeric = len(cells) == columns and _is_value(cells[-1]) and _is_value(cells[-2])
         if numeric:
@@ -63,7 +63,7 @@ def test_alignment_loss_table_by_check_marks(paper_lines):
     rows = _table_rows(paper_lines, "Table 3.", 6)
     assert len(rows) == 8
     for cells in rows:
-        used = [loss for loss, mark in zip("WSP", cells[:3]) if mark == "✓"]
+        used = [loss for loss, mark in zip("WSP", cells[:3], strict=True) if mark == "✓"]
         name = "+".join(used) or "none"
         assert list(paper.ABLATIONS[3][name].values()) == [float(c) for c in cells[3:]], name
     assert list(paper.ABLATIONS[3]) == list(ABLATION_TABLES[3])

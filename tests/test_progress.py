@@ -39,8 +39,19 @@ def test_a_loop_shorter_than_the_interval_logs_nothing(monkeypatch, caplog):
 def test_a_stage_log_has_no_carriage_returns(tmp_path):
     write_video(tmp_path / "a.mp4", num_frames=20)
     write_video(tmp_path / "b.mp4", num_frames=20)
-    argv = [sys.executable, "-m", "hscnet", "clip-index", "--videos", f"a={tmp_path / 'a.mp4'}",
-            f"b={tmp_path / 'b.mp4'}", "--num-clips", "2", "--output", str(tmp_path / "clips.json")]
+    argv = [
+        sys.executable,
+        "-m",
+        "hscnet",
+        "clip-index",
+        "--videos",
+        f"a={tmp_path / 'a.mp4'}",
+        f"b={tmp_path / 'b.mp4'}",
+        "--num-clips",
+        "2",
+        "--output",
+        str(tmp_path / "clips.json"),
+    ]
     env = {**os.environ, "HSCNET_PROGRESS_SECONDS": "0"}
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
     assert "\r" not in done.stderr

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -58,7 +57,8 @@ def _copy_repository(dest: Path) -> Path:
     """The checkout's tracked and untracked-but-not-ignored files, as a user's clone would have them."""
     listed = subprocess.run(
         ["git", "-C", str(REPO_ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     for name in filter(None, listed.split("\0")):
         source = REPO_ROOT / name
@@ -86,7 +86,9 @@ def _slurm_command(*targets: str, configfiles: tuple[str, ...] = ()) -> list[str
 
 
 def _run(cmd: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=cwd, env=_environment(), capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        cmd, cwd=cwd, env=_environment(), capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def _accounting(job_ids: list[str]) -> dict[str, dict[str, str]]:
@@ -98,7 +100,9 @@ def _accounting(job_ids: list[str]) -> dict[str, dict[str, str]]:
             ["sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "-o", ",".join(fields)],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
-        rows = {line.split("|")[0]: dict(zip(fields[1:], line.split("|")[1:])) for line in out.splitlines()}
+        rows = {
+            line.split("|")[0]: dict(zip(fields[1:], line.split("|")[1:], strict=True)) for line in out.splitlines()
+        }
         if set(rows) == set(job_ids) and not any(r["State"] in ("PENDING", "RUNNING") for r in rows.values()):
             return rows
         time.sleep(1)
@@ -149,8 +153,11 @@ def test_failing_job_is_retried_per_profile_then_reported(cluster, tmp_path):
 def test_tiny_workflow_through_slurm_equals_local_run_and_resumes(cluster, tmp_path):
     # the local reference runs beside the cluster run (same seeds and config, default profile)
     local_repo = _copy_repository(tmp_path / "local")
-    local = _start([sys.executable, "-m", "snakemake", "--cores", "2", TARGET, "--configfile", "config.yaml", "cpu.yaml"],
-                   local_repo, tmp_path / "local.log")  # fmt: skip
+    local = _start(
+        [sys.executable, "-m", "snakemake", "--cores", "2", TARGET, "--configfile", "config.yaml", "cpu.yaml"],
+        local_repo,
+        tmp_path / "local.log",
+    )
     repo = _copy_repository(tmp_path / "slurm")
 
     # 1. Interrupted: Ctrl-C (SIGINT, Snakemake in the foreground) while C3D extraction runs on the node
@@ -207,10 +214,18 @@ def _start(cmd: list[str], cwd: Path, log: Path) -> subprocess.Popen:
     with open(log, "w") as out:
         # A shell that runs us in the background (`cmd &`) ignores SIGINT for its children, and Python keeps an
         # ignored SIGINT ignored: restore the default so that Snakemake gets Ctrl-C as in a terminal.
-        return subprocess.Popen(cmd, cwd=cwd, env=_environment(), stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        return subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=_environment(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
 
 
 def _extraction_running(repo: Path) -> bool:
-    jobs = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%Z|%k"], capture_output=True, text=True, check=True).stdout
+    jobs = subprocess.run(
+        ["squeue", "-h", "-t", "RUNNING", "-o", "%Z|%k"], capture_output=True, text=True, check=True
+    ).stdout
     return any(line.startswith(f"{repo}|rule_extract_c3d_") for line in jobs.splitlines())

@@ -29,7 +29,7 @@ def vectors_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("vectors")
     rng = np.random.default_rng(0)
     matrix = rng.standard_normal((len(VOCAB), DIM)).astype(np.float32) + 3.0
-    lines = [f"{w} " + " ".join(repr(float(x)) for x in row) for w, row in zip(VOCAB, matrix)]
+    lines = [f"{w} " + " ".join(repr(float(x)) for x in row) for w, row in zip(VOCAB, matrix, strict=True)]
     (tmp / "tiny.txt").write_text("\n".join(lines) + "\n")
     return convert_vectors(tmp / "tiny.txt", "glove", tmp / "tiny.kv")
 

@@ -56,11 +56,21 @@ def test_outputs_of_a_run(two_epochs, data):
     rows = read_history(out / "history.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2] == [h["epoch"] for h in history]
     # Every loss part of the full model, the total and the validation metrics are logged.
-    for key in ("loss", "loss_align_word", "loss_word_subset", "loss_grounding_giou", "val_R@0.5", "val_mIoU", "seconds"):
+    for key in (
+        "loss",
+        "loss_align_word",
+        "loss_word_subset",
+        "loss_grounding_giou",
+        "val_R@0.5",
+        "val_mIoU",
+        "seconds",
+    ):
         assert key in rows[0]
     best_epoch = max(history, key=lambda h: h["val_mIoU"])["epoch"]
     best = read_checkpoint(out / "best.pt")
-    assert best["epoch"] == best_epoch and best["val_metrics"]["mIoU"] == pytest.approx(history[best_epoch - 1]["val_mIoU"])
+    assert best["epoch"] == best_epoch and best["val_metrics"]["mIoU"] == pytest.approx(
+        history[best_epoch - 1]["val_mIoU"]
+    )
     config = json.loads((out / "config.json").read_text())
     assert ModelConfig.from_dict(config["model"]) == ModelConfig.from_dict(best["model_config"])
     assert config["model"]["video_dim"] == 16 and config["model"]["word_dim"] == 12  # taken from the data
@@ -75,8 +85,14 @@ def test_evaluating_the_val_split_reproduces_the_validation_of_training(two_epoc
 
     out, _ = two_epochs
     best = read_checkpoint(out / "best.pt")
-    _, metrics = evaluate_checkpoint(str(out / "best.pt"), str(data["features"]), str(data["text"]), str(data["val"]),
-                                     [0.1, 0.3, 0.5, 0.7], device="cpu")
+    _, metrics = evaluate_checkpoint(
+        str(out / "best.pt"),
+        str(data["features"]),
+        str(data["text"]),
+        str(data["val"]),
+        [0.1, 0.3, 0.5, 0.7],
+        device="cpu",
+    )
     for key in ("R@0.1", "R@0.5", "mIoU", "num_sentences"):
         assert metrics[key] == best["val_metrics"][key]
 
@@ -90,7 +106,9 @@ def test_same_seed_same_run_other_seed_differs(two_epochs, data, tmp_path):
     out, history = two_epochs
     again = train(settings(data, tmp_path / "again"))
     assert without_time(again) == without_time(history)
-    assert state_dicts_equal(read_checkpoint(tmp_path / "again" / "last.pt")["model"], read_checkpoint(out / "last.pt")["model"])
+    assert state_dicts_equal(
+        read_checkpoint(tmp_path / "again" / "last.pt")["model"], read_checkpoint(out / "last.pt")["model"]
+    )
     other = train(settings(data, tmp_path / "other", seed=1))
     assert without_time(other) != without_time(history)
 
@@ -115,13 +133,20 @@ def test_mixed_precision_training(two_epochs, data, tmp_path, precision):
     _, fp32 = two_epochs
     mixed = train(settings(data, tmp_path / "run", precision=precision))
     assert without_time(mixed) != without_time(fp32)  # autocast really ran
-    for a, b in zip(mixed, fp32):  # ... and stays close to fp32 over two epochs
+    for a, b in zip(mixed, fp32, strict=True):  # ... and stays close to fp32 over two epochs
         assert a["loss"] == pytest.approx(b["loss"], rel=0.05)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["precision"] == precision
     scaler = read_checkpoint(tmp_path / "run" / "last.pt")["scaler"]
     assert (scaler["scale"] > 0) if precision == "fp16" else scaler == {}  # loss scaling only for fp16
-    _, metrics = evaluate_checkpoint(str(tmp_path / "run" / "best.pt"), str(data["features"]), str(data["text"]),
-                                     str(data["val"]), [0.3, 0.5], device="cpu", precision=precision)
+    _, metrics = evaluate_checkpoint(
+        str(tmp_path / "run" / "best.pt"),
+        str(data["features"]),
+        str(data["text"]),
+        str(data["val"]),
+        [0.3, 0.5],
+        device="cpu",
+        precision=precision,
+    )
     assert metrics["precision"] == precision and 0 <= metrics["mIoU"] <= 100
 
 
@@ -181,7 +206,10 @@ def test_resume_refuses_other_data_and_accepts_a_copy_of_the_same(data, tmp_path
     features = bytearray(copied["features"].read_bytes())
     features[-1] ^= 1  # same size: only the sha256 can tell
     copied["features"].write_bytes(bytes(features))
-    with pytest.raises(ValueError, match=rf"features file {copied['features']}: other content \(size \d+ -> \d+ bytes, sha256 differs\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"features file {copied['features']}: other content \(size \d+ -> \d+ bytes, sha256 differs\)",
+    ):
         train(settings(copied, run, epochs=3, resume=True))
     with copied["val"].open("a") as fh:
         fh.write("\n")
@@ -235,9 +263,29 @@ def test_parse_ablation():
 
 def test_cli_trains_with_overrides(data, tmp_path):
     out = tmp_path / "cli"
-    argv = ["train", "--features", str(data["features"]), "--text", str(data["text"]), "--train", str(data["train"]),
-            "--val", str(data["val"]), "--preset", "tiny", "--epochs", "1", "--batch-size", "3", "--lr", "0.002",
-            "--device", "cpu", "--out", str(out)]
+    argv = [
+        "train",
+        "--features",
+        str(data["features"]),
+        "--text",
+        str(data["text"]),
+        "--train",
+        str(data["train"]),
+        "--val",
+        str(data["val"]),
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "3",
+        "--lr",
+        "0.002",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     config = json.loads((out / "config.json").read_text())
     assert (config["model"]["batch_size"], config["model"]["lr"], config["model"]["epochs"]) == (3, 0.002, 1)
@@ -248,8 +296,25 @@ def test_cli_bad_input_is_one_error_and_no_output(data, tmp_path, caplog, broken
     paths = {k: str(v) for k, v in data.items()}
     paths[broken] = str(tmp_path / "missing.file")
     out = tmp_path / "out"
-    argv = ["train", "--features", paths["features"], "--text", paths["text"], "--train", paths["train"],
-            "--val", paths["val"], "--preset", "tiny", "--epochs", "1", "--device", "cpu", "--out", str(out)]
+    argv = [
+        "train",
+        "--features",
+        paths["features"],
+        "--text",
+        paths["text"],
+        "--train",
+        paths["train"],
+        "--val",
+        paths["val"],
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 1
     assert "missing.file" in caplog.text and "not found" in caplog.text
     assert not out.exists()
@@ -261,8 +326,25 @@ def test_cli_rejects_reversed_timestamps(data, tmp_path, caplog):
     paragraphs[0]["timestamps"][0] = [end, start]
     bad = tmp_path / "val.json"
     bad.write_text(json.dumps(paragraphs))
-    argv = ["train", "--features", str(data["features"]), "--text", str(data["text"]), "--train", str(data["train"]),
-            "--val", str(bad), "--preset", "tiny", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "out")]
+    argv = [
+        "train",
+        "--features",
+        str(data["features"]),
+        "--text",
+        str(data["text"]),
+        "--train",
+        str(data["train"]),
+        "--val",
+        str(bad),
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert main(argv) == 1
     assert f"{bad}: paragraph {paragraphs[0]['id']!r}" in caplog.text
     assert not (tmp_path / "out").exists()
@@ -279,8 +361,14 @@ def test_training_learns_the_planted_signal(tmp_path):
     data = write_synthetic_dataset(tmp_path / "data", splits={"train": 48, "val": 12, "test": 12})
     history = train(settings(data, tmp_path / "run", epochs=12))
     assert max(h["val_mIoU"] for h in history) > history[0]["val_mIoU"] + 15
-    _, metrics = evaluate_checkpoint(str(tmp_path / "run" / "best.pt"), str(data["features"]), str(data["text"]),
-                                     str(data["test"]), [0.5], device="cpu")
+    _, metrics = evaluate_checkpoint(
+        str(tmp_path / "run" / "best.pt"),
+        str(data["features"]),
+        str(data["text"]),
+        str(data["test"]),
+        [0.5],
+        device="cpu",
+    )
     test = load_normalised(data["test"])
     whole = score(parse_predictions(baseline_predictions("whole", test), "whole"), test, [0.5])
     assert metrics["mIoU"] > whole["mIoU"] + 10

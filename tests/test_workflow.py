@@ -18,14 +18,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from browser import check_page_in_browser, png_size
 from conftest import REPO_ROOT, find_process
 from feature_stores import read_file_attrs
-from hscnet.device import resolve_precision
 
 from hscnet.checkpoint import read_checkpoint
 from hscnet.data.prvg import read_prvg_npy
+from hscnet.device import resolve_precision
 from hscnet.fingerprint import sha256_file
 
 TINY_TARGET = "results/tiny/metrics.json"
@@ -34,10 +33,20 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile
 
 def snakemake_command(workdir: Path, *args: str, configfiles: list[Path] = ()) -> list[str]:
     # --configfile, --forcerun and --rerun-triggers take several values: targets go before, config files last
-    return [*SNAKEMAKE, "-d", str(workdir), *args, "--configfile", str(REPO_ROOT / "config.yaml"), *map(str, configfiles)]
+    return [
+        *SNAKEMAKE,
+        "-d",
+        str(workdir),
+        *args,
+        "--configfile",
+        str(REPO_ROOT / "config.yaml"),
+        *map(str, configfiles),
+    ]
 
 
-def snakemake(workdir: Path, *args: str, configfiles: list[Path] = (), check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, configfiles: list[Path] = (), check: bool = True
+) -> subprocess.CompletedProcess:
     cmd = snakemake_command(workdir, *args, configfiles=configfiles)
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and result.returncode != 0:
@@ -101,8 +110,13 @@ def _real_data_override(tmp_path: Path, shared_data: Path) -> Path:
 
 def test_a_fresh_clone_plans_the_fetch_jobs_first(tmp_path):
     """With nothing downloaded, the TACoS target starts with the public inputs (config.yaml `downloads`)."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
-                           capture_output=True, text=True, check=True).stdout.split("\n")
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     clone = tmp_path / "clone"
     for name in filter(None, files):
         if (REPO_ROOT / name).is_file():
@@ -123,12 +137,17 @@ def test_a_fresh_clone_plans_the_fetch_jobs_first(tmp_path):
     # the plan already shows where to get the file that must be placed by hand
     assert re.search(r"data/tacos/tall_c3d_features.hdf5 cannot be downloaded automatically: .*https://", dry_run)
     # in the rule graph the downloads come first: nothing runs before them, and what reads them waits
-    graph = subprocess.run([*command, "--rulegraph", "dot"], cwd=clone, capture_output=True, text=True,
-                           check=True).stdout
+    graph = subprocess.run(
+        [*command, "--rulegraph", "dot"], cwd=clone, capture_output=True, text=True, check=True
+    ).stdout
     names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', graph, flags=re.M))
     edges = {(names[a], names[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)$", graph, flags=re.M)}
     assert not [edge for edge in edges if edge[1] in ("fetch", "place_by_hand")]
-    assert {("fetch", "prepare_annotations"), ("fetch", "convert_vectors"), ("place_by_hand", "import_features")} <= edges
+    assert {
+        ("fetch", "prepare_annotations"),
+        ("fetch", "convert_vectors"),
+        ("place_by_hand", "import_features"),
+    } <= edges
 
 
 @pytest.mark.parametrize("dataset", ["tacos", "activitynet"])
@@ -164,7 +183,9 @@ def test_paper_tables_plan_every_ablation_row(tmp_path, shared_data):
 
     one_seed = tmp_path / "one_seed.yaml"
     one_seed.write_text(yaml.safe_dump({"report": {"seeds": [0]}}))
-    jobs = planned_jobs(snakemake(tmp_path, "-n", "results/tacos/report/tables.md", configfiles=[override, one_seed]).stdout)
+    jobs = planned_jobs(
+        snakemake(tmp_path, "-n", "results/tacos/report/tables.md", configfiles=[override, one_seed]).stdout
+    )
     assert jobs["train"] == 14 and "train_seed" not in jobs
 
 
@@ -172,8 +193,10 @@ def test_training_runs_under_torchrun_with_gpus_per_run(tmp_path, shared_data):
     override = _real_data_override(tmp_path, shared_data)
     ddp = tmp_path / "ddp.yaml"
     ddp.write_text(yaml.safe_dump({"train": {"gpus_per_run": 2, "device": "cuda"}}))
-    printed = snakemake(tmp_path, "-n", "-p", "--cores", "4", "results/tacos/runs/full/best.pt", configfiles=[override, ddp]).stdout
-    train_job = printed[printed.index("rule train:"):]
+    printed = snakemake(
+        tmp_path, "-n", "-p", "--cores", "4", "results/tacos/runs/full/best.pt", configfiles=[override, ddp]
+    ).stdout
+    train_job = printed[printed.index("rule train:") :]
     assert "python -m torch.distributed.run --nnodes 1 --nproc-per-node 2 --rdzv-backend c10d" in train_job
     assert "-m hscnet train --features" in train_job
     assert re.search(r"resources: .*\bgpu=2\b", train_job) and "--threads 2 " in train_job
@@ -182,7 +205,9 @@ def test_training_runs_under_torchrun_with_gpus_per_run(tmp_path, shared_data):
 def test_missing_videos_are_named(tmp_path, shared_data):
     override = _real_data_override(tmp_path, shared_data)
     extra = tmp_path / "videos.yaml"
-    extra.write_text(yaml.safe_dump({"datasets": {"tacos": {"visual_features": "videos", "video_dir": str(tmp_path / "none")}}}))
+    extra.write_text(
+        yaml.safe_dump({"datasets": {"tacos": {"visual_features": "videos", "video_dir": str(tmp_path / "none")}}})
+    )
     result = snakemake(tmp_path, "-n", "results/tacos/features/c3d.h5", configfiles=[override, extra], check=False)
     assert result.returncode != 0
     assert "videos not found" in result.stdout + result.stderr
@@ -217,7 +242,10 @@ def test_tiny_dataset_end_to_end(tiny_workdir, tmp_path):
         assert (tmp_path / "logs/tiny" / f"{rule_log}.log").is_file()
     # The store says how C3D ran: config.yaml's precision "auto" resolved for this CPU, channels_last.
     features = read_file_attrs(tmp_path / "results/tiny/features/c3d.h5")
-    assert (features["precision"], features["layout"]) == (resolve_precision("auto", torch.device("cpu")), "channels_last_3d")
+    assert (features["precision"], features["layout"]) == (
+        resolve_precision("auto", torch.device("cpu")),
+        "channels_last_3d",
+    )
 
     # a second run has nothing to do
     again = snakemake(tmp_path, "-n", TINY_TARGET)
@@ -250,8 +278,11 @@ REHEARSAL = {
         "test_counts": (673, 3989),
     },
     "activitynet": {
-        "annotations": {"train": ("activitynet", "train.json"), "val": ("activitynet", "val_1.json"),
-                        "test": ("activitynet", "val_2.json")},
+        "annotations": {
+            "train": ("activitynet", "train.json"),
+            "val": ("activitynet", "val_1.json"),
+            "test": ("activitynet", "val_2.json"),
+        },
         "test_counts": (4929, 17031),
     },
 }
@@ -266,7 +297,9 @@ def _stand_in_features(path: Path, videos: list[str], layout: str, rng: np.rando
             if layout == "tacos":
                 f[video] = rng.standard_normal((int(rng.integers(8, 24)), 4096), dtype=np.float32)
             else:
-                f.create_group(video)["c3d_features"] = rng.standard_normal((int(rng.integers(2, 6)), 500), dtype=np.float32)
+                f.create_group(video)["c3d_features"] = rng.standard_normal(
+                    (int(rng.integers(2, 6)), 500), dtype=np.float32
+                )
     return path
 
 
@@ -281,7 +314,9 @@ def _rehearsal_override(tmp_path: Path, shared_data: Path) -> Path:
             videos.update(entry["video"] for entry in data) if isinstance(data, list) else videos.update(data)
         datasets[dataset] = {
             "annotations": annotations,
-            "precomputed_features": str(_stand_in_features(tmp_path / f"{dataset}_c3d.hdf5", sorted(videos), dataset, rng)),
+            "precomputed_features": str(
+                _stand_in_features(tmp_path / f"{dataset}_c3d.hdf5", sorted(videos), dataset, rng)
+            ),
             "glove": str(tmp_path / "glove.txt"),  # written once the real vocabulary is known
             "num_clips": REHEARSAL_CLIPS,
             "model_preset": "tiny",
@@ -305,7 +340,10 @@ def test_real_layout_rehearsal(tmp_path, shared_data):
             words.update(w for sentence in entry["tokens"] + entry["cased"] for w in sentence)
     rng = np.random.default_rng(1)
     with open(tmp_path / "glove.txt", "w") as f:
-        f.writelines(f"{word} {' '.join(f'{x:.4f}' for x in rng.standard_normal(REHEARSAL_WORD_DIM))}\n" for word in sorted(words))
+        f.writelines(
+            f"{word} {' '.join(f'{x:.4f}' for x in rng.standard_normal(REHEARSAL_WORD_DIM))}\n"
+            for word in sorted(words)
+        )
 
     snakemake(tmp_path, "--cores", "2", *(f"results/{d}/metrics.json" for d in REHEARSAL), configfiles=[override])
 
@@ -319,8 +357,19 @@ def test_real_layout_rehearsal(tmp_path, shared_data):
         thresholds = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["datasets"][dataset]["iou_thresholds"]
         recalls = {f"R@{m:g}" for m in thresholds}
         assert set(metrics) == recalls | {
-            "mIoU", "iou_thresholds", "hit_rule", "num_paragraphs", "num_sentences", "method", "ablation",
-            "checkpoint", "epoch", "config", "annotations", "predictions", "precision",
+            "mIoU",
+            "iou_thresholds",
+            "hit_rule",
+            "num_paragraphs",
+            "num_sentences",
+            "method",
+            "ablation",
+            "checkpoint",
+            "epoch",
+            "config",
+            "annotations",
+            "predictions",
+            "precision",
         }
         assert metrics["iou_thresholds"] == thresholds
         assert all(0 <= metrics[key] <= 100 for key in (*recalls, "mIoU"))
@@ -366,7 +415,11 @@ def test_changed_features_retrain_from_scratch(tiny_workdir, tmp_path):
     assert "starting from scratch" in log and "resuming" not in log and "epoch 3/3 loss" in log
     best = read_checkpoint(work / TINY_RUN / "best.pt")
     assert best["identity"]["data"]["features"]["sha256"] == sha256_file(features)
-    assert [int(row.split(",")[0]) for row in (work / TINY_RUN / "history.csv").read_text().splitlines()[1:]] == [1, 2, 3]
+    assert [int(row.split(",")[0]) for row in (work / TINY_RUN / "history.csv").read_text().splitlines()[1:]] == [
+        1,
+        2,
+        3,
+    ]
 
 
 @pytest.mark.slow
@@ -389,7 +442,9 @@ def test_sigkill_mid_training_then_the_same_command_finishes_like_an_uninterrupt
         os.kill(pid, signal.SIGKILL)
         assert first.wait(timeout=300) != 0
     run = work / TINY_RUN
-    assert not (run / "last.pt").exists() and not (run / "best.pt").exists()  # Snakemake removed the failed job's outputs
+    assert (
+        not (run / "last.pt").exists() and not (run / "best.pt").exists()
+    )  # Snakemake removed the failed job's outputs
     killed_after = read_checkpoint(run / "in_progress.pt")["epoch"]
     assert killed_after in (1, 2)
 
@@ -411,7 +466,9 @@ def _check_tiny_report(tmp_path: Path, full_seed0: dict) -> None:
     lines = list(csv.DictReader((report / "tables.csv").open()))
     assert {line["here_runs"] for line in lines if line["table"] != "1"} == {"2"}
     full_seed1 = json.loads((tmp_path / "results/tiny/seeds/1/runs/full/metrics.json").read_text())
-    hscnet_miou = next(line for line in lines if line["table"] == "1" and line["row"] == "HSCNet" and line["metric"] == "mIoU")
+    hscnet_miou = next(
+        line for line in lines if line["table"] == "1" and line["row"] == "HSCNet" and line["metric"] == "mIoU"
+    )
     assert float(hscnet_miou["here_mean"]) == pytest.approx((full_seed0["mIoU"] + full_seed1["mIoU"]) / 2, abs=1e-4)
     assert float(hscnet_miou["paper"]) == 40.61 and hscnet_miou["paper_dataset"] == "tacos"
     check_page_in_browser(report / "index.html", expected_images=3)  # curves, Fig. 3, Fig. 4

@@ -89,7 +89,9 @@ class Paragraph:
     # reader dropped leave gaps. None for paragraphs not read from a release (then file order).
     # Provenance, not content: not written to the contract JSON, not compared.
     positions: list[int] | None = field(default=None, compare=False)
-    video_sentences: int | None = field(default=None, compare=False)  # the video's sentences in the file, dropped ones included
+    video_sentences: int | None = field(
+        default=None, compare=False
+    )  # the video's sentences in the file, dropped ones included
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's JSON object for this paragraph."""
@@ -113,9 +115,7 @@ class _CleaningStats:
     chunked: int = 0  # source paragraphs split into several
 
 
-def load_paragraphs(
-    path: str | os.PathLike, fmt: str, split: str, max_sentences: int | None = None
-) -> list[Paragraph]:
+def load_paragraphs(path: str | os.PathLike, fmt: str, split: str, max_sentences: int | None = None) -> list[Paragraph]:
     """Read an annotation file of format ``fmt`` (one of :data:`FORMATS`) into paragraphs.
 
     ``split`` names the generated ids (``f"{split}_{n:05d}"``, ``n`` the position in the
@@ -161,8 +161,10 @@ def load_paragraphs(
         paragraph.video_sentences = seen[paragraph.video]
     if not paragraphs:
         why = (
-            f"all {len(stats.dropped)} spans have start >= end after clamping to [0, duration], e.g. {stats.dropped[:3]}"
-            if stats.dropped else "it has no entries"
+            f"all {len(stats.dropped)} spans have start >= end after clamping to [0, duration], "
+            f"e.g. {stats.dropped[:3]}"
+            if stats.dropped
+            else "it has no entries"
         )
         raise InputError(f"{path}: no paragraph left for split {split!r}: {why}")
     _check_ids(path, paragraphs)
@@ -216,9 +218,7 @@ _Source = tuple[str | None, str, float, list[str], list[tuple[float, float]], li
 
 def _read_paragraph_list(path: Path, data: Any, stats: _CleaningStats) -> Iterable[_Source]:
     if not isinstance(data, list):
-        raise InputError(
-            f"{path}: expected a JSON list of paragraphs (format 'paragraphs'), got {type(data).__name__}"
-        )
+        raise InputError(f"{path}: expected a JSON list of paragraphs (format 'paragraphs'), got {type(data).__name__}")
     for index, entry in enumerate(data):
         where = f"{path}: paragraph #{index}"
         _require_keys(entry, ("video", "duration", "sentences", "timestamps"), where)
@@ -282,7 +282,7 @@ def _clamp_and_drop(
     Returns the kept sentences and spans, the indices they had, and how many were given.
     """
     kept_sentences, kept_spans, kept = [], [], []
-    for k, (sentence, (start, end)) in enumerate(zip(sentences, spans)):
+    for k, (sentence, (start, end)) in enumerate(zip(sentences, spans, strict=True)):
         clamped = (min(max(start, 0.0), duration), min(max(end, 0.0), duration))
         if clamped != (start, end):
             stats.clamped += 1
@@ -307,14 +307,19 @@ def _log_stats(path: Path, stats: _CleaningStats, paragraphs: list[Paragraph]) -
     num_sentences = sum(len(p.sentences) for p in paragraphs)
     log.info(
         "%s: %d paragraphs (%d source paragraphs split into chunks), %d sentences",
-        path, len(paragraphs), stats.chunked, num_sentences,
+        path,
+        len(paragraphs),
+        stats.chunked,
+        num_sentences,
     )
     if stats.clamped:
         log.info("%s: clamped %d spans to [0, duration]", path, stats.clamped)
     if stats.dropped:
         log.warning(
             "%s: dropped %d spans with start >= end after clamping: %s",
-            path, len(stats.dropped), "; ".join(stats.dropped),
+            path,
+            len(stats.dropped),
+            "; ".join(stats.dropped),
         )
     if stats.emptied:
         log.warning("%s: skipped %d videos left without sentences: %s", path, len(stats.emptied), stats.emptied)

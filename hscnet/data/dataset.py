@@ -50,7 +50,9 @@ MEMORY_CACHE_BYTES = 2 * 1024**3
 
 def _plain_attrs(h5: h5py.File) -> dict:
     """File-level attrs as JSON-able Python values (numpy scalars and arrays converted)."""
-    return {key: value.tolist() if isinstance(value, np.ndarray | np.generic) else value for key, value in h5.attrs.items()}
+    return {
+        key: value.tolist() if isinstance(value, np.ndarray | np.generic) else value for key, value in h5.attrs.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,8 @@ class ParagraphDataset(Dataset):
         self.video_dim, self.word_dim = self._check()
         if feature_stats is not None and feature_stats.mean.shape != (self.video_dim,):
             raise InputError(
-                f"{self.features_path}: {self.video_dim}-d features but {feature_stats.mean.shape[0]}-d feature statistics"
+                f"{self.features_path}: {self.video_dim}-d features "
+                f"but {feature_stats.mean.shape[0]}-d feature statistics"
             )
 
     def _check(self) -> tuple[int, int]:
@@ -187,7 +190,8 @@ class ParagraphDataset(Dataset):
                 raise InputError(f"{self.features_path}: {video!r} is not a non-empty (num_clips, dim) array")
             if stated_clips is not None and ds.shape[0] != int(stated_clips):
                 raise InputError(
-                    f"{self.features_path}: {video!r} has {ds.shape[0]} clips but the file's attrs say num_clips={int(stated_clips)}"
+                    f"{self.features_path}: {video!r} has {ds.shape[0]} clips "
+                    f"but the file's attrs say num_clips={int(stated_clips)}"
                 )
             dims.add(ds.shape[1])
             if abs(float(ds.attrs.get("duration", duration)) - duration) > DURATION_MISMATCH_WARNING * duration:
@@ -197,7 +201,10 @@ class ParagraphDataset(Dataset):
         if far:
             log.warning(
                 "%s: %d videos' feature duration differs from the annotated one by more than %d%%, e.g. %s",
-                self.features_path, len(far), round(100 * DURATION_MISMATCH_WARNING), far[:3],
+                self.features_path,
+                len(far),
+                round(100 * DURATION_MISMATCH_WARNING),
+                far[:3],
             )
         return dims.pop()
 

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hscnet.demo import render as demo_render, script as demo_script, text as demo_text
+from hscnet.demo import render as demo_render
+from hscnet.demo import script as demo_script
+from hscnet.demo import text as demo_text
 from hscnet.errors import InputError
 from hscnet.io import atomic_directory, atomic_path, write_json
 from hscnet.progress import progress
@@ -210,18 +212,20 @@ def _build(out: Path, size: str, seed: int, workers: int) -> dict:
     script_stream, text_stream, other_stream = np.random.SeedSequence(seed).spawn(3)
     corpus_seed, split_seed = other_stream.spawn(2)
     scripts = {}
-    for video, video_seed in zip(ids, script_stream.spawn(spec.num_videos)):
+    for video, video_seed in zip(ids, script_stream.spawn(spec.num_videos), strict=True):
         rng = np.random.default_rng(video_seed)
         num_frames = int(rng.integers(spec.num_frames[0], spec.num_frames[1] + 1))
         num_events = int(rng.integers(spec.num_events[0], spec.num_events[1] + 1))
         scripts[video] = demo_script.make_script(rng, num_frames, FPS, num_events)
     splits = split_videos(np.random.default_rng(split_seed), ids)
-    text_seeds = dict(zip(ids, text_stream.spawn(spec.num_videos)))
+    text_seeds = dict(zip(ids, text_stream.spawn(spec.num_videos), strict=True))
     paragraphs = _make_paragraphs(scripts, splits, text_seeds, spec.paragraphs_per_video)
     (out / "videos").mkdir(parents=True)
     # spawn, not fork: a forked child of a process with OpenMP or BLAS threads running can hang.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        videos = [pool.submit(_write_video, script, out / "videos" / f"{video}.mp4") for video, script in scripts.items()]
+        videos = [
+            pool.submit(_write_video, script, out / "videos" / f"{video}.mp4") for video, script in scripts.items()
+        ]
         corpus = demo_text.make_corpus(np.random.default_rng(corpus_seed), spec.corpus_sentences)
         vectors = _word_vectors(corpus, paragraphs, seed, spec.word_vector_epochs)
         _wait_for_videos(videos)
@@ -313,7 +317,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="everything generated follows from this seed")
     parser.add_argument("--out", required=True, type=Path, help="output directory (created or replaced as a whole)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="processes rendering and encoding videos while the main one trains the word vectors "
-                             "(default 1; the dataset is the same for any number)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes rendering and encoding videos while the main one trains the word vectors "
+        "(default 1; the dataset is the same for any number)",
+    )
     parser.set_defaults(func=_run)

@@ -1,10 +1,10 @@
 """The HSCNet model (sec. 3 of the paper) and its losses, as plain PyTorch on feature tensors.
 
-    cfg = ModelConfig.preset("tacos")            # or ablation_config(cfg, table=2, row="SL+PL")
-    model, criterion = build_model(cfg), build_criterion(cfg)
-    outputs = model(batch)                        # batch: see hscnet.model.batch
-    losses = criterion(outputs, batch)
-    loss = total_loss(losses, criterion.weight_dict)
+cfg = ModelConfig.preset("tacos")            # or ablation_config(cfg, table=2, row="SL+PL")
+model, criterion = build_model(cfg), build_criterion(cfg)
+outputs = model(batch)                        # batch: see hscnet.model.batch
+losses = criterion(outputs, batch)
+loss = total_loss(losses, criterion.weight_dict)
 """
 
 from hscnet.ablations import ABLATION_TABLES

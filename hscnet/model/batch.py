@@ -27,9 +27,7 @@ def collate_paragraphs(samples: list[dict[str, Tensor]]) -> dict[str, Tensor]:
     def mask(lengths: list[int]) -> Tensor:
         return torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
 
-    num_sentences = [
-        len(s["spans"]) if "spans" in s else int(s["word_sentence"].max()) + 1 for s in samples
-    ]
+    num_sentences = [len(s["spans"]) if "spans" in s else int(s["word_sentence"].max()) + 1 for s in samples]
     batch = {
         "video": pad_sequence([s["video"].float() for s in samples], batch_first=True),
         "video_mask": mask([len(s["video"]) for s in samples]),
@@ -56,8 +54,11 @@ def validate_batch(batch: dict[str, Tensor], require_spans: bool = False) -> Non
     b, n_v, _ = video.shape
     n_w, n_s = words.shape[1], sentence_mask.shape[-1]
     expected = {
-        "video_mask": (b, n_v), "words": (b, n_w, words.shape[2]), "word_mask": (b, n_w),
-        "word_sentence": (b, n_w), "sentence_mask": (b, n_s),
+        "video_mask": (b, n_v),
+        "words": (b, n_w, words.shape[2]),
+        "word_mask": (b, n_w),
+        "word_sentence": (b, n_w),
+        "sentence_mask": (b, n_s),
     }
     if "spans" in batch:
         expected["spans"] = (b, n_s, 2)

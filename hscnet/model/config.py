@@ -119,18 +119,39 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     # The generated demo dataset: the full architecture, narrower so that it trains on a CPU in minutes.
     "demo": dict(
-        hidden_dim=128, num_heads=4, ffn_dim=256, word_layers=1, sentence_layers=1, paragraph_layers=1,
-        batch_size=8, num_clips=24, epochs=60, lr=5e-4,
+        hidden_dim=128,
+        num_heads=4,
+        ffn_dim=256,
+        word_layers=1,
+        sentence_layers=1,
+        paragraph_layers=1,
+        batch_size=8,
+        num_clips=24,
+        epochs=60,
+        lr=5e-4,
     ),
     # Smallest model with every component, for tests and CI.
     "tiny": dict(
-        hidden_dim=32, num_heads=2, ffn_dim=64, feature_layers=1, word_layers=1, sentence_layers=1,
-        paragraph_layers=1, batch_size=4, num_clips=8, epochs=3, lr=1e-3,
+        hidden_dim=32,
+        num_heads=2,
+        ffn_dim=64,
+        feature_layers=1,
+        word_layers=1,
+        sentence_layers=1,
+        paragraph_layers=1,
+        batch_size=4,
+        num_clips=8,
+        epochs=3,
+        lr=1e-3,
     ),
 }
 
+
 def ablation_config(base: ModelConfig, table: int, row: str) -> ModelConfig:
-    """``base`` with the switches of one row of the paper's Table 2, 3 or 4 (rows: ``hscnet.ablations.ablation_rows``)."""
+    """``base`` with the switches of one row of the paper's Table 2, 3 or 4.
+
+    Rows: ``hscnet.ablations.ablation_rows``.
+    """
     if table not in ABLATION_TABLES:
         raise InputError(f"no ablation table {table}; tables are {sorted(ABLATION_TABLES)}")
     rows = ABLATION_TABLES[table]

@@ -15,11 +15,17 @@ from hscnet.model.config import ModelConfig
 from hscnet.spans import clip_mask_in_spans, generalized_temporal_iou, span_hull
 
 LOSS_KEYS = (
-    "loss_align_word", "loss_align_sentence", "loss_align_paragraph",
-    "loss_paragraph_l1", "loss_paragraph_giou",
-    "loss_sentence_l1", "loss_sentence_giou",
-    "loss_word_union", "loss_word_subset",
-    "loss_grounding_l1", "loss_grounding_giou",
+    "loss_align_word",
+    "loss_align_sentence",
+    "loss_align_paragraph",
+    "loss_paragraph_l1",
+    "loss_paragraph_giou",
+    "loss_sentence_l1",
+    "loss_sentence_giou",
+    "loss_word_union",
+    "loss_word_subset",
+    "loss_grounding_l1",
+    "loss_grounding_giou",
 )
 
 

@@ -121,7 +121,9 @@ class HierarchicalDecoder(nn.Module):
         if "word" in self.cfg.decoders:
             context = g_sp_real[:, None].expand(-1, g_w.shape[1], -1)
             words = self.word_lstm(torch.cat([g_w, context], dim=-1), word_mask.sum(1))  # g~^WS (K, M, D), eq. (8)
-            out["word_spans"] = scatter_rows(spans_from_logits(self.word_head(words)) * word_mask[..., None], sentence_mask)
+            out["word_spans"] = scatter_rows(
+                spans_from_logits(self.word_head(words)) * word_mask[..., None], sentence_mask
+            )
             out["word_span_mask"] = scatter_rows(word_mask, sentence_mask)
         else:
             words = self.word_projection(g_w)  # (K, M, D)

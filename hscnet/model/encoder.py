@@ -113,8 +113,14 @@ class HierarchicalEncoder(nn.Module):
             self.paragraph_layers = multimodal_stack(cfg.paragraph_layers)
 
     @staticmethod
-    def _run(layers: nn.ModuleList, video: Tensor, video_mask: Tensor, clip_positions: Tensor, text: Tensor,
-             text_mask: Tensor) -> tuple[Tensor, Tensor]:
+    def _run(
+        layers: nn.ModuleList,
+        video: Tensor,
+        video_mask: Tensor,
+        clip_positions: Tensor,
+        text: Tensor,
+        text_mask: Tensor,
+    ) -> tuple[Tensor, Tensor]:
         for layer in layers:
             video, text = layer(video + clip_positions, video_mask, text, text_mask)
         return video, text

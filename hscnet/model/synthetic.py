@@ -33,7 +33,9 @@ def synthetic_paragraph(
     """
     num_sentences = len(sentence_lengths)
     if num_clips + 1 < 2 * num_sentences or min(sentence_lengths, default=0) < 1:
-        raise ValueError(f"cannot plant {num_sentences} disjoint spans in {num_clips} clips, or a sentence has no words")
+        raise ValueError(
+            f"cannot plant {num_sentences} disjoint spans in {num_clips} clips, or a sentence has no words"
+        )
     # Distinct sorted cut points on the clip grid, paired up into ordered disjoint segments.
     cuts = torch.randperm(num_clips + 1, generator=generator)[: 2 * num_sentences].sort().values.view(-1, 2)
     spans = cuts.float() / num_clips  # (N_S, 2)

@@ -85,7 +85,7 @@ def embed_paragraph(paragraph: TokenizedParagraph, vectors: WordVectors, oov: st
         [word for sentence in paragraph.cased for word in sentence] if paragraph.cased else [None] * len(words)
     )
     rows = np.full(len(words), -1, dtype=np.int64)  # -1 = OOV
-    for position, (word, cased) in enumerate(zip(words, cased_words)):
+    for position, (word, cased) in enumerate(zip(words, cased_words, strict=True)):
         for form in lookup_forms(word, cased):
             if form in key_to_index:
                 rows[position] = key_to_index[form]
@@ -94,7 +94,7 @@ def embed_paragraph(paragraph: TokenizedParagraph, vectors: WordVectors, oov: st
     embedded = np.empty((len(words), vectors.dim), dtype=np.float32)  # (N_W, D)
     embedded[known] = vectors.keyed.vectors[rows[known]]
     embedded[~known] = 0.0 if oov == "zero" else vectors.unk
-    oov_words = [word for word, hit in zip(words, known) if not hit]
+    oov_words = [word for word, hit in zip(words, known, strict=True) if not hit]
     return EmbeddedParagraph(embedded, word_sentence_index(paragraph.tokens), oov_words)
 
 
@@ -152,7 +152,12 @@ def embed_tokens_file(
     num_oov = sum(oov_counts.values())
     log.info(
         "%d paragraphs, %d words, %d OOV (%.2f%%, %d distinct, policy %s); most frequent OOV: %s",
-        len(paragraphs), num_words, num_oov, 100.0 * num_oov / max(num_words, 1), len(oov_counts), oov,
+        len(paragraphs),
+        num_words,
+        num_oov,
+        100.0 * num_oov / max(num_words, 1),
+        len(oov_counts),
+        oov,
         ", ".join(f"{word} ({count})" for word, count in oov_counts.most_common(10)) or "none",
     )
     return {"paragraphs": len(paragraphs), "words": num_words, "oov": num_oov, "oov_distinct": len(oov_counts)}

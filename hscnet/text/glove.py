@@ -26,7 +26,8 @@ Line policy: a line with fewer than D + 1 fields, or a non-numeric / non-finite 
 error naming the file and line. A line with more fields is a multi-word word only when its extra
 leading fields are not numbers (840B's ``". . ."``); otherwise it is an error (a longer vector), as
 is a tab in the word (a tab-separated file would otherwise read as D-1 numbers). A GloVe file
-whose first line is ``count dim`` is a word2vec text file: an error that says so. Blank lines are skipped. A repeated word keeps its first vector
+whose first line is ``count dim`` is a word2vec text file: an error that says so. Blank lines are skipped.
+A repeated word keeps its first vector
 (as gensim does). A word that is not valid UTF-8 or is empty is skipped: no tokeniser output can
 ever equal it. Each skip is counted in the log; the numbers of a skipped line are not parsed.
 
@@ -106,9 +107,7 @@ def read_vectors(path: str | os.PathLike, fmt: str, dim: int | None = None) -> K
     return keyed
 
 
-def convert_vectors(
-    input_path: str | os.PathLike, fmt: str, output: str | os.PathLike, dim: int | None = None
-) -> Path:
+def convert_vectors(input_path: str | os.PathLike, fmt: str, output: str | os.PathLike, dim: int | None = None) -> Path:
     """Convert a vectors file into the memory-mappable directory layout described above; returns it."""
     input_path = Path(input_path)
     keyed = read_vectors(input_path, fmt, dim)
@@ -172,9 +171,10 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
         batch_tails.clear()
         batch_line_numbers.clear()
 
-    with open(path, "rb") as fh, progress(
-        total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", leave=False
-    ) as bar:
+    with (
+        open(path, "rb") as fh,
+        progress(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", leave=False) as bar,
+    ):
         line_number = 0
         if has_header:
             fh.readline()
@@ -313,7 +313,7 @@ def _parse_batch(tails: list[bytes], line_numbers: list[int], dim: int, path: Pa
     if values is not None and values.shape == (len(tails), dim) and np.isfinite(values).all():
         return values
     # Slow path, only on bad input: find and name the offending line.
-    for tail, line_number in zip(tails, line_numbers):
+    for tail, line_number in zip(tails, line_numbers, strict=True):
         try:
             row = np.array([float(field) for field in tail.split()], dtype=np.float32)
         except ValueError as err:

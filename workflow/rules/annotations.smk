@@ -4,21 +4,21 @@ rule prepare_annotations:
         raw_annotation,
     output:
         "results/{dataset}/annotations/{split}.json",
-    params:
-        fmt=lambda w: ds(w)["annotation_format"],
-        max_sentences=lambda w: ds(w)["max_sentences"],
-    wildcard_constraints:
-        split="train|val|test",
     log:
         "logs/{dataset}/prepare_annotations_{split}.log",
     benchmark:
         "benchmarks/{dataset}/prepare_annotations_{split}.tsv"
+    wildcard_constraints:
+        split="train|val|test",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        CONDA_ENV
+    params:
+        fmt=lambda w: ds(w)["annotation_format"],
+        max_sentences=lambda w: ds(w)["max_sentences"],
     shell:
         "python -m hscnet prepare-annotations --format {params.fmt} --input {input} --split {wildcards.split}"
         " --max-sentences {params.max_sentences} --output {output} 2> {log}"

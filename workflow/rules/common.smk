@@ -13,7 +13,6 @@ from hscnet.ablations import ablation_rows
 from hscnet.data.prvg import read_prvg_npy
 from hscnet.io import read_json
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 DATASETS = config["datasets"]
@@ -28,6 +27,7 @@ wildcard_constraints:
     run=r"[A-Za-z0-9+\-]+",
     seed=rf"(?!{config['seed']}(?!\d))\d+",  # the config's own seed has the plain paths (run_dir)
     name=r"[A-Za-z0-9._]+",
+
 
 # Rules run this checkout's `python -m hscnet` (also under --use-conda, where it is not installed).
 # (braces doubled twice: once for this f-string, once for Snakemake's shell formatting)
@@ -112,9 +112,7 @@ def converted_vectors(wildcards):
 # Runs: "full" is the complete model; "table<N>-<row>" a row of the paper's ablation Tables 2-4.
 FULL_ROWS = {(2, "SL+PL+WL"), (3, "W+S+P"), (4, "SD+PD+WD")}  # these rows are the full model
 ABLATION_RUNS = {
-    f"table{table}-{row}": f"table{table}:{row}"
-    for table, row in ablation_rows()
-    if (table, row) not in FULL_ROWS
+    f"table{table}-{row}": f"table{table}:{row}" for table, row in ablation_rows() if (table, row) not in FULL_ROWS
 }
 
 

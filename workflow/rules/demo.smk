@@ -5,20 +5,20 @@ checkpoint demo_data:
         val="data/{dataset}/annotations/val.json",
         test="data/{dataset}/annotations/test.json",
         glove="data/{dataset}/glove.txt",
-    params:
-        size=lambda w: DATASETS[w.dataset]["generate"],
-        seed=config["seed"],
-    wildcard_constraints:
-        dataset=datasets_where(lambda d: d["generate"]),
     log:
         "logs/{dataset}/demo_data.log",
     benchmark:
         "benchmarks/{dataset}/demo_data.tsv"
+    wildcard_constraints:
+        dataset=datasets_where(lambda d: d["generate"]),
+    conda:
+        CONDA_ENV
     threads: 2
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        CONDA_ENV
+    params:
+        size=lambda w: DATASETS[w.dataset]["generate"],
+        seed=config["seed"],
     shell:
         "python -m hscnet demo-data --size {params.size} --seed {params.seed} --out data/{wildcards.dataset} --workers {threads} 2> {log}"

@@ -8,23 +8,23 @@ rule evaluate:
     output:
         predictions="results/{dataset}/runs/{run}/predictions.json",
         metrics="results/{dataset}/runs/{run}/metrics.json",
-    params:
-        iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
-        device=config["train"]["device"],
-        precision=config["train"]["precision"],
-    wildcard_constraints:
-        run="|".join(map(re.escape, ABLATION_RUNS)),  # the full run's metrics are results/{dataset}/metrics.json
     log:
         "logs/{dataset}/evaluate_{run}.log",
     benchmark:
         "benchmarks/{dataset}/evaluate_{run}.tsv"
+    wildcard_constraints:
+        run="|".join(map(re.escape, ABLATION_RUNS)),  # the full run's metrics are results/{dataset}/metrics.json
+    conda:
+        CONDA_ENV
     threads: config["train"]["threads"]
     resources:
         mem_mb=8000,
         runtime=120,
         gpu=gpus(config["train"]["device"]),
-    conda:
-        CONDA_ENV
+    params:
+        iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
+        device=config["train"]["device"],
+        precision=config["train"]["precision"],
     shell:
         "python -m hscnet evaluate --checkpoint {input.checkpoint} --features {input.features} --text {input.text}"
         " --annotations {input.annotations} --iou {params.iou} --device {params.device} --precision {params.precision}"
@@ -55,12 +55,12 @@ use rule evaluate as evaluate_seed with:
     output:
         predictions="results/{dataset}/seeds/{seed}/runs/{run}/predictions.json",
         metrics="results/{dataset}/seeds/{seed}/runs/{run}/metrics.json",
-    wildcard_constraints:
-        run="|".join(["full", *map(re.escape, ABLATION_RUNS)]),
     log:
         "logs/{dataset}/seeds/{seed}/evaluate_{run}.log",
     benchmark:
         "benchmarks/{dataset}/seeds/{seed}/evaluate_{run}.tsv"
+    wildcard_constraints:
+        run="|".join(["full", *map(re.escape, ABLATION_RUNS)]),
 
 
 rule baseline:
@@ -70,20 +70,20 @@ rule baseline:
     output:
         predictions="results/{dataset}/baselines/{kind}/predictions.json",
         metrics="results/{dataset}/baselines/{kind}/metrics.json",
-    params:
-        iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
-    wildcard_constraints:
-        kind="uniform|whole",
     log:
         "logs/{dataset}/baseline_{kind}.log",
     benchmark:
         "benchmarks/{dataset}/baseline_{kind}.tsv"
+    wildcard_constraints:
+        kind="uniform|whole",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        CONDA_ENV
+    params:
+        iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
     shell:
         "python -m hscnet baseline --kind {wildcards.kind} --annotations {input} --iou {params.iou}"
         " --predictions {output.predictions} --metrics {output.metrics} 2> {log}"

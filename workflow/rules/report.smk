@@ -13,19 +13,19 @@ rule paper_tables:
         curves="results/{dataset}/report/curves.png",
         qualitative="results/{dataset}/report/figure3.png",
         figure4="results/{dataset}/report/figure4.png",
-    params:
-        video_dir=lambda w: ds(w)["video_dir"],  # thumbnails only; figure 4 is drawn without them when absent
-        video_extensions=lambda w: " ".join(map(shlex.quote, ds(w)["video_extensions"])),
     log:
         "logs/{dataset}/paper_tables.log",
     benchmark:
         "benchmarks/{dataset}/paper_tables.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        CONDA_ENV
+    params:
+        video_dir=lambda w: ds(w)["video_dir"],  # thumbnails only; figure 4 is drawn without them when absent
+        video_extensions=lambda w: " ".join(map(shlex.quote, ds(w)["video_extensions"])),
     shell:
         "python -m hscnet report --dataset {wildcards.dataset} --metrics {input.metrics} --out {output.tables}"
         " --csv {output.csv} --html {output.html} --history {input.history} --curves {output.curves}"

@@ -8,12 +8,12 @@ rule tokenize:
         "logs/{dataset}/tokenize.log",
     benchmark:
         "benchmarks/{dataset}/tokenize.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        CONDA_ENV
     shell:
         "python -m hscnet tokenize --annotations {input} --output {output} 2> {log}"
 
@@ -24,18 +24,18 @@ rule convert_vectors:
         lambda w: vectors_source(w)["glove"],
     output:
         directory("results/vectors/{name}"),
-    params:
-        fmt=lambda w: vectors_source(w)["glove_format"],
     log:
         "logs/vectors/convert_{name}.log",
     benchmark:
         "benchmarks/vectors/convert_{name}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=16000,
         runtime=60,
-    conda:
-        CONDA_ENV
+    params:
+        fmt=lambda w: vectors_source(w)["glove_format"],
     shell:
         "python -m hscnet glove-convert --input {input} --format {params.fmt} --output {output} 2> {log}"
 
@@ -47,18 +47,18 @@ rule embed_words:
         vectors=converted_vectors,
     output:
         "results/{dataset}/text/glove.h5",
-    params:
-        oov=config["text"]["oov"],
     log:
         "logs/{dataset}/embed_words.log",
     benchmark:
         "benchmarks/{dataset}/embed_words.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        CONDA_ENV
+    params:
+        oov=config["text"]["oov"],
     shell:
         "python -m hscnet embed-words --tokens {input.tokens} --vectors {input.vectors} --oov {params.oov}"
         " --output {output} 2> {log}"

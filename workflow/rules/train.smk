@@ -12,6 +12,19 @@ rule train:
         last="results/{dataset}/runs/{run}/last.pt",
         history="results/{dataset}/runs/{run}/history.csv",
         config="results/{dataset}/runs/{run}/config.json",
+    log:
+        "logs/{dataset}/train_{run}.log",
+    benchmark:
+        "benchmarks/{dataset}/train_{run}.tsv"
+    wildcard_constraints:
+        run="|".join(["full", *map(re.escape, ABLATION_RUNS)]),
+    conda:
+        CONDA_ENV
+    threads: max(config["train"]["threads"], config["train"]["gpus_per_run"])
+    resources:
+        mem_mb=8000 * config["train"]["gpus_per_run"],
+        runtime=1440,
+        gpu=gpus(config["train"]["device"]) * config["train"]["gpus_per_run"],
     params:
         preset=lambda w: ds(w)["model_preset"],
         ablation=lambda w: f"--ablation {shlex.quote(ABLATION_RUNS[w.run])}" if w.run != "full" else "",
@@ -31,19 +44,6 @@ rule train:
             if config["train"]["gpus_per_run"] > 1
             else "python"
         ),
-    wildcard_constraints:
-        run="|".join(["full", *map(re.escape, ABLATION_RUNS)]),
-    log:
-        "logs/{dataset}/train_{run}.log",
-    benchmark:
-        "benchmarks/{dataset}/train_{run}.tsv"
-    threads: max(config["train"]["threads"], config["train"]["gpus_per_run"])
-    resources:
-        mem_mb=8000 * config["train"]["gpus_per_run"],
-        runtime=1440,
-        gpu=gpus(config["train"]["device"]) * config["train"]["gpus_per_run"],
-    conda:
-        CONDA_ENV
     shell:
         # --resume: a killed job continues from its in_progress.pt (refused, naming what differs, if the
         # model config, seed, training options or data files changed since)
@@ -59,9 +59,9 @@ use rule train as train_seed with:
         last="results/{dataset}/seeds/{seed}/runs/{run}/last.pt",
         history="results/{dataset}/seeds/{seed}/runs/{run}/history.csv",
         config="results/{dataset}/seeds/{seed}/runs/{run}/config.json",
-    params:
-        seed=lambda w: w.seed,
     log:
         "logs/{dataset}/seeds/{seed}/train_{run}.log",
     benchmark:
         "benchmarks/{dataset}/seeds/{seed}/train_{run}.tsv"
+    params:
+        seed=lambda w: w.seed,
