@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from hscnet.data import dataset as dataset_module  # noqa: E402
 from hscnet.data.annotations import load_normalised  # noqa: E402
 from hscnet.data.dataset import FeatureStats, ParagraphDataset  # noqa: E402
-from hscnet.inference import make_loader  # noqa: E402
+from hscnet.data.loader import make_loader  # noqa: E402
 from hscnet.model import ModelConfig, total_loss  # noqa: E402
 from hscnet.train import build_training  # noqa: E402
 

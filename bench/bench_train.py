@@ -33,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, 
 
 from hscnet.data.annotations import load_normalised
 from hscnet.data.dataset import ParagraphDataset
+from hscnet.data.loader import make_loader
 from hscnet.device import PRECISIONS, autocast, resolve_device, resolve_precision
-from hscnet.inference import make_loader, predict
+from hscnet.inference import predict
 from hscnet.metrics import parse_predictions, score
 from hscnet.model import ModelConfig
 from hscnet.train import build_training, seed_everything, train_one_epoch

@@ -31,8 +31,8 @@ STAGE_COMMANDS = {
     "train": "hscnet.train",
     "evaluate": "hscnet.evaluate",
     "baseline": "hscnet.evaluate",
-    "report": "hscnet.report",
-    "ground": "hscnet.ground",
+    "report": "hscnet.report.command",
+    "ground": "hscnet.ground.command",
 }
 
 

@@ -36,9 +36,10 @@ from hscnet.baselines import BASELINES, baseline_predictions
 from hscnet.checkpoint import load_trained_model
 from hscnet.data.annotations import FORMATS, load_normalised, load_paragraphs
 from hscnet.data.dataset import ParagraphDataset
+from hscnet.data.loader import make_loader
 from hscnet.device import PRECISIONS, autocast, resolve_device, resolve_precision
 from hscnet.errors import InputError
-from hscnet.inference import make_loader, predict
+from hscnet.inference import predict
 from hscnet.io import write_json
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, read_predictions, score
 

@@ -51,11 +51,12 @@ from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
+from hscnet.data.loader import make_loader
 from hscnet.device import PRECISIONS, autocast, grad_scaler, resolve_precision
 from hscnet.distributed import ONE_PROCESS, World, all_sum, check_shares, cpu_threads, global_mean_weights, join, leave
 from hscnet.errors import InputError
 from hscnet.fingerprint import fingerprint, refresh, same_content
-from hscnet.inference import make_loader, predict
+from hscnet.inference import predict
 from hscnet.io import atomic_path, write_json
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, score
 from hscnet.model import ModelConfig, ablation_config, build_criterion, build_model, total_loss

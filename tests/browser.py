@@ -1,7 +1,7 @@
 """Load a report page from disk in headless Chromium (Debian's ``chromium``) and check it.
 
 The page's own inline script marks ``<html>`` with ``data-images`` (loaded/total) and ``data-errors``
-(see ``hscnet.report_page``); ``--dump-dom`` returns the DOM after the load event, and
+(see ``hscnet.report.page``); ``--dump-dom`` returns the DOM after the load event, and
 ``--enable-logging=stderr`` prints every console message as an ``INFO:CONSOLE`` line.
 Without chromium the check skips, except in CI (``CI=true``), where it fails.
 """

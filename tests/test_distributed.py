@@ -20,8 +20,8 @@ from hscnet.checkpoint import read_checkpoint
 from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import collate_samples
 from hscnet.data.dataset import ParagraphDataset
+from hscnet.data.loader import make_loader
 from hscnet.distributed import World, check_shares, global_mean_weights
-from hscnet.inference import make_loader
 from hscnet.model import ModelConfig, ablation_config, build_criterion, build_model, total_loss
 from hscnet.train import TrainSettings, train
 

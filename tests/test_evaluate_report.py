@@ -13,9 +13,9 @@ from browser import check_page_in_browser
 from hscnet.cli import main
 from hscnet.data.annotations import load_normalised
 from hscnet.model import ModelConfig, ablation_config
-from hscnet.report_figures import plot_hierarchy
-from hscnet.report_page import render_page
-from hscnet.tables import build, runs_by_row, to_csv, to_markdown
+from hscnet.report.figures import plot_hierarchy
+from hscnet.report.page import render_page
+from hscnet.report.tables import build, runs_by_row, to_csv, to_markdown
 from hscnet.text.embed import read_tokens
 
 

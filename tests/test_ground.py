@@ -16,7 +16,7 @@ from extractors.precomputed import LAYOUTS, import_precomputed
 from extractors.synthetic import write_video
 from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.cli import main
-from hscnet.ground import FeatureSource, annotation_video_id, feature_source, ground
+from hscnet.ground.command import FeatureSource, annotation_video_id, feature_source, ground
 from hscnet.text.glove import convert_vectors
 from hscnet.text.tokenize import split_paragraph
 from hscnet.train import TrainSettings, train
@@ -237,7 +237,9 @@ def test_ground_with_a_checkpoint_trained_on_a_release(layout, setup, tmp_path, 
     if layout == "activitynet":
         # Without the PCA file: refused before any C3D is built or any frame decoded.
         with monkeypatch.context() as patched:
-            patched.setattr("hscnet.ground.C3DExtractor", lambda *a, **k: pytest.fail("C3D built before the check"))
+            patched.setattr(
+                "hscnet.ground.command.C3DExtractor", lambda *a, **k: pytest.fail("C3D built before the check")
+            )
             assert main(argv) == 1
         assert "grounding needs that projection: pass PCA_activitynet_v1-3.hdf5" in caplog.text
         argv += ["--pca", str(write_pca(tmp_path / "pca.h5", num_axes=512))]

@@ -9,7 +9,7 @@ import sys
 from conftest import REPO_ROOT
 
 PACKAGES = ("hscnet", "extractors")
-STAGE_ENTRY_POINTS = ("hscnet.train", "hscnet.evaluate", "hscnet.ground", "hscnet.report")
+STAGE_ENTRY_POINTS = ("hscnet.train", "hscnet.evaluate", "hscnet.ground.command", "hscnet.report.command")
 
 
 def module_name(path) -> str:
@@ -80,6 +80,14 @@ def test_stage_entry_points_are_imported_by_nobody():
         assert not imports & set(STAGE_ENTRY_POINTS), (
             f"{module} imports stage entry point(s) {imports & set(STAGE_ENTRY_POINTS)}"
         )
+
+
+def test_report_does_not_import_grounding():
+    """Both draw with ``hscnet.plotting``; the report reaches no grounding code."""
+    graph = import_graph()
+    for module, imports in graph.items():
+        if module.startswith("hscnet.report"):
+            assert not any(m.startswith("hscnet.ground") for m in imports), f"{module} imports grounding code"
 
 
 def test_real_data_readers_do_not_depend_on_the_demo():

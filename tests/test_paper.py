@@ -1,4 +1,4 @@
-"""hscnet.paper: every transcribed number equals the one in the paper's text (../shared/paper)."""
+"""hscnet.report.paper: every transcribed number equals the one in the paper's text (../shared/paper)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 import pytest
 from conftest import REPO_ROOT
 
-from hscnet import paper
 from hscnet.ablations import ABLATION_TABLES
+from hscnet.report import paper
 
 PAPER_TEXT = REPO_ROOT.parent / "shared" / "paper" / "hscnet-cvpr2023.txt"
 

@@ -6,7 +6,7 @@ model fills the last row of all three. Several runs of one row (seeds) are repor
 standard deviation. Baseline metrics (``hscnet baseline``) go into Table 1 beside the paper's methods.
 
 Every row of every table is shown, each with three lines: here (the runs measured here, or why there
-are none), paper (its reported numbers, from ``hscnet.paper``, labelled with the dataset they were
+are none), paper (its reported numbers, from ``hscnet.report.paper``, labelled with the dataset they were
 measured on: Table 1 the same dataset when the paper reports it, else TACoS; Tables 2-4 always TACoS)
 and difference (here - paper, where both exist). The CSV has the same numbers, one metric per line.
 """
@@ -20,11 +20,11 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hscnet import paper
 from hscnet.ablations import ABLATION_TABLES
 from hscnet.errors import InputError
 from hscnet.io import read_json
 from hscnet.model import ModelConfig, ablation_config
+from hscnet.report import paper
 
 SWITCHES = ("levels", "align_losses", "decoders")
 

@@ -11,39 +11,17 @@ from __future__ import annotations
 import os
 import textwrap
 
-import numpy as np
-
-from extractors.decode import open_frames
-from extractors.probe import probe_video
-from hscnet.figures import pyplot, save_figure
+from hscnet.plotting import pyplot, save_figure, thumbnails
 
 WIDTH_IN = 10.0
 LEFT_IN, RIGHT_IN = 0.8, 0.3  # margins: the bars' labels on the left
 THUMB_HEIGHT_IN = 1.2
 ROW_IN = 0.36  # per bar
 TEXT_LINE_IN = 0.2
-THUMB_PIXELS = 180  # decoded thumbnail height
-
-
-def thumbnails(video: str | os.PathLike, count_for_aspect) -> np.ndarray:
-    """RGB frames (n, H, W, 3) at the centres of n equal stretches of the video.
-
-    ``count_for_aspect(width / height)`` chooses n from the frames' aspect ratio.
-    """
-    info = probe_video(video)
-    count = int(count_for_aspect(info.width / info.height))
-    times = (np.arange(count) + 0.5) * info.duration / count
-    wanted = np.clip(np.round(times * info.fps).astype(np.int64), 0, info.num_frames - 1)
-    indices, inverse = np.unique(wanted, return_inverse=True)  # readers take sorted, unique indices
-    reader = open_frames(info, (THUMB_PIXELS, max(1, round(THUMB_PIXELS * info.width / info.height))))
-    try:
-        return reader.read(indices)[inverse]
-    finally:
-        reader.close()
 
 
 def plot_grounding(result, out: str | os.PathLike) -> None:
-    """Draw a ``hscnet.ground.Grounding`` to ``out`` (PNG)."""
+    """Draw a ``hscnet.ground.command.Grounding`` to ``out`` (PNG)."""
     plt = pyplot()
     axis_width = WIDTH_IN - LEFT_IN - RIGHT_IN
     frames = thumbnails(result.video, lambda aspect: min(10, max(3, round(axis_width / (THUMB_HEIGHT_IN * aspect)))))

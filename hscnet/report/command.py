@@ -1,9 +1,9 @@
 """``hscnet report``: the paper's Tables 1-4 with the paper's numbers beside ours, figures and one page.
 
-Tables (``hscnet.tables``): markdown (``--out``) and ``--csv``; every row of Tables 1-4 with our runs
-(mean ± sd over seeds), the paper's numbers and the difference. Figures (``hscnet.report_figures``):
+Tables (``hscnet.report.tables``): markdown (``--out``) and ``--csv``; every row of Tables 1-4 with our runs
+(mean ± sd over seeds), the paper's numbers and the difference. Figures (``hscnet.report.figures``):
 ``--curves`` training curves, ``--qualitative`` the paper's Fig. 3, ``--figure4`` the paper's Fig. 4.
-``--html`` writes one self-contained page (``hscnet.report_page``) with the tables and every figure
+``--html`` writes one self-contained page (``hscnet.report.page``) with the tables and every figure
 written by the same command.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from hscnet.data.annotations import load_normalised
 from hscnet.errors import InputError
 from hscnet.io import atomic_path
-from hscnet.tables import build, to_csv, to_markdown
+from hscnet.report.tables import build, to_csv, to_markdown
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from hscnet import report_figures
+    from hscnet.report import figures as report_figures
 
     if args.curves and not args.history:
         raise InputError("--curves needs --history files")
@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.csv:
         _write_text(args.csv, to_csv(tables))
     if args.html:
-        from hscnet.report_page import render_page
+        from hscnet.report.page import render_page
 
         _write_text(args.html, render_page(tables, written))
     _write_text(args.out, markdown)

@@ -25,7 +25,7 @@ take minutes).
 
 ``--output`` writes a predictions file that ``hscnet evaluate`` scores, matched by ``video``: the
 video's name as the annotation formats spell it (``annotation_video_id``), or ``--video-id``.
-``--plot`` draws the timeline (``hscnet.ground_plot``).
+``--plot`` draws the timeline (``hscnet.ground.plot``).
 """
 
 from __future__ import annotations
@@ -305,7 +305,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.output:
         write_json(args.output, [result.predictions_entry(args.video_id or annotation_video_id(args.video))])
     if args.plot:
-        from hscnet.ground_plot import plot_grounding
+        from hscnet.ground.plot import plot_grounding
 
         plot_grounding(result, args.plot)
     return 0

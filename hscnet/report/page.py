@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from hscnet.tables import TABLE_TITLES, Tables, paper_note, row_lines, source_lines
+from hscnet.report.tables import TABLE_TITLES, Tables, paper_note, row_lines, source_lines
 
 STYLE = """
 body { font-family: sans-serif; margin: 1.5em auto; max-width: 72em; color: #222; }

@@ -1,4 +1,4 @@
-"""The report's figures (PNG, through ``hscnet.figures``).
+"""The report's figures (PNG, through ``hscnet.plotting``).
 
 - ``plot_curves``: training loss and validation mIoU per epoch, one line per history.csv;
 - ``plot_qualitative`` (the paper's Fig. 3): for a few paragraphs, ground truth vs the sentence-level
@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from hscnet.errors import InputError, MissingInputError
-from hscnet.figures import pyplot, save_figure
-from hscnet.ground_plot import thumbnails
 from hscnet.io import read_json
+from hscnet.plotting import pyplot, save_figure, thumbnails
 
 log = logging.getLogger(__name__)
 
