@@ -27,6 +27,7 @@ from hscnet.data.dataset import FeatureStats, ParagraphDataset  # noqa: E402
 from hscnet.data.loader import make_loader  # noqa: E402
 from hscnet.model import ModelConfig, total_loss  # noqa: E402
 from hscnet.train import build_training  # noqa: E402
+from hscnet.training_config import TrainConfig  # noqa: E402
 
 
 def training_set(data: Path, cache_bytes: int) -> ParagraphDataset:
@@ -54,8 +55,9 @@ def epoch_phases(data: Path, preset: str) -> dict[str, float]:
     dataset = training_set(data, dataset_module.MEMORY_CACHE_BYTES)
     cfg = ModelConfig.preset(preset, video_dim=dataset.video_dim, word_dim=dataset.word_dim)
     torch.manual_seed(0)
-    model, criterion, optimizer = build_training(cfg, torch.device("cpu"))
-    batches = list(make_loader(dataset, cfg.batch_size, True, torch.Generator().manual_seed(0), 0))
+    train_cfg = TrainConfig.preset(preset)
+    model, criterion, optimizer = build_training(cfg, train_cfg.lr, torch.device("cpu"))
+    batches = list(make_loader(dataset, train_cfg.batch_size, True, torch.Generator().manual_seed(0), 0))
     totals = dict.fromkeys(("forward", "losses", "backward", "adam"), 0.0)
     for counted in (False, True):  # warm-up pass, then the measured one
         for batch in batches:
@@ -83,7 +85,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3, help="loader passes per variant")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    passes = loader_passes(args.data, ModelConfig.preset(args.preset).batch_size, args.epochs)
+    passes = loader_passes(args.data, TrainConfig.preset(args.preset).batch_size, args.epochs)
     print("| training loader pass | " + " | ".join(f"epoch {i + 1}" for i in range(args.epochs)) + " |")
     print("|---" * (args.epochs + 1) + "|")
     for name, seconds in passes.items():

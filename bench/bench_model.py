@@ -39,22 +39,25 @@ def run_one(preset: str, steps: int, warmup: int, threads: int, seed: int) -> di
     import torch
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from presets import num_clips
+
     from hscnet.model import ModelConfig, build_criterion, build_model, collate_paragraphs, total_loss
     from hscnet.model.synthetic import synthetic_paragraph
+    from hscnet.training_config import TrainConfig
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    cfg = ModelConfig.preset(preset)
+    cfg, train_cfg = ModelConfig.preset(preset), TrainConfig.preset(preset)
     max_sentences, (lo, hi) = SHAPES[preset]
     g = torch.Generator().manual_seed(seed)
     samples = []
-    for _ in range(cfg.batch_size):
+    for _ in range(train_cfg.batch_size):
         n_s = int(torch.randint(1, max_sentences + 1, (1,), generator=g))
         lengths = torch.randint(lo, hi + 1, (n_s,), generator=g).tolist()
-        samples.append(synthetic_paragraph(g, cfg.num_clips, lengths, cfg.video_dim, cfg.word_dim))
+        samples.append(synthetic_paragraph(g, num_clips(preset), lengths, cfg.video_dim, cfg.word_dim))
     batch = collate_paragraphs(samples)
     model, criterion = build_model(cfg), build_criterion(cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
     rss_before = current_rss_mib()
 
     times = []
@@ -71,7 +74,7 @@ def run_one(preset: str, steps: int, warmup: int, threads: int, seed: int) -> di
     return {
         "preset": preset,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "batch_size": cfg.batch_size,
+        "batch_size": train_cfg.batch_size,
         "batch_shape": {k: list(v.shape) for k, v in batch.items() if k in ("video", "words", "spans")},
         "fwd_bwd_s_median": times[len(times) // 2],
         "fwd_bwd_s_min": times[0],

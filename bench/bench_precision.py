@@ -24,13 +24,13 @@ import warnings
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+from presets import num_clips  # also puts the checkout on sys.path
 
 from extractors.c3d import load_c3d  # noqa: E402
 from hscnet.device import PRECISIONS, autocast, resolve_device  # noqa: E402
 from hscnet.model import ModelConfig, build_criterion, build_model, collate_paragraphs, total_loss  # noqa: E402
 from hscnet.model.synthetic import synthetic_paragraph  # noqa: E402
+from hscnet.training_config import TrainConfig  # noqa: E402
 
 C3D_VARIANTS = {
     "fp32": (False, False),
@@ -82,25 +82,25 @@ def timed_rounds(device: torch.device, variants, run, rounds: int) -> dict[str, 
 
 
 def bench_train(device: torch.device, precision: str, preset: str, steps: int, rounds: int) -> dict:
-    cfg = ModelConfig.preset(preset)
+    cfg, train_cfg, clips = ModelConfig.preset(preset), TrainConfig.preset(preset), num_clips(preset)
     g = torch.Generator().manual_seed(0)
-    max_sentences = min(9, (cfg.num_clips + 1) // 2)  # disjoint spans: the tiny preset's 8 clips hold 4
+    max_sentences = min(9, (clips + 1) // 2)  # disjoint spans: the tiny preset's 8 clips hold 4
     samples = [
         synthetic_paragraph(
             g,
-            cfg.num_clips,
+            clips,
             [9] * int(torch.randint(1, max_sentences + 1, (1,), generator=g)),
             cfg.video_dim,
             cfg.word_dim,
         )
-        for _ in range(cfg.batch_size)
+        for _ in range(train_cfg.batch_size)
     ]
     batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in collate_paragraphs(samples).items()}
     models = {}
     for variant in ("fp32", "autocast"):
         torch.manual_seed(0)
         model, criterion = build_model(cfg).to(device), build_criterion(cfg).to(device)
-        models[variant] = (model, criterion, torch.optim.Adam(model.parameters(), lr=cfg.lr))
+        models[variant] = (model, criterion, torch.optim.Adam(model.parameters(), lr=train_cfg.lr))
 
     def run(variant: str) -> float:
         model, criterion, optimizer = models[variant]
@@ -117,7 +117,7 @@ def bench_train(device: torch.device, precision: str, preset: str, steps: int, r
     times = {v: [t / steps for t in ts] for v, ts in timed_rounds(device, list(models), run, rounds).items()}
     return {
         "preset": preset,
-        "batch_size": cfg.batch_size,
+        "batch_size": train_cfg.batch_size,
         "precision": precision,
         "seconds_per_step": times,
         "loss_after_warmup": losses,

@@ -27,9 +27,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import presets  # also puts the checkout on sys.path
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, when not pip-installed
 
 from hscnet.data.annotations import load_normalised
 from hscnet.data.dataset import ParagraphDataset
@@ -38,7 +37,9 @@ from hscnet.device import PRECISIONS, autocast, resolve_device, resolve_precisio
 from hscnet.inference import predict
 from hscnet.metrics import parse_predictions, score
 from hscnet.model import ModelConfig
-from hscnet.train import build_training, seed_everything, train_one_epoch
+from hscnet.resume import seed_everything
+from hscnet.train import build_training, train_one_epoch
+from hscnet.training_config import TrainConfig
 
 TACOS = {"train": (1526, 75), "test": (673, 25)}  # split: (paragraphs, videos)
 
@@ -111,9 +112,9 @@ def main() -> None:
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    preset = ModelConfig.preset(args.preset)
+    preset, train_cfg = ModelConfig.preset(args.preset), TrainConfig.preset(args.preset)
     if args.generate_only:
-        generate(args.workdir, preset.num_clips, preset.video_dim, preset.word_dim, args.scale)
+        generate(args.workdir, presets.num_clips(args.preset), preset.video_dim, preset.word_dim, args.scale)
         return
     if not (args.workdir / "test.json").is_file():
         started = time.perf_counter()
@@ -141,8 +142,8 @@ def main() -> None:
     train_set = ParagraphDataset(train_paragraphs, args.workdir / "features.h5", args.workdir / "text.h5")
     test_set = ParagraphDataset(test_paragraphs, args.workdir / "features.h5", args.workdir / "text.h5")
     seed_everything(0)
-    model, criterion, optimizer = build_training(preset, device)
-    train_loader = make_loader(train_set, preset.batch_size, True, torch.Generator().manual_seed(0), 0)
+    model, criterion, optimizer = build_training(preset, train_cfg.lr, device)
+    train_loader = make_loader(train_set, train_cfg.batch_size, True, torch.Generator().manual_seed(0), 0)
     num_batches = len(train_loader) if args.max_batches is None else min(args.max_batches, len(train_loader))
     rss_before = peak_rss_mib()
 
@@ -156,7 +157,7 @@ def main() -> None:
     rss_train = peak_rss_mib()
 
     started = time.perf_counter()
-    test_loader = make_loader(test_set, preset.batch_size, False, None, 0)
+    test_loader = make_loader(test_set, train_cfg.batch_size, False, None, 0)
     with autocast(device, precision):
         predictions = predict(model, test_loader, test_paragraphs, device)
     metrics = score(parse_predictions(predictions, "bench"), test_paragraphs, [0.1, 0.3, 0.5])

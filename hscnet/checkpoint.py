@@ -55,6 +55,13 @@ class TrainedModel:
     feature_stats: FeatureStats | None
     checkpoint: dict[str, Any]
 
+    @property
+    def batch_size(self) -> int:
+        """The training batch size, which inference batches by too (earlier checkpoints kept it in the
+        model config)."""
+        recorded = self.checkpoint.get("train_config") or self.checkpoint["model_config"]
+        return int(recorded["batch_size"])
+
 
 def load_trained_model(path: str | os.PathLike, device: torch.device) -> TrainedModel:
     """The model of best.pt / last.pt on ``device``, with what is needed to feed it like in training."""

@@ -83,7 +83,7 @@ def evaluate_checkpoint(
     paragraphs = load_normalised(annotations)
     dataset = ParagraphDataset(paragraphs, features, text, trained.feature_stats)
     check_inputs_match_training(dataset, cfg, state.get("data", {}), checkpoint)
-    loader = make_loader(dataset, batch_size or cfg.batch_size, shuffle=False, generator=None, num_workers=0)
+    loader = make_loader(dataset, batch_size or trained.batch_size, shuffle=False, generator=None, num_workers=0)
     with autocast(torch_device, precision):
         predictions = predict(trained.model, loader, paragraphs, torch_device)
     metrics = score(parse_predictions(predictions, "model predictions"), paragraphs, thresholds, source=annotations)

@@ -14,12 +14,7 @@ updated atomically:
     OUT/last.pt          written when the run ends (in_progress.pt becomes last.pt): ``--resume`` with
                          more epochs continues a finished run
 
-Resuming: ``--resume`` continues from in_progress.pt (or a finished last.pt) only when the model
-config, seed, training options and the content of the feature, text and annotation files are those
-of the run that wrote it (only the number of epochs may grow); otherwise it refuses and says what
-differs. Resuming a finished run writes every output again. The workflow relies on the split: it
-declares last.pt an output but not in_progress.pt, so a rerun that Snakemake decides deletes the
-finished run and starts from scratch, while a killed job's in_progress.pt survives for the rerun.
+Resuming (``--resume``, ``hscnet.resume``) and what the workflow relies on: docs/reruns.md.
 
 Several processes: under ``torchrun --nproc-per-node N`` the run uses DistributedDataParallel with the
 same global batch (``hscnet.distributed``); rank 0 validates and writes every file.
@@ -37,17 +32,15 @@ import csv
 import dataclasses
 import logging
 import os
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from hscnet.checkpoint import read_checkpoint, save_checkpoint
+from hscnet.checkpoint import save_checkpoint
 from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
@@ -55,43 +48,24 @@ from hscnet.data.loader import make_loader
 from hscnet.device import PRECISIONS, autocast, grad_scaler, resolve_precision
 from hscnet.distributed import ONE_PROCESS, World, all_sum, check_shares, cpu_threads, global_mean_weights, join, leave
 from hscnet.errors import InputError
-from hscnet.fingerprint import fingerprint, refresh, same_content
 from hscnet.inference import predict
 from hscnet.io import atomic_path, write_json
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, score
 from hscnet.model import ModelConfig, ablation_config, build_criterion, build_model, total_loss
 from hscnet.progress import progress
+from hscnet.resume import (
+    BEST_NAME,
+    LAST_NAME,
+    PROGRESS_NAME,
+    gather_rng_states,
+    rank_rng_state,
+    resumable_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
+from hscnet.training_config import FEATURE_NORMS, TrainConfig, TrainSettings
 
 log = logging.getLogger(__name__)
-
-FEATURE_NORMS = ("standardize", "none")
-PROGRESS_NAME, LAST_NAME, BEST_NAME = "in_progress.pt", "last.pt", "best.pt"
-
-
-@dataclass
-class TrainSettings:
-    """Everything ``hscnet train`` takes; ``None`` means "the preset's value"."""
-
-    features: str
-    text: str
-    train: str
-    val: str
-    out: str
-    preset: str = "demo"
-    ablation: str | None = None  # "table<T>:<row>", e.g. "table2:SL"
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    dropout: float | None = None
-    seed: int = 0
-    device: str = "auto"
-    num_workers: int = 0
-    threads: int | None = None  # torch intra-op CPU threads (default: torch's choice, all cores)
-    precision: str = "fp32"  # autocast of forward and loss: fp32 (off), bf16, fp16 (loss scaling), auto (hscnet.device)
-    feature_norm: str = "standardize"  # or "none"; see hscnet.data.dataset
-    temporal_crop: bool = False  # random crops of the training videos around the paragraph
-    iou_thresholds: tuple[float, ...] = DEFAULT_IOU_THRESHOLDS
-    resume: bool = False
 
 
 def parse_ablation(spec: str) -> tuple[int, str]:
@@ -103,162 +77,11 @@ def parse_ablation(spec: str) -> tuple[int, str]:
 
 
 def model_config_for(settings: TrainSettings, video_dim: int, word_dim: int) -> ModelConfig:
-    """The preset, with the input dims of the data and the ablation row applied."""
+    """The preset, with the input dims of the data, the ablation row and the dropout override applied."""
     cfg = ModelConfig.preset(settings.preset, video_dim=video_dim, word_dim=word_dim)
     if settings.ablation:
         cfg = ablation_config(cfg, *parse_ablation(settings.ablation))
-    overrides = {
-        k: v
-        for k, v in (
-            ("batch_size", settings.batch_size),
-            ("epochs", settings.epochs),
-            ("lr", settings.lr),
-            ("dropout", settings.dropout),
-        )
-        if v is not None
-    }
-    return dataclasses.replace(cfg, **overrides)
-
-
-TRAINING_OPTIONS = (
-    "feature_norm",
-    "temporal_crop",
-    "num_workers",
-    "iou_thresholds",
-    "precision",
-)  # change the run's numbers
-DATA_FILES = ("features", "text", "train", "val")
-
-
-def run_identity(cfg: ModelConfig, settings: TrainSettings, data: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """What a resumed run must share with the run it continues (only the number of epochs may grow):
-    model config, seed, training options and ``data``, the fingerprints of the DATA_FILES."""
-    model_config = cfg.to_dict()
-    del model_config["epochs"]
-    training = {name: getattr(settings, name) for name in TRAINING_OPTIONS}
-    training["iou_thresholds"] = list(training["iou_thresholds"])
-    return {"model_config": model_config, "seed": settings.seed, "training": training, "data": data}
-
-
-def identity_differences(saved: dict[str, Any], now: dict[str, Any], paths: dict[str, str]) -> list[str]:
-    """What differs between the identity a checkpoint records and this run's, one phrase per item."""
-    differences = [] if saved.get("seed") == now["seed"] else [f"seed {saved.get('seed')} -> {now['seed']}"]
-    for part in ("model_config", "training"):
-        before, after = saved.get(part, {}), now[part]
-        differences += [
-            f"{part}.{key} {before.get(key)!r} -> {after.get(key)!r}"
-            for key in sorted(before.keys() | after.keys())
-            if before.get(key) != after.get(key)
-        ]
-    for name, after in now["data"].items():
-        before = saved.get("data", {}).get(name)
-        if before is None:
-            differences.append(f"{name} file {paths[name]}: not recorded by the checkpoint")
-        elif not same_content(before, after):
-            differences.append(
-                f"{name} file {paths[name]}: other content (size {before['size']} -> {after['size']} bytes"
-                f"{'' if before['size'] != after['size'] else ', sha256 differs'})"
-            )
-    return differences
-
-
-def resumable_checkpoint(
-    settings: TrainSettings, cfg: ModelConfig, device: torch.device, world: World
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """The checkpoint to continue from (None: start from scratch) and the identity this run records.
-
-    A run without ``--resume`` starts over: it removes a previous run's resumable checkpoints first, so
-    that a later ``--resume`` can never continue a run this one replaced.
-    """
-    out = Path(settings.out)
-    paths = {name: getattr(settings, name) for name in DATA_FILES}
-    candidates = [out / PROGRESS_NAME, out / LAST_NAME]
-    if not settings.resume and world.is_main:
-        for path in candidates:
-            path.unlink(missing_ok=True)
-    path = next((p for p in candidates if p.is_file()), None) if settings.resume else None
-    if path is None:
-        if settings.resume:
-            log.info("--resume: no checkpoint in %s yet, starting from scratch", out)
-        return None, run_identity(cfg, settings, {name: fingerprint(p) for name, p in paths.items()})
-    state = read_checkpoint(path, map_location=device)
-    saved = state.get("identity", {})
-    recorded = saved.get("data", {})
-    identity = run_identity(cfg, settings, {name: refresh(recorded.get(name, {}), p) for name, p in paths.items()})
-    differences = identity_differences(saved, identity, paths)
-    if len(state["history"]) > cfg.epochs:
-        differences.append(f"epochs: {len(state['history'])} trained already, {cfg.epochs} asked")
-    if differences:
-        raise InputError(
-            f"{path}: cannot --resume, it was written by a run with other settings or data: {'; '.join(differences)}. "
-            f"To start over, delete {path} or run without --resume"
-        )
-    return state, identity
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def _rng_state(loader_generator: torch.Generator) -> dict[str, Any]:
-    """Every random state training consumes, as tensors and plain types (loadable with weights_only)."""
-    np_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {
-            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
-            "pos": int(np_state[2]),
-            "has_gauss": int(np_state[3]),
-            "cached_gaussian": float(np_state[4]),
-        },
-        "random": random.getstate(),
-        "loader": loader_generator.get_state(),
-    }
-
-
-def _set_rng_state(state: dict[str, Any], loader_generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    np_state = state["numpy"]
-    np.random.set_state(
-        (
-            "MT19937",
-            np_state["keys"].numpy().astype(np.uint32),
-            np_state["pos"],
-            np_state["has_gauss"],
-            np_state["cached_gaussian"],
-        )
-    )
-    version, internal, gauss = state["random"]
-    random.setstate((version, tuple(internal), gauss))
-    loader_generator.set_state(state["loader"])
-
-
-def gather_rng_states(loader_generator: torch.Generator, world: World) -> list[dict[str, Any]]:
-    """Every rank's random states, for rank 0's checkpoint (each rank draws its own dropout)."""
-    states = [None] * world.size
-    if world.size > 1:
-        torch.distributed.all_gather_object(states, _rng_state(loader_generator))
-    else:
-        states[0] = _rng_state(loader_generator)
-    return states
-
-
-def rank_rng_state(states: list[dict[str, Any]], world: World) -> dict[str, Any]:
-    """This rank's saved random states; a run resumed with another number of processes gives every
-    rank rank 0's (the shuffled order, drawn from the loader generator, stays the same)."""
-    if len(states) != world.size:
-        log.warning(
-            "resuming a run of %d processes with %d: dropout and crop draws differ from an uninterrupted run",
-            len(states),
-            world.size,
-        )
-        return states[0]
-    return states[world.rank]
+    return cfg if settings.dropout is None else dataclasses.replace(cfg, dropout=settings.dropout)
 
 
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
@@ -269,13 +92,13 @@ def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
 
 
 def build_training(
-    cfg: ModelConfig, device: torch.device
+    cfg: ModelConfig, lr: float, device: torch.device
 ) -> tuple[torch.nn.Module, torch.nn.Module, torch.optim.Optimizer]:
-    """Model, criterion and the paper's optimizer: Adam, no weight decay, the config's learning rate."""
+    """Model, criterion and the paper's optimizer: Adam, no weight decay, learning rate ``lr``."""
     model = build_model(cfg).to(device)
     criterion = build_criterion(cfg).to(device)
-    # fused: one kernel over all parameters, ~4x faster steps than the per-tensor loop on the CPU.
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=0.0, fused=True)
+    # fused: one kernel over all parameters, faster steps than the per-tensor loop on the CPU.
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=0.0, fused=True)
     return model, criterion, optimizer
 
 
@@ -358,8 +181,46 @@ def train(settings: TrainSettings) -> list[dict[str, Any]]:
         leave(world)
 
 
+@dataclass
+class Run:
+    """One training run's parts, built by ``_setup`` and advanced epoch by epoch."""
+
+    settings: TrainSettings
+    world: World
+    device: torch.device
+    cfg: ModelConfig
+    train_cfg: TrainConfig
+    precision: str
+    train_set: ParagraphDataset
+    val_set: ParagraphDataset
+    train_loader: Any
+    val_loader: Any
+    loader_generator: torch.Generator
+    model: torch.nn.Module
+    model_in_training: torch.nn.Module  # the model, wrapped in DDP when several processes train
+    criterion: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    identity: dict[str, Any] = dataclasses.field(default_factory=dict)  # what a resumed run must share
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    best: dict[str, Any] = dataclasses.field(default_factory=lambda: {"epoch": 0, "mIoU": -1.0})
+    best_checkpoint: dict[str, Any] | None = None  # in memory: a resumed run rewrites best.pt if it is gone
+    state: dict[str, Any] | None = None  # the latest resumable checkpoint
+
+
 def _train(settings: TrainSettings, world: World, device: torch.device) -> list[dict[str, Any]]:
-    out = Path(settings.out)
+    run = _setup(settings, world, device)
+    _resume(run)
+    _write_config(run)
+    best_written = _epoch_loop(run)
+    if not world.is_main:
+        return []
+    _finish(run, best_written)
+    return run.history
+
+
+def _setup(settings: TrainSettings, world: World, device: torch.device) -> Run:
+    """Data, model, optimizer and loaders, seeded; nothing written yet."""
     if not world.is_main:  # one log, one progress bar: rank 0's
         logging.getLogger("hscnet").setLevel(logging.WARNING)
     if settings.threads or world.size > 1:
@@ -382,144 +243,189 @@ def _train(settings: TrainSettings, world: World, device: torch.device) -> list[
         train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
     val_set = ParagraphDataset(val_paragraphs, settings.features, settings.text, train_set.feature_stats)
     cfg = model_config_for(settings, train_set.video_dim, train_set.word_dim)
-    check_shares(len(train_set), cfg.batch_size, world)
+    train_cfg = settings.train_config()
+    check_shares(len(train_set), train_cfg.batch_size, world)
 
     precision = resolve_precision(settings.precision, device)
     seed_everything(settings.seed)
-    model, criterion, optimizer = build_training(cfg, device)
+    model, criterion, optimizer = build_training(cfg, train_cfg.lr, device)
     scaler = grad_scaler(device, precision)
     if world.size > 1:
         torch.manual_seed(settings.seed + world.rank)  # each rank its own dropout and crop draws
     loader_generator = torch.Generator().manual_seed(settings.seed)  # the same global order on every rank
     shard = (world.rank, world.size) if world.size > 1 else None
-    train_loader = make_loader(train_set, cfg.batch_size, True, loader_generator, settings.num_workers, shard)
-    val_loader = make_loader(val_set, cfg.batch_size, False, None, settings.num_workers)
-
-    state, identity = resumable_checkpoint(settings, cfg, device, world)
-    history: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"epoch": 0, "mIoU": -1.0}
-    best_checkpoint: dict[str, Any] | None = None  # in memory: a resumed run rewrites best.pt if it is gone
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if state.get("scaler"):  # empty: saved by a run without loss scaling
-            scaler.load_state_dict(state["scaler"])
-        _set_rng_state(rank_rng_state(state["rng"], world), loader_generator)
-        history, best, best_checkpoint = state["history"], state["best"], state["best_checkpoint"]
-        state["identity"] = identity
-        log.info("resuming after epoch %d (best mIoU %.2f at epoch %d)", len(history), best["mIoU"], best["epoch"])
-
-    config = {
-        "model": cfg.to_dict(),
-        "preset": settings.preset,
-        "ablation": settings.ablation,
-        "train": dataclasses.asdict(settings),
-        "data": train_set.provenance,
-    }
-    config["train"] |= {
-        "device": str(device),
-        "precision": precision,
-        "world_size": world.size,
-        "backend": world.backend,
-    }
-    if world.is_main:
-        write_json(out / "config.json", config)
+    batch_size = train_cfg.batch_size
+    train_loader = make_loader(train_set, batch_size, True, loader_generator, settings.num_workers, shard)
+    val_loader = make_loader(val_set, batch_size, False, None, settings.num_workers)
     if world.size > 1:
         log.info(
             "distributed: world size %d, backend %s, global batch %d (%d per rank), %d CPU threads per rank",
             world.size,
             world.backend,
-            cfg.batch_size,
-            cfg.batch_size // world.size,
+            batch_size,
+            batch_size // world.size,
             torch.get_num_threads(),
         )
         model_in_training = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     else:
         model_in_training = model
+    return Run(
+        settings=settings,
+        world=world,
+        device=device,
+        cfg=cfg,
+        train_cfg=train_cfg,
+        precision=precision,
+        train_set=train_set,
+        val_set=val_set,
+        train_loader=train_loader,
+        val_loader=val_loader,
+        loader_generator=loader_generator,
+        model=model,
+        model_in_training=model_in_training,
+        criterion=criterion,
+        optimizer=optimizer,
+        scaler=scaler,
+    )
+
+
+def _resume(run: Run) -> None:
+    """Continue from the run's resumable checkpoint when ``--resume`` finds one that matches (``hscnet.resume``)."""
+    state, run.identity = resumable_checkpoint(run.settings, run.cfg, run.train_cfg, run.device, run.world)
+    if state is None:
+        return
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    if state.get("scaler"):  # empty: saved by a run without loss scaling
+        run.scaler.load_state_dict(state["scaler"])
+    set_rng_state(rank_rng_state(state["rng"], run.world), run.loader_generator)
+    run.history, run.best, run.best_checkpoint = state["history"], state["best"], state["best_checkpoint"]
+    state["identity"] = run.identity
+    run.state = state
+    log.info(
+        "resuming after epoch %d (best mIoU %.2f at epoch %d)", len(run.history), run.best["mIoU"], run.best["epoch"]
+    )
+
+
+def _write_config(run: Run) -> None:
+    """OUT/config.json (rank 0), and the run's summary in the log."""
+    settings, device, world = run.settings, run.device, run.world
+    config = {
+        "model": run.cfg.to_dict(),
+        "training": run.train_cfg.to_dict(),
+        "preset": settings.preset,
+        "ablation": settings.ablation,
+        "train": dataclasses.asdict(settings),
+        "data": run.train_set.provenance,
+    }
+    config["train"] |= {
+        "device": str(device),
+        "precision": run.precision,
+        "world_size": world.size,
+        "backend": world.backend,
+    }
+    if world.is_main:
+        write_json(Path(settings.out) / "config.json", config)
     log.info(
         "training %s%s on %d paragraphs (val %d), %d epochs, batch %d, lr %g, device %s, precision %s, %d parameters",
         settings.preset,
         f" [{settings.ablation}]" if settings.ablation else "",
-        len(train_set),
-        len(val_set),
-        cfg.epochs,
-        cfg.batch_size,
-        cfg.lr,
+        len(run.train_set),
+        len(run.val_set),
+        run.train_cfg.epochs,
+        run.train_cfg.batch_size,
+        run.train_cfg.lr,
         device,
-        precision,
-        sum(p.numel() for p in model.parameters()),
+        run.precision,
+        sum(p.numel() for p in run.model.parameters()),
     )
 
+
+def _epoch_loop(run: Run) -> bool:
+    """Train the remaining epochs; after each, rank 0 validates and writes best.pt (when it improved),
+    in_progress.pt and history.csv. Returns whether best.pt was written."""
+    settings, world, out = run.settings, run.world, Path(run.settings.out)
+    epochs = run.train_cfg.epochs
     best_written = False
-    for epoch in range(len(history) + 1, cfg.epochs + 1):
+    for epoch in range(len(run.history) + 1, epochs + 1):
         started = time.perf_counter()
         losses = train_one_epoch(
-            model_in_training,
-            criterion,
-            train_loader,
-            optimizer,
-            device,
-            f"epoch {epoch}/{cfg.epochs}",
+            run.model_in_training,
+            run.criterion,
+            run.train_loader,
+            run.optimizer,
+            run.device,
+            f"epoch {epoch}/{epochs}",
             world,
-            precision,
-            scaler,
+            run.precision,
+            run.scaler,
         )
         metrics = (
-            validate(model, val_loader, val_paragraphs, device, settings.iou_thresholds, precision)
+            validate(
+                run.model,
+                run.val_loader,
+                run.val_set.paragraphs,
+                run.device,
+                settings.iou_thresholds,
+                run.precision,
+            )
             if world.is_main
             else None
         )
-        rng = gather_rng_states(loader_generator, world)  # after validation, which draws from the global RNG
+        rng = gather_rng_states(run.loader_generator, world)  # after validation, which draws from the global RNG
         if not world.is_main:
             continue
         val = {f"val_{k}": metrics[k] for k in (*(f"R@{m:g}" for m in settings.iou_thresholds), "mIoU")}
         row = {"epoch": epoch, **losses, **val, "seconds": round(time.perf_counter() - started, 3)}
-        history.append(row)
+        run.history.append(row)
         snapshot = {
-            "model_config": cfg.to_dict(),
-            "model": model.state_dict(),
+            "model_config": run.cfg.to_dict(),
+            "train_config": run.train_cfg.to_dict(),
+            "model": run.model.state_dict(),
             "epoch": epoch,
             "val_metrics": metrics,
-            "identity": identity,
+            "identity": run.identity,
             "ablation": settings.ablation,
-            "data": train_set.provenance,
-            "feature_stats": train_set.feature_stats.to_state() if train_set.feature_stats else None,
+            "data": run.train_set.provenance,
+            "feature_stats": run.train_set.feature_stats.to_state() if run.train_set.feature_stats else None,
         }
-        if metrics["mIoU"] > best["mIoU"]:
-            best, best_checkpoint = {"epoch": epoch, "mIoU": metrics["mIoU"]}, copy.deepcopy(snapshot)
-            save_checkpoint(out / BEST_NAME, best_checkpoint)
+        if metrics["mIoU"] > run.best["mIoU"]:
+            run.best, run.best_checkpoint = {"epoch": epoch, "mIoU": metrics["mIoU"]}, copy.deepcopy(snapshot)
+            save_checkpoint(out / BEST_NAME, run.best_checkpoint)
             best_written = True
-        state = snapshot | {
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(),
+        run.state = snapshot | {
+            "optimizer": run.optimizer.state_dict(),
+            "scaler": run.scaler.state_dict(),
             "rng": rng,
-            "history": history,
-            "best": best,
-            "best_checkpoint": best_checkpoint,
+            "history": run.history,
+            "best": run.best,
+            "best_checkpoint": run.best_checkpoint,
         }
-        save_checkpoint(out / PROGRESS_NAME, state)
-        _write_history(out / "history.csv", history)
+        save_checkpoint(out / PROGRESS_NAME, run.state)
+        _write_history(out / "history.csv", run.history)
         log.info(
             "epoch %d/%d %s | val %s | best mIoU %.2f @ %d | %.1f s",
             epoch,
-            cfg.epochs,
+            epochs,
             " ".join(f"{k} {v:.4f}" for k, v in losses.items()),
             " ".join(f"{k[4:]} {v:.2f}" for k, v in val.items()),
-            best["mIoU"],
-            best["epoch"],
+            run.best["mIoU"],
+            run.best["epoch"],
             row["seconds"],
         )
-    if not world.is_main:
-        return []
-    # Every output, also when this process trained no epoch (a finished run resumed) or Snakemake deleted
-    # the best.pt of a killed job; the run's checkpoint becomes last.pt, the one file a rerun by Snakemake
-    # deletes with the other outputs.
+    return best_written
+
+
+def _finish(run: Run, best_written: bool) -> None:
+    """Every output, also when this process trained no epoch (a finished run resumed) or Snakemake deleted
+    the best.pt of a killed job; the run's checkpoint becomes last.pt, the one file a rerun by Snakemake
+    deletes with the other outputs."""
+    out = Path(run.settings.out)
     if not best_written:
-        save_checkpoint(out / BEST_NAME, best_checkpoint)
-    _write_history(out / "history.csv", history)
-    save_checkpoint(out / LAST_NAME, state)
+        save_checkpoint(out / BEST_NAME, run.best_checkpoint)
+    _write_history(out / "history.csv", run.history)
+    save_checkpoint(out / LAST_NAME, run.state)
     (out / PROGRESS_NAME).unlink(missing_ok=True)
-    return history
 
 
 def register(subparsers) -> None:

@@ -23,7 +23,8 @@ from hscnet.data.dataset import ParagraphDataset
 from hscnet.data.loader import make_loader
 from hscnet.distributed import World, check_shares, global_mean_weights
 from hscnet.model import ModelConfig, ablation_config, build_criterion, build_model, total_loss
-from hscnet.train import TrainSettings, train
+from hscnet.train import train
+from hscnet.training_config import TrainSettings
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

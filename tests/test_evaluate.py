@@ -14,7 +14,8 @@ from hscnet.cli import main
 from hscnet.data.annotations import Paragraph, load_normalised
 from hscnet.evaluate import evaluate_checkpoint
 from hscnet.metrics import parse_predictions, read_predictions, recall_and_miou, score
-from hscnet.train import TrainSettings, train
+from hscnet.train import train
+from hscnet.training_config import TrainSettings
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

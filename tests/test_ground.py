@@ -19,7 +19,8 @@ from hscnet.cli import main
 from hscnet.ground.command import FeatureSource, annotation_video_id, feature_source, ground
 from hscnet.text.glove import convert_vectors
 from hscnet.text.tokenize import split_paragraph
-from hscnet.train import TrainSettings, train
+from hscnet.train import train
+from hscnet.training_config import TrainSettings
 
 WORD_DIM = 12
 

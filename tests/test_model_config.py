@@ -6,19 +6,32 @@ import pytest
 
 from hscnet.ablations import ablation_rows
 from hscnet.model import ABLATION_TABLES, ModelConfig, ablation_config
+from hscnet.training_config import TrainConfig
 
 
 def test_paper_presets():
     tacos, anet = ModelConfig.preset("tacos"), ModelConfig.preset("activitynet")
     assert (tacos.word_layers, tacos.sentence_layers, tacos.paragraph_layers) == (3, 3, 3)
     assert (anet.word_layers, anet.sentence_layers, anet.paragraph_layers) == (1, 1, 1)
-    assert (tacos.batch_size, tacos.num_clips, anet.batch_size, anet.num_clips) == (16, 512, 32, 256)
     for cfg in (tacos, anet):
-        assert cfg.hidden_dim == 256 and cfg.tau == 0.2 and cfg.lr == 1e-4 and cfg.feature_layers == 3
+        assert cfg.hidden_dim == 256 and cfg.tau == 0.2 and cfg.feature_layers == 3
     assert tacos.video_dim == 4096 and anet.video_dim == 500 and tacos.word_dim == anet.word_dim == 300
     for name in ("demo", "tiny"):
         cfg = ModelConfig.preset(name)
         assert set(cfg.levels) == {"word", "sentence", "paragraph"} and set(cfg.decoders) == {"paragraph", "word"}
+
+
+def test_paper_training_presets():
+    tacos, anet = TrainConfig.preset("tacos"), TrainConfig.preset("activitynet")
+    assert (tacos.batch_size, anet.batch_size, tacos.lr, anet.lr) == (16, 32, 1e-4, 1e-4)
+    assert TrainConfig.preset("tacos", batch_size=None, lr=2e-4) == TrainConfig(batch_size=16, epochs=100, lr=2e-4)
+
+
+def test_model_config_is_the_architecture_only():
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    assert not fields & {"batch_size", "epochs", "lr", "num_clips"}
+    # a config written before training settings left it still reads
+    assert ModelConfig.from_dict({**ModelConfig().to_dict(), "batch_size": 8, "lr": 5e-4}) == ModelConfig()
 
 
 def test_preset_overrides_and_unknown_preset():

@@ -6,6 +6,7 @@ import torch
 from hscnet.model import ModelConfig, build_criterion, build_model, collate_paragraphs, total_loss
 from hscnet.model.synthetic import synthetic_paragraph
 from hscnet.spans import temporal_iou
+from hscnet.training_config import TrainConfig
 
 MAX_STEPS = 600
 
@@ -25,7 +26,7 @@ def test_full_model_overfits_four_paragraphs(one_thread):
     )
     torch.manual_seed(0)
     model, criterion = build_model(cfg), build_criterion(cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=TrainConfig.preset("tiny").lr)
 
     def train_miou() -> float:
         model.eval()

@@ -12,7 +12,8 @@ from test_dataset import write_synthetic_dataset
 from hscnet.checkpoint import load_trained_model, read_checkpoint
 from hscnet.cli import main
 from hscnet.model import ModelConfig
-from hscnet.train import TrainSettings, parse_ablation, train
+from hscnet.train import parse_ablation, train
+from hscnet.training_config import TrainSettings
 
 SPLITS = {"train": 16, "val": 8, "test": 8}
 
@@ -75,7 +76,7 @@ def test_outputs_of_a_run(two_epochs, data):
     assert ModelConfig.from_dict(config["model"]) == ModelConfig.from_dict(best["model_config"])
     assert config["model"]["video_dim"] == 16 and config["model"]["word_dim"] == 12  # taken from the data
     trained = load_trained_model(out / "best.pt", torch.device("cpu"))
-    assert not trained.model.training and trained.cfg.epochs == 2
+    assert not trained.model.training and trained.checkpoint["train_config"]["epochs"] == 2
     assert trained.feature_stats is not None and trained.feature_stats.mean.shape == (16,)
 
 
@@ -288,7 +289,7 @@ def test_cli_trains_with_overrides(data, tmp_path):
     ]
     assert main(argv) == 0
     config = json.loads((out / "config.json").read_text())
-    assert (config["model"]["batch_size"], config["model"]["lr"], config["model"]["epochs"]) == (3, 0.002, 1)
+    assert config["training"] == {"batch_size": 3, "lr": 0.002, "epochs": 1}
 
 
 @pytest.mark.parametrize("broken", ["features", "train", "text"])

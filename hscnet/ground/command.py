@@ -224,7 +224,12 @@ def ground(
             sorted(set(embedded.oov_words))[:10],
         )
 
-    num_clips = int(features_provenance.get("num_clips", cfg.num_clips))
+    if "num_clips" not in features_provenance:
+        raise InputError(
+            f"{checkpoint}: its training features file recorded no num_clips, so the clips of a new video "
+            "cannot be sampled like them"
+        )
+    num_clips = int(features_provenance["num_clips"])
     # Extracted the way the training features were (imported features and older stores: fp32, contiguous).
     extractor = C3DExtractor(
         weights_path=c3d_weights,

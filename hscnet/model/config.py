@@ -1,7 +1,8 @@
-"""Model configuration: one dataclass, named presets, and a row of Tables 2-4 applied to a config.
+"""Model configuration: the architecture as one dataclass, named presets, and a row of Tables 2-4 applied.
 
 Every choice the paper leaves open has a field here with a one-line reason; ``hscnet/DESIGN.md``
-maps the fields to the equations.
+maps the fields to the equations. Training settings (batch size, epochs, learning rate) are not the
+model's: ``hscnet.training_config``. The number of clips is the data's (``config.yaml``'s ``num_clips``).
 """
 
 from __future__ import annotations
@@ -40,12 +41,6 @@ class ModelConfig:
 
     # --- loss weights (eq. 11 sums every term with weight 1) -------------------------------------
     loss_weights: dict[str, float] = field(default_factory=dict)  # per-key overrides of 1.0
-
-    # --- training defaults of the preset (read by hscnet.train) ----------------------------------
-    batch_size: int = 16  # sec. 4.2: 16 TACoS, 32 ActivityNet
-    num_clips: int = 512  # N^V, sec. 4.2: 512 TACoS, 256 ActivityNet
-    epochs: int = 100  # not given in the paper
-    lr: float = 1e-4  # Adam, no weight decay, "0.0001 on all datasets"
 
     def __post_init__(self) -> None:
         # Accept lists (YAML, JSON checkpoints) but store tuples so the config stays hashable.
@@ -104,19 +99,21 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
+        # Checkpoints and metrics files of earlier versions kept the training settings here too.
+        data = {k: v for k, v in data.items() if k not in FORMER_TRAINING_FIELDS}
         unknown = set(data) - known
         if unknown:
             raise InputError(f"ModelConfig: unknown field(s) {sorted(unknown)}")
         return cls(**data)
 
 
+FORMER_TRAINING_FIELDS = frozenset({"batch_size", "num_clips", "epochs", "lr"})
+
 PRESETS: dict[str, dict[str, Any]] = {
-    # TACoS, sec. 4.2: {C1, C2, C3} = {3, 3, 3}, batch 16, 512 clips of C3D fc6.
-    "tacos": dict(word_layers=3, sentence_layers=3, paragraph_layers=3, batch_size=16, num_clips=512, epochs=100),
-    # ActivityNet-Captions, sec. 4.2: {1, 1, 1}, batch 32, 256 clips; public C3D features are 500-d.
-    "activitynet": dict(
-        video_dim=500, word_layers=1, sentence_layers=1, paragraph_layers=1, batch_size=32, num_clips=256, epochs=30
-    ),
+    # TACoS, sec. 4.2: {C1, C2, C3} = {3, 3, 3} on C3D fc6.
+    "tacos": dict(word_layers=3, sentence_layers=3, paragraph_layers=3),
+    # ActivityNet-Captions, sec. 4.2: {1, 1, 1}; public C3D features are 500-d.
+    "activitynet": dict(video_dim=500, word_layers=1, sentence_layers=1, paragraph_layers=1),
     # The generated demo dataset: the full architecture, narrower so that it trains on a CPU in minutes.
     "demo": dict(
         hidden_dim=128,
@@ -125,10 +122,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         word_layers=1,
         sentence_layers=1,
         paragraph_layers=1,
-        batch_size=8,
-        num_clips=24,
-        epochs=60,
-        lr=5e-4,
     ),
     # Smallest model with every component, for tests and CI.
     "tiny": dict(
@@ -139,10 +132,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         word_layers=1,
         sentence_layers=1,
         paragraph_layers=1,
-        batch_size=4,
-        num_clips=8,
-        epochs=3,
-        lr=1e-3,
     ),
 }
 

@@ -1,0 +1,72 @@
+"""What ``hscnet train`` is told: the training preset (batch size, epochs, learning rate) and the run's settings.
+
+The model's architecture is ``hscnet.model.ModelConfig``; a preset name ("tacos", "activitynet", "demo",
+"tiny") selects both. The number of clips is the data's, set per dataset in ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from hscnet.errors import InputError
+from hscnet.metrics import DEFAULT_IOU_THRESHOLDS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 16  # sec. 4.2: 16 TACoS, 32 ActivityNet
+    epochs: int = 100  # not given in the paper
+    lr: float = 1e-4  # Adam, no weight decay, "0.0001 on all datasets" (sec. 4.2)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> TrainConfig:
+        """The named preset with optional field overrides (``None`` values keep the preset's)."""
+        if name not in TRAIN_PRESETS:
+            raise InputError(f"unknown training preset {name!r}; known: {sorted(TRAIN_PRESETS)}")
+        return cls(**{**TRAIN_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "tacos": dict(batch_size=16, epochs=100),
+    "activitynet": dict(batch_size=32, epochs=30),
+    # The demo and test presets train the narrower models of hscnet.model.PRESETS, faster.
+    "demo": dict(batch_size=8, epochs=60, lr=5e-4),
+    "tiny": dict(batch_size=4, epochs=3, lr=1e-3),
+}
+
+FEATURE_NORMS = ("standardize", "none")
+
+
+@dataclass
+class TrainSettings:
+    """Everything ``hscnet train`` takes; ``None`` means "the preset's value"."""
+
+    features: str
+    text: str
+    train: str
+    val: str
+    out: str
+    preset: str = "demo"
+    ablation: str | None = None  # "table<T>:<row>", e.g. "table2:SL"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    dropout: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    num_workers: int = 0
+    threads: int | None = None  # torch intra-op CPU threads (default: torch's choice, all cores)
+    precision: str = "fp32"  # autocast of forward and loss: fp32 (off), bf16, fp16 (loss scaling), auto (hscnet.device)
+    feature_norm: str = "standardize"  # or "none"; see hscnet.data.dataset
+    temporal_crop: bool = False  # random crops of the training videos around the paragraph
+    iou_thresholds: tuple[float, ...] = DEFAULT_IOU_THRESHOLDS
+    resume: bool = False
+
+    def train_config(self) -> TrainConfig:
+        """The preset's training config with this run's overrides."""
+        return TrainConfig.preset(self.preset, batch_size=self.batch_size, epochs=self.epochs, lr=self.lr)
