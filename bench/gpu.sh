@@ -56,11 +56,20 @@ step() {
         echo "$name" >> "$out/failed.txt"
     fi
 }
-rm -f "$out/failed.txt" "$out"/*.json
+rm -f "$out/failed.txt" "$out"/*.json "$out"/*.skipped
 
+# Emulated bf16 convolutions take minutes per clip (bench/README.md): in the dry mode a CPU without
+# native bf16 skips the bf16 extraction variants and says so in the table.
+native_bf16=$("$PYTHON" -c 'import sys, torch; from hscnet.device import has_native_bf16
+print(int(has_native_bf16(torch.device(sys.argv[1]))))' "$device")
 for variant in "fp32" "bf16" "bf16 --channels-last" "bf16 --channels-last --decoder-threads 4"; do
     read -r precision extra <<< "$variant"
     name="c3d-${precision}${extra// /}"
+    if [ "$precision" = bf16 ] && [ "$native_bf16" = 0 ]; then
+        echo "no native bf16 on this $device: emulated bf16 C3D takes minutes per clip" > "$out/$name.skipped"
+        echo "== $name: skipped ($(cat "$out/$name.skipped"))" | tee -a "$log" >&2
+        continue
+    fi
     # shellcheck disable=SC2086
     step "$name" "$PYTHON" bench/bench_extract.py --parts a --workdir "$work" --device "$device" --precision "$precision" \
         $extra --clips "$clips" --batch-size "$batch" --repeats 2 --json "$out/$name.json"
@@ -106,6 +115,10 @@ lines += ["## C3D extraction (bench/bench_extract.py part a)", "",
 for name in ("c3d-fp32", "c3d-bf16", "c3d-bf16--channels-last", "c3d-bf16--channels-last--decoder-threads4"):
     r = load(name)
     label = name.removeprefix("c3d-").replace("--", " + ").replace("threads4", "threads 4")
+    skipped = out / f"{name}.skipped"
+    if skipped.is_file():
+        lines.append(f"| {label} | | skipped: {skipped.read_text().strip()} | | | |")
+        continue
     if r is None:
         lines.append(f"| {label} | | failed or not run | | | |")
         continue

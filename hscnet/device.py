@@ -156,6 +156,13 @@ def resolve_precision(name: str, device: torch.device) -> str:
         return "bf16" if has_native_bf16(device) else "fp32"
     if name not in PRECISIONS:
         raise InputError(f"unknown precision {name!r}; known: auto, {', '.join(PRECISIONS)}")
+    if name == "bf16" and not has_native_bf16(device):
+        # Emulated bf16 convolutions are orders of magnitude slower (bench/README.md, mixed precision).
+        log.warning(
+            "precision bf16 on %s, which has no native bf16 arithmetic: it is emulated and can be 100x slower "
+            "than fp32 (precision auto picks fp32 here)",
+            device,
+        )
     return name
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import shutil
@@ -108,7 +109,7 @@ def test_annotations_keep_the_paragraph_contract(tiny):
             assert all(isinstance(s, str) and s.strip() for s in p["sentences"])
             for start, end in p["timestamps"]:
                 assert 0 <= start < end <= p["duration"]
-            for (_, end), (start, _) in zip(p["timestamps"], p["timestamps"][1:], strict=True):
+            for (_, end), (start, _) in itertools.pairwise(p["timestamps"]):
                 assert end < start, "sentences follow the video in temporal order"
             # The paragraph is a run of consecutive events of its video.
             spans = [[e["start"], e["end"]] for e in video["events"]]
