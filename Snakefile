@@ -1,7 +1,7 @@
 # HSCNet: raw video -> C3D features, paragraphs -> GloVe vectors, train -> evaluate -> tables.
 # Main job on the generated demo dataset:  snakemake --cores 2 results/demo/metrics.json
 # Real data:                               snakemake --cores 8 results/tacos/metrics.json
-# On SLURM (README, "Run on a cluster"):    snakemake --workflow-profile profiles/slurm results/tacos/metrics.json
+# On SLURM (docs/cluster.md):    snakemake --workflow-profile profiles/slurm results/tacos/metrics.json
 
 
 configfile: "config.yaml"

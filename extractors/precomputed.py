@@ -9,7 +9,7 @@ Layouts:
   ``v_QOlSCBRmfWY``. The feature dimension stays 500 and is recorded in the store.
 
 How each release's rows were made from the videos (``Release``; sources and certainty in the
-README, "How the public feature files were made"), which ``hscnet ground`` repeats on a new video:
+docs/datasets.md, "How the public feature files were made"), which ``hscnet ground`` repeats on a new video:
 
 * TALL (2D-TAN's ``merge_npys_to_hdf5.py`` stacks TALL's ``Interval64_128_256_512_overlap0.8_c3d_fc6``
   window files): row i is C3D fc6 (Sports-1M) of 16 frames sampled uniformly from the 64-frame
@@ -19,9 +19,18 @@ README, "How the public feature files were made"), which ``hscnet ground`` repea
 
 Resampling (``resample_rows``): the T source rows are split into N^V equal bins; bin i holds rows
 ``round(i*T/N^V) .. round((i+1)*T/N^V) - 1`` and becomes their mean; a bin with no row (T < N^V)
-takes the nearest row, ``min(round(i*T/N^V), T-1)``. This is 2D-TAN's/PRVG's
-``average_to_fixed_length`` except that 2D-TAN also clamps the bin edges to T-1, which drops the
-last source row from the last bin; we keep it.
+takes the nearest row, ``min(round(i*T/N^V), T-1)``. Every video gets exactly N^V rows, the same at
+training and test time, and the rows are not normalised (the dataset standardises them, if the
+config says so). The peers differ:
+
+* 2D-TAN's ``average_to_fixed_length`` is the same bin mean, except that it clamps the bin edges to
+  T-1, which drops the last source row from the last bin; we keep it.
+* PRVG's TACoS loader (``new_tsn_sample``/``new_tsn_sample_test``, 512 clips) averages nothing: at
+  test time bin i is its first row, ``min(round(i*T/512), T-1)``; in training it is one row drawn
+  at random from ``round(i*T/512) .. round((i+1)*T/512)`` (both ends included, so sometimes the
+  next bin's first row). A video with fewer than 512 rows gets 256, 128, ... clips, halving until
+  the count is at most T, so clip counts differ between videos. Every row is L2-normalised first
+  (``DATASET.NORMALIZE: True`` in its TACoS config).
 
 The source rows carry no timing, so durations come from the paragraph annotations and the clip
 spans are N^V equal spans over ``[0, duration]``. ``fps`` is stored as NaN and ``num_frames`` as

@@ -4,8 +4,7 @@ A fingerprint is the file's size, modification time and sha256. Comparing one wi
 reads the file only when the cheap parts cannot decide: a different size means different content, an
 unchanged size and mtime means the file was not rewritten (our stages only ever replace outputs by
 renaming a new file into place, which sets a new mtime), anything else is settled by the sha256. So a
-resume next to multi-GB feature files costs one ``stat``; a copy that lost its mtimes costs one hash
-(~0.3 GB/s on a loaded 2-core VM, far less than an epoch of the models that train on such files).
+resume next to multi-GB feature files costs one ``stat``; a copy that lost its mtimes costs one hash.
 """
 
 from __future__ import annotations

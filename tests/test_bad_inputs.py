@@ -1,5 +1,5 @@
 """Every bad input, run through the real CLI: exit status 1, one error line naming the file and the
-problem, and nothing at the cached output path (no temporary either). README's "Bad input" table
+problem, and nothing at the cached output path (no temporary either). docs/evaluation.md "Bad input" table
 lists them.
 
 Each case builds its inputs under ``tmp_path``, its outputs under ``tmp_path/out``, and returns the
@@ -21,7 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from test_dataset import write_synthetic_dataset
+from builders import write_synthetic_dataset
 
 from extractors.synthetic import write_audio_only, write_video
 from hscnet.cli import main

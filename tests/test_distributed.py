@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from builders import write_synthetic_dataset
 from conftest import find_process
-from test_dataset import write_synthetic_dataset
 
 from hscnet.ablations import ABLATION_TABLES
 from hscnet.checkpoint import read_checkpoint

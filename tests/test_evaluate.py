@@ -7,7 +7,7 @@ import json
 import h5py
 import numpy as np
 import pytest
-from test_dataset import write_synthetic_dataset
+from builders import write_synthetic_dataset
 
 from hscnet.baselines import baseline_predictions, baseline_spans
 from hscnet.cli import main

@@ -9,7 +9,7 @@ import h5py
 import matplotlib.image
 import numpy as np
 import pytest
-from test_dataset import NUM_CONCEPTS, write_synthetic_dataset
+from builders import NUM_CONCEPTS, write_synthetic_dataset
 from test_release_features import write_pca
 
 from extractors.precomputed import LAYOUTS, import_precomputed

@@ -1,6 +1,6 @@
 """The workflow on a real SLURM cluster (.ci/slurm-cluster up) through profiles/slurm.
 
-Runs the README's cluster command on a copy of the repository: every job that is not a local rule
+Runs the cluster command of docs/cluster.md on a copy of the repository: every job that is not a local rule
 must go through SLURM (the scheduler's accounting shows it COMPLETED under our account and
 partition), the metrics must equal a local run's, a failing job is retried as the profile says and
 then reported, and a run interrupted with Ctrl-C resumes with the same command.
@@ -75,13 +75,13 @@ def _environment() -> dict[str, str]:
 
 
 def _slurm_command(*targets: str, configfiles: tuple[str, ...] = ()) -> list[str]:
-    """The README's cluster command (targets first: the options after them take several values)."""
+    """docs/cluster.md's command (targets first: the options after them take several values)."""
     return [
         sys.executable, "-m", "snakemake", *targets,
         "--workflow-profile", "profiles/slurm",
         "--slurm-init-seconds-before-status-checks", "2",  # default 40 s: far longer than a tiny job
         "--default-resources", f"slurm_account={ACCOUNT}", f"slurm_partition={PARTITION}",
-        "--configfile", "config.yaml", "cpu.yaml", *configfiles,
+        "--configfile", "config.yaml", "tests/config/tiny.yaml", "cpu.yaml", *configfiles,
     ]  # fmt: skip
 
 
@@ -154,7 +154,18 @@ def test_tiny_workflow_through_slurm_equals_local_run_and_resumes(cluster, tmp_p
     # the local reference runs beside the cluster run (same seeds and config, default profile)
     local_repo = _copy_repository(tmp_path / "local")
     local = _start(
-        [sys.executable, "-m", "snakemake", "--cores", "2", TARGET, "--configfile", "config.yaml", "cpu.yaml"],
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            "2",
+            TARGET,
+            "--configfile",
+            "config.yaml",
+            "tests/config/tiny.yaml",
+            "cpu.yaml",
+        ],
         local_repo,
         tmp_path / "local.log",
     )

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from test_dataset import write_synthetic_dataset
+from builders import write_synthetic_dataset
 
 from hscnet.checkpoint import load_trained_model, read_checkpoint
 from hscnet.cli import main

@@ -28,6 +28,7 @@ from hscnet.device import resolve_precision
 from hscnet.fingerprint import sha256_file
 
 TINY_TARGET = "results/tiny/metrics.json"
+TINY_CONFIG = REPO_ROOT / "tests" / "config" / "tiny.yaml"  # the tiny dataset is the tests', not the user's
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile")]
 
 
@@ -40,6 +41,7 @@ def snakemake_command(workdir: Path, *args: str, configfiles: list[Path] = ()) -
         *args,
         "--configfile",
         str(REPO_ROOT / "config.yaml"),
+        str(TINY_CONFIG),
         *map(str, configfiles),
     ]
 

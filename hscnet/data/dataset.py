@@ -6,21 +6,15 @@ paragraph id), and the ground-truth span of each sentence normalised by the anno
 
 Clip features are standardised per dimension with statistics of the TRAINING videos
 (``FeatureStats``; training stores them in its checkpoints, evaluation and ``hscnet ground`` reuse
-them). Why: fc6 activations are non-negative and dominated by a component shared by every clip (on
-the demo's random-init C3D any two clips have cosine similarity ~0.97, across videos too), so what
-tells clips apart is a small deviation from that shared vector. Fed raw, the model learned to ignore
-the video altogether (its predictions moved by 0.08 s on average when every video's features were
-swapped for another's, on training videos as well); standardised, it grounds with them. The paper does
-not say how features are normalised; this is the usual z-scoring of fixed, precomputed features.
+them). Why: ``hscnet/DESIGN.md``, "Data-side choices".
 
 The HDF5 files are opened lazily, once per process, so that DataLoader workers (forked) each get their
 own handle; everything is checked when the dataset is built, so a missing video or paragraph, or a
 malformed text group, fails before training starts with the file and the entry named.
 
-Arrays read once stay in memory, up to ``MEMORY_CACHE_BYTES`` per dataset and process: training reads
-every paragraph every epoch, and the HDF5 lookups took 0.38 s of each 5 s demo epoch (0.12 s from
-memory). A split larger than that (ActivityNet's features) keeps what fits and reads the rest from the
-files each time.
+Arrays read once stay in memory, up to ``MEMORY_CACHE_BYTES`` per dataset and process, since training
+reads every paragraph every epoch (what that saves: bench/README.md, "Data loading"). A split larger
+than that (ActivityNet's features) keeps what fits and reads the rest from the files each time.
 """
 
 from __future__ import annotations
