@@ -25,13 +25,9 @@ Input formats (``fmt``):
     "sentences": [...]}}``: one paragraph per video, chunked.
 
 Sentence order: every reader KEEPS the release's order, at every split, and never sorts by the
-annotated times: a test or validation input shaped by its own labels would leak them (the model
-would see sentence order = time order), and our paragraphs would differ from the published
-splits the paper's numbers are on (ActivityNet captions are in narrative order, which PRVG keeps;
-the 2D-TAN TACoS files are not in time order; one TACoS val paragraph starts with a whole-video
-summary). Paragraphs not in (start, end) order are counted in the log. Each paragraph records
-where its sentences sit in the release (``positions``, ``video_sentences``), which is how
-``hscnet.metrics`` matches predictions that carry no paragraph ids.
+annotated times (why: ``hscnet/DESIGN.md``, "Sentence order"). Paragraphs not in (start, end) order are
+counted in the log. Each paragraph records where its sentences sit in the release (``positions``,
+``video_sentences``), which is how ``hscnet.metrics`` matches predictions that carry no paragraph ids.
 
 What counts as malformed (-> ``ValueError`` naming the file and the entry) and what is a
 documented quirk of the real files (-> cleaned, counted in the log):
