@@ -59,6 +59,11 @@ def fetch(
     target = Path(target)
     if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise InputError(f"{target}: sha256 must be 64 lowercase hex digits, got {sha256!r}")
+    if target.is_dir():
+        raise InputError(
+            f"{target}: is a directory; the output must name the file to write, "
+            f"e.g. {target / Path(urlsplit(url).path).name}"
+        )
     if member is None:
         download = target
     else:
@@ -67,7 +72,7 @@ def fetch(
             return target
         download = target.parent / Path(urlsplit(url).path).name
     if download.is_file():
-        _verify(download, download, url, sha256, size)
+        _verify(download, url, sha256, size)
         log.info("%s: already in place with the expected checksum, used as is", download)
     else:
         _download(url, download, sha256, size, attempts)
@@ -95,6 +100,44 @@ def place_by_hand(target: str | os.PathLike, instructions: str) -> None:
 def _download(url: str, path: Path, sha256: str | None, size: int | None, attempts: int) -> None:
     part = path.with_name(path.name + ".part")
     path.parent.mkdir(parents=True, exist_ok=True)
+    kept = part.stat().st_size if part.is_file() else 0
+    if size is not None and kept > size:
+        log.warning("%s: the %d bytes kept in %s exceed the file's %d: starting over", path, kept, part, size)
+        part.unlink()
+        kept = 0
+    _transfer_with_retries(url, path, part, sha256, size, attempts)
+    problem = _mismatch(part, sha256, size)
+    if problem and kept:
+        # The bytes kept from an earlier run (another version of the file, another address) are the suspects,
+        # not the address: only a download from the start can say that the address serves another file.
+        log.warning(
+            "%s: the download resumed from %d bytes kept in %s %s; those bytes were not this file's: "
+            "downloading it again from the start",
+            path,
+            kept,
+            part,
+            problem,
+        )
+        part.unlink()
+        _transfer_with_retries(url, path, part, sha256, size, attempts)
+        problem = _mismatch(part, sha256, size)
+    if problem:
+        part.unlink()
+        raise InputError(
+            f"{path}: the file downloaded from {url} {problem}; it was deleted and nothing was written to "
+            f"{path}. The address serves another file: point downloads['{path}'].url in config.yaml at "
+            f"the right one (or a mirror), or put the file at {path} by hand."
+        )
+    if sha256 is None and size is None:
+        _warn_unverified(part, path)
+    os.replace(part, path)
+    log.info("%s: downloaded from %s", path, url)
+
+
+def _transfer_with_retries(
+    url: str, path: Path, part: Path, sha256: str | None, size: int | None, attempts: int
+) -> None:
+    """Fill ``part`` from ``url``, resuming after a dropped connection up to ``attempts`` times."""
     with requests.Session() as session:
         for attempt in range(1, attempts + 1):
             try:
@@ -121,9 +164,6 @@ def _download(url: str, path: Path, sha256: str | None, size: int | None, attemp
                     attempt + 1,
                     attempts,
                 )
-    _verify(part, path, url, sha256, size, delete_on_mismatch=True)
-    os.replace(part, path)
-    log.info("%s: downloaded from %s", path, url)
 
 
 def _transfer(session: requests.Session, url: str, path: Path, part: Path) -> None:
@@ -179,39 +219,36 @@ def _range_start(response: requests.Response) -> int | None:
     return int(match[1]) if match else None
 
 
-def _verify(
-    file: Path, target: Path, url: str, sha256: str | None, size: int | None, delete_on_mismatch: bool = False
-) -> None:
-    """Check ``file`` (the target itself or its ``.part``) against the recorded size and sha256."""
+def _mismatch(file: Path, sha256: str | None, size: int | None) -> str | None:
+    """How ``file`` differs from the recorded size and sha256, or None."""
     actual_size = file.stat().st_size
-    problem = None
     if size is not None and actual_size != size:
-        problem = f"is {actual_size} bytes, expected {size}"
-    elif sha256 is not None:
-        digest = _sha256(file)
-        if digest != sha256:
-            problem = f"has sha256 {digest}, expected {sha256}"
-    elif size is None:
-        log.warning(
-            "%s: no sha256 or size recorded, so it cannot be verified: %d bytes, sha256 %s "
-            "(record them in config.yaml's downloads table)",
-            target,
-            actual_size,
-            _sha256(file),
-        )
-    if problem is None:
-        return
-    if delete_on_mismatch:
-        file.unlink()
-        raise InputError(
-            f"{target}: the file downloaded from {url} {problem}; it was deleted and nothing was written to "
-            f"{target}. The address serves another file: point downloads['{target}'].url in config.yaml at "
-            f"the right one (or a mirror), or put the file at {target} by hand."
-        )
-    raise InputError(
-        f"{target}: the file already there {problem} (source {url}). Delete it to download it again, "
-        f"or replace it with the right file."
+        return f"is {actual_size} bytes, expected {size}"
+    if sha256 is not None and (digest := _sha256(file)) != sha256:
+        return f"has sha256 {digest}, expected {sha256}"
+    return None
+
+
+def _warn_unverified(file: Path, target: Path) -> None:
+    log.warning(
+        "%s: no sha256 or size recorded, so it cannot be verified: %d bytes, sha256 %s "
+        "(record them in config.yaml's downloads table)",
+        target,
+        file.stat().st_size,
+        _sha256(file),
     )
+
+
+def _verify(file: Path, url: str, sha256: str | None, size: int | None) -> None:
+    """Check a file already at its target against the recorded size and sha256."""
+    problem = _mismatch(file, sha256, size)
+    if problem is not None:
+        raise InputError(
+            f"{file}: the file already there {problem} (source {url}). Delete it to download it again, "
+            f"or replace it with the right file."
+        )
+    if sha256 is None and size is None:
+        _warn_unverified(file, file)
 
 
 def _sha256(path: Path) -> str:

@@ -168,6 +168,47 @@ def test_a_checksum_mismatch_leaves_nothing_at_the_final_path(tmp_path, shared_d
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("kept", ["stale", "oversized"])
+def test_bytes_kept_from_another_file_are_downloaded_again_not_blamed_on_the_address(
+    tmp_path, shared_data, serve, caplog, kept
+):
+    server, base = serve(shared_data)
+    target = tmp_path / "val.npy"
+    source = (shared_data / "prvg" / "tacos_val.npy").read_bytes()
+    part = tmp_path / "val.npy.part"
+    # stale: a prefix of another version of the file; oversized: longer than the file (the server answers 416)
+    part.write_bytes(b"x" * 1000 if kept == "stale" else source + b"trailing bytes of something else")
+    url, digest = f"{base}/prvg/tacos_val.npy", SHARED_SUMS["prvg/tacos_val.npy"]
+    with caplog.at_level(logging.WARNING, logger="hscnet.fetch"):
+        assert main(["fetch", "--url", url, "--sha256", digest, "--output", str(target)]) == 0
+    assert target.read_bytes() == source and not part.exists()
+    assert f"bytes kept in {part}" in caplog.text and "serves another file" not in caplog.text
+    assert server.requests[0][1] is not None and server.requests[-1] == ("/prvg/tacos_val.npy", None)
+
+
+def test_a_part_longer_than_the_recorded_size_is_dropped_before_any_request(tmp_path, shared_data, serve, caplog):
+    server, base = serve(shared_data)
+    target = tmp_path / "val.npy"
+    size = (shared_data / "prvg" / "tacos_val.npy").stat().st_size
+    (tmp_path / "val.npy.part").write_bytes(b"x" * (size + 1))
+    with caplog.at_level(logging.WARNING, logger="hscnet.fetch"):
+        fetch(target, f"{base}/prvg/tacos_val.npy", size=size)
+    assert "exceed the file's" in caplog.text
+    assert server.requests == [("/prvg/tacos_val.npy", None)] and _sha256(target) == SHARED_SUMS["prvg/tacos_val.npy"]
+
+
+def test_an_output_that_is_a_directory_is_refused_before_downloading(tmp_path, shared_data, serve, caplog):
+    server, base = serve(shared_data)
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    with caplog.at_level(logging.ERROR):
+        assert main(["fetch", "--url", f"{base}/prvg/tacos_val.npy", "--output", str(folder)]) == 1
+    assert f"{folder}: is a directory; the output must name the file to write, e.g. {folder / 'tacos_val.npy'}" in (
+        caplog.text
+    )
+    assert server.requests == [] and list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+
+
 def test_a_wrong_file_already_in_place_is_named_and_kept(tmp_path, shared_data, serve):
     server, base = serve(shared_data)
     target = tmp_path / "val.npy"
