@@ -240,3 +240,38 @@ def _extraction_running(repo: Path) -> bool:
         ["squeue", "-h", "-t", "RUNNING", "-o", "%Z|%k"], capture_output=True, text=True, check=True
     ).stdout
     return any(line.startswith(f"{repo}|rule_extract_c3d_") for line in jobs.splitlines())
+
+
+def test_the_cluster_comes_up_beside_a_database_that_has_other_slurm_users(cluster):
+    """A machine whose MariaDB already runs, with a 'slurm' user of another password and ours left with a
+    stale one: `up` brings accounting up anyway (its own user, its password set again) and leaves the other alone."""
+    script = str(REPO_ROOT / ".ci" / "slurm-cluster")
+    subprocess.run([script, "down"], check=True, capture_output=True)
+    Path("/run/mysqld").mkdir(exist_ok=True)
+    shutil.chown("/run/mysqld", "mysql", "mysql")
+    subprocess.Popen(
+        ["/usr/sbin/mariadbd", "--user=mysql", "--pid-file=/run/mysqld/mysqld.pid"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    for _ in range(60):
+        if subprocess.run(["mariadb-admin", "ping"], capture_output=True).returncode == 0:
+            break
+        time.sleep(1)
+    sql = (
+        "CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'another-setups-password';"
+        "CREATE USER IF NOT EXISTS 'hscnet_ci_slurm'@'localhost' IDENTIFIED BY 'stale';"
+        "ALTER USER 'hscnet_ci_slurm'@'localhost' IDENTIFIED BY 'stale';"
+    )
+    subprocess.run(["mariadb", "-e", sql], check=True, capture_output=True)
+    up = subprocess.run([script, "up"], capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    clusters = subprocess.run(
+        ["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"], capture_output=True, text=True
+    )
+    assert clusters.returncode == 0 and clusters.stdout.split() == ["hscnet-ci"], clusters.stdout + clusters.stderr
+    # the other setup's user still logs in with its own password
+    other = ["mariadb", "-u", "slurm", "-panother-setups-password", "-e", "SELECT 1"]
+    assert subprocess.run(other, capture_output=True).returncode == 0
+    subprocess.run(["mariadb", "-e", "DROP USER 'slurm'@'localhost'"], check=True, capture_output=True)
