@@ -504,3 +504,52 @@ def test_extraction_killed_midway(tmp_path, sig):
     assert len(orphans) == (1 if sig == signal.SIGKILL else 0)
     assert main(["extract-c3d", "--clips", str(index), "--device", "cpu", "--output", str(out)]) == 0
     assert [p.name for p in out.parent.iterdir()] == ["c3d_0.h5"]
+
+
+# ------------------------------------------ crafted pickles (in subprocesses: a crash must not end pytest)
+
+
+def crafted_prvg_npy(path: Path, declared: int, items: int = 3) -> Path:
+    """A PRVG-style .npy whose header and pickled array state declare ``declared`` paragraphs while the
+    pickle holds ``items`` (only the globals a real file uses: what a plain reader would trust)."""
+    entries = np.empty(items, dtype=object)
+    for i in range(items):
+        entries[i] = {"video": f"v_{i}", "duration": 10.0, "sentences": ["a man walks."], "timestamps": [[0.0, 5.0]]}
+    np.save(path, entries, allow_pickle=True)
+    data = bytearray(path.read_bytes())
+    header = f"'shape': ({items},)".encode()
+    new_header = f"'shape': ({declared},)".encode()
+    at = data.index(header)
+    grow = len(new_header) - len(header)
+    newline = data.index(b"\n", at)
+    data[at:newline] = new_header + data[at + len(header) : newline][: newline - at - len(header) - grow]
+    state = b"(K\x01K" + bytes([items]) + b"\x85"  # MARK, version 1, shape (items,): the array state's start
+    assert data.count(state) == 1 and declared < 256
+    data[data.index(state) + 4] = declared
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("declared", [200, 5, 1], ids=["shape 200, 3 items", "shape 5, 3 items", "shape 1, 3 items"])
+@pytest.mark.parametrize("command", ["prepare-annotations", "evaluate"])
+def test_a_crafted_prvg_npy_is_refused_without_reading_memory(tmp_path, declared, command):
+    crafted = crafted_prvg_npy(tmp_path / "test.npy", declared)
+    out = tmp_path / "out" / "test.json"
+    if command == "prepare-annotations":
+        argv = ["prepare-annotations", "--format", "prvg_npy", "--input", crafted, "--split", "test", "--output", out]
+    else:
+        predictions = write_json_file(tmp_path / "predictions.json", [{"video": "v_0", "timestamps": [[0, 5]]}])
+        argv = ["evaluate", predictions, "--annotations", crafted, "--format", "prvg_npy", "--metrics", out]
+    result = subprocess.run([sys.executable, "-m", "hscnet", *map(str, argv)], capture_output=True, text=True)
+    assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert f"{crafted}:" in errors[0] and f"declares shape ({declared},) but holds 3 items" in errors[0]
+    assert not out.exists()
+
+
+def test_the_crafted_file_is_only_its_counts_away_from_a_valid_one(tmp_path):
+    """The crafted file differs from a readable one in the counts alone, so the test above tests the counts."""
+    from hscnet.data.prvg import read_prvg_npy
+
+    assert len(read_prvg_npy(crafted_prvg_npy(tmp_path / "same.npy", declared=3))) == 3

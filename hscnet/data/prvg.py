@@ -5,7 +5,9 @@ Each file is a ``.npy`` holding a pickled 1-D NumPy object array of plain dicts 
 whatever the pickle asks for, so a downloaded file of this kind must not be trusted: here the
 header is parsed with NumPy's format helpers and the payload is unpickled by an unpickler that can
 build only what such a file needs (the object array itself and builtin values); any other global
-is refused before anything is called.
+is refused before anything is called. NumPy never sees the pickled array state either: the array is
+built here from the items the pickle holds, after checking that they are as many as the shape it
+declares (NumPy's own ``ndarray.__setstate__`` trusts that count and reads past the list otherwise).
 """
 
 from __future__ import annotations
@@ -28,20 +30,55 @@ def _latin1_encode(text: str, encoding: str) -> bytes:
     return text.encode("latin1")
 
 
-def _object_array(subtype: Any, shape: Any, dtype_code: Any) -> np.ndarray:
-    """``_reconstruct`` restricted to a plain ndarray: no subclass's ``__new__`` is run."""
-    if subtype is not np.ndarray:
-        raise pickle.UnpicklingError(f"array reconstruction of {subtype!r} refused (only numpy.ndarray)")
-    return np.ndarray.__new__(np.ndarray, shape, dtype_code)
+# The pickled state of ``dtype('O')``: (version, byte order, subarray, names, fields, elsize, alignment, flags).
+_OBJECT_DTYPE_STATE = (3, "|", None, None, None, -1, -1, 63)
+
+
+class _PickledObjectDtype:
+    """``numpy.dtype('O8', False, True)`` as a pickle builds it; only that dtype is accepted."""
+
+    def __init__(self, spec: Any, align: Any = False, copy: Any = True):
+        if spec != "O8":
+            raise pickle.UnpicklingError(f"dtype {spec!r} refused: a PRVG paragraph file holds an object array")
+
+    def __setstate__(self, state: Any) -> None:
+        if state != _OBJECT_DTYPE_STATE:
+            raise pickle.UnpicklingError(f"object dtype with an unexpected pickled state {state!r}")
+
+
+class _PickledObjectArray:
+    """The object array a pickle reconstructs; ``__setstate__`` builds the real one from checked items."""
+
+    def __init__(self, subtype: Any, shape: Any, dtype_code: Any):
+        if subtype is not np.ndarray:
+            raise pickle.UnpicklingError(f"array reconstruction of {subtype!r} refused (only numpy.ndarray)")
+        self.array: np.ndarray | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if not (isinstance(state, tuple) and len(state) == 5):
+            raise pickle.UnpicklingError(f"array state is not (version, shape, dtype, fortran, data): {state!r:.100}")
+        _, shape, dtype, _, items = state
+        if not isinstance(dtype, _PickledObjectDtype):
+            raise pickle.UnpicklingError("array of another dtype than object refused")
+        if not (isinstance(shape, tuple) and len(shape) == 1 and type(shape[0]) is int and shape[0] >= 0):
+            raise pickle.UnpicklingError(f"array shape {shape!r:.100} refused: a PRVG paragraph file is 1-D")
+        if not isinstance(items, list) or len(items) != shape[0]:
+            held = f"{len(items)} items" if isinstance(items, list) else type(items).__name__
+            raise pickle.UnpicklingError(f"the array state declares shape {shape} but holds {held}")
+        if any(isinstance(item, _PickledObjectArray) for item in items):
+            raise pickle.UnpicklingError("nested arrays refused: a PRVG paragraph file holds plain values")
+        self.array = np.empty(shape, dtype=object)
+        for i, item in enumerate(items):  # one by one: an item that is itself a list must not be broadcast
+            self.array[i] = item
 
 
 # (module, name) -> the object the unpickler may hand to REDUCE/BUILD. NumPy 1.x pickles name
 # numpy.core.multiarray, NumPy 2.x numpy._core.multiarray.
 _ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _object_array,
-    ("numpy._core.multiarray", "_reconstruct"): _object_array,
+    ("numpy.core.multiarray", "_reconstruct"): _PickledObjectArray,
+    ("numpy._core.multiarray", "_reconstruct"): _PickledObjectArray,
     ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
+    ("numpy", "dtype"): _PickledObjectDtype,
     ("_codecs", "encode"): _latin1_encode,
 }
 
@@ -89,12 +126,13 @@ def read_prvg_npy(path: str | os.PathLike) -> list[Any]:
                 f"{path}: expected a 1-D object array of paragraphs (PRVG layout), got dtype {dtype} shape {shape}"
             )
         try:
-            array = _RestrictedUnpickler(fh, path).load()
+            loaded = _RestrictedUnpickler(fh, path).load()
         except pickle.UnpicklingError as err:
             message = str(err)
             raise InputError(message if message.startswith(str(path)) else f"{path}: {message}") from err
         except (EOFError, TypeError, AttributeError, IndexError) as err:
             raise InputError(f"{path}: corrupt pickle payload ({type(err).__name__}: {err})") from err
-    if not isinstance(array, np.ndarray) or array.dtype != np.dtype(object) or array.shape != tuple(shape):
+    array = loaded.array if isinstance(loaded, _PickledObjectArray) else None
+    if array is None or array.shape != tuple(shape):
         raise InputError(f"{path}: the pickle does not hold the {shape} object array its header announces")
     return array.tolist()
