@@ -162,6 +162,35 @@ def open_hdf5(path: str | os.PathLike, what: str):
     if not p.is_file():
         raise MissingInputError(f"{p}: {what} file not found")
     try:
-        return h5py.File(p, "r")
+        h5 = h5py.File(p, "r")
     except OSError as err:
         raise InputError(f"{p}: not a readable HDF5 {what} file ({err})") from err
+    try:
+        refuse_links(h5, p, what)
+    except BaseException:
+        h5.close()
+        raise
+    return h5
+
+
+def refuse_links(h5, path: str | os.PathLike, what: str) -> None:
+    """Refuse an HDF5 file that holds a soft or external link anywhere: followed silently, such a link
+    would hand a reader another video's rows or another file's data (and a copy would take it in)."""
+    import h5py
+
+    def first_link(name: str, link):  # a value other than None stops the visit (raising inside breaks h5py)
+        return (name, link) if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)) else None
+
+    found = h5.visititems_links(first_link)
+    if found is None:
+        return
+    name, link = found
+    if isinstance(link, h5py.SoftLink):
+        raise InputError(
+            f"{path}: {what} file has a soft link at '/{name}' to '{link.path}'; only data stored at its own "
+            "path is read (copy the data there instead of linking)"
+        )
+    raise InputError(
+        f"{path}: {what} file has an external link at '/{name}' to '{link.path}' in {link.filename}; only "
+        "data stored in the file itself is read (copy the data in instead of linking)"
+    )

@@ -356,6 +356,38 @@ def store_with_more_clips_than_its_attrs(tmp: Path):
     return argv, out, ["features.h5", "'val_video_1.mp4' has 16 clips", "num_clips=8"]
 
 
+def soft_link_to_another_video(tmp: Path):
+    def spoil(feats, paragraphs):
+        video, other = paragraphs["val"][1]["video"], paragraphs["val"][0]["video"]
+        del feats[video]
+        feats[video] = h5py.SoftLink(f"/{other}")  # followed, the video would silently get the other's rows
+
+    argv, out, _ = train_on(tmp, spoil)
+    return argv, out, ["features.h5", "soft link at '/val_video_1.mp4' to '/val_video_0.mp4'"]
+
+
+def dangling_soft_link(tmp: Path):
+    def spoil(feats, paragraphs):
+        video = paragraphs["val"][1]["video"]
+        del feats[video]
+        feats[video] = h5py.SoftLink("/nowhere")
+
+    argv, out, _ = train_on(tmp, spoil)
+    return argv, out, ["features.h5", "soft link at '/val_video_1.mp4' to '/nowhere'"]
+
+
+def shard_with_an_external_link(tmp: Path):
+    data = write_synthetic_dataset(tmp / "data", splits={"train": 2})
+    outside = tmp / "elsewhere.h5"
+    with h5py.File(outside, "w") as h5:
+        h5["rows"] = np.ones((8, 16), dtype=np.float32)
+    with h5py.File(data["features"], "a") as feats:
+        feats["train_video_9.mp4"] = h5py.ExternalLink(str(outside), "/rows")
+    out = tmp / "out" / "c3d.h5"
+    argv = ["merge-features", str(data["features"]), "--output", str(out)]
+    return argv, out, ["features.h5", "external link at '/train_video_9.mp4'", "elsewhere.h5"]
+
+
 CASES = {
     "missing video": missing_video,
     "empty video": empty_video,
@@ -379,6 +411,9 @@ CASES = {
     "Inf row in a validation video's features": inf_row_in_validation_video,
     "NaN row in a test video's features (evaluate)": nan_row_in_a_test_video,
     "feature store with more clips than its attrs": store_with_more_clips_than_its_attrs,
+    "feature store with a soft link to another video": soft_link_to_another_video,
+    "feature store with a dangling soft link": dangling_soft_link,
+    "feature shard with an external link to another file": shard_with_an_external_link,
 }
 
 

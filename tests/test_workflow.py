@@ -215,6 +215,17 @@ def test_missing_videos_are_named(tmp_path, shared_data):
     assert "videos not found" in result.stdout + result.stderr
 
 
+def test_a_generated_datasets_path_may_not_climb_out_of_its_folder(tmp_path):
+    escaping = "data/tiny/../../../elsewhere/train.json"  # starts with data/tiny, resolves outside the project
+    override = tmp_path / "escape.yaml"
+    override.write_text(yaml.safe_dump({"datasets": {"tiny": {"annotations": {"train": escaping}}}}))
+    result = snakemake(tmp_path, "-n", TINY_TARGET, configfiles=[override], check=False)
+    assert result.returncode != 0
+    assert f"generated dataset 'tiny' must keep its files under data/tiny/, not {escaping}" in (
+        result.stdout + result.stderr
+    )
+
+
 @pytest.fixture(scope="module")
 def tiny_workdir(tmp_path_factory) -> Path:
     """The whole tiny DAG, from generated raw videos to metrics, run once; tests change copies of it."""

@@ -1,3 +1,4 @@
+import os
 import re
 import shlex
 import sys
@@ -55,10 +56,17 @@ def ds(wildcards):
 
 
 for _name, _ds in DATASETS.items():
-    if _ds["generate"] and not all(
-        Path(p).parts[:2] == ("data", _name) for p in [*_ds["annotations"].values(), _ds["glove"], _ds["video_dir"]]
-    ):
-        raise ValueError(f"config.yaml: generated dataset {_name!r} must keep its files under data/{_name}/")
+    # normpath first: data/<name>/../../elsewhere would pass a check of the first two parts and read elsewhere
+    _outside = [
+        p
+        for p in [*_ds["annotations"].values(), _ds["glove"], _ds["video_dir"]]
+        if Path(os.path.normpath(p)).parts[:2] != ("data", _name)
+    ]
+    if _ds["generate"] and _outside:
+        raise ValueError(
+            f"config.yaml: generated dataset {_name!r} must keep its files under data/{_name}/, "
+            f"not {', '.join(map(str, _outside))}"
+        )
     if _ds["visual_features"] == "precomputed" and not (_ds["precomputed_features"] and _ds["precomputed_layout"]):
         raise ValueError(
             f"config.yaml: dataset {_name!r} uses precomputed features but precomputed_features/precomputed_layout are not set"
