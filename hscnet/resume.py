@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_NAME, LAST_NAME, BEST_NAME = "in_progress.pt", "last.pt", "best.pt"
 # Settings that change the run's numbers, beside the model and training configs and the seed.
-TRAINING_OPTIONS = ("feature_norm", "temporal_crop", "num_workers", "iou_thresholds", "precision")
+TRAINING_OPTIONS = ("feature_norm", "temporal_crop", "sentence_subset", "num_workers", "iou_thresholds", "precision")
 DATA_FILES = ("features", "text", "train", "val")
 
 

@@ -237,7 +237,11 @@ def _setup(settings: TrainSettings, world: World, device: torch.device) -> Run:
     if settings.feature_norm not in FEATURE_NORMS:
         raise InputError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
     train_set = ParagraphDataset(
-        train_paragraphs, settings.features, settings.text, temporal_crop=settings.temporal_crop
+        train_paragraphs,
+        settings.features,
+        settings.text,
+        temporal_crop=settings.temporal_crop,
+        sentence_subset=settings.sentence_subset,
     )
     if settings.feature_norm == "standardize":
         train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
@@ -478,6 +482,12 @@ def register(subparsers) -> None:
         "around the paragraph",
     )
     p.add_argument(
+        "--sentence-subset",
+        action="store_true",
+        help="training recipe of PRVG's code: each time a paragraph is drawn, keep a random subset of 1..min(8, n) "
+        "of its n sentences, in order",
+    )
+    p.add_argument(
         "--resume",
         action="store_true",
         help="continue from OUT/in_progress.pt (or a finished OUT/last.pt) when it exists and was written by "
@@ -511,6 +521,7 @@ def _run(args: argparse.Namespace) -> int:
         resume=args.resume,
         feature_norm=args.feature_norm,
         temporal_crop=args.temporal_crop,
+        sentence_subset=args.sentence_subset,
         precision=args.precision,
     )
     train(settings)

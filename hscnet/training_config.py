@@ -64,6 +64,7 @@ class TrainSettings:
     precision: str = "fp32"  # autocast of forward and loss: fp32 (off), bf16, fp16 (loss scaling), auto (hscnet.device)
     feature_norm: str = "standardize"  # or "none"; see hscnet.data.dataset
     temporal_crop: bool = False  # random crops of the training videos around the paragraph
+    sentence_subset: bool = False  # PRVG's recipe: a random in-order subset of each training paragraph's sentences
     iou_thresholds: tuple[float, ...] = DEFAULT_IOU_THRESHOLDS
     resume: bool = False
 

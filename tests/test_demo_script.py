@@ -103,13 +103,13 @@ def test_paragraph_windows_are_distinct_consecutive_runs_of_2_to_9():
             assert windows == []
 
 
-def test_split_videos_is_disjoint_complete_and_about_70_15_15():
-    ids = [f"v{i}" for i in range(30)]
-    splits = demo.split_videos(np.random.default_rng(0), ids)
+def test_split_videos_is_disjoint_complete_and_holds_out_the_given_count():
+    ids = [f"v{i}" for i in range(64)]
+    splits = demo.split_videos(np.random.default_rng(0), ids, held_out=16)
     assert sorted(itertools.chain.from_iterable(splits.values())) == sorted(ids)
-    assert [len(splits[s]) for s in ("train", "val", "test")] == [22, 4, 4]
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [32, 16, 16]
     with pytest.raises(ValueError, match="at least 3 videos"):
-        demo.split_videos(np.random.default_rng(0), ["a", "b"])
+        demo.split_videos(np.random.default_rng(0), ["a", "b"], held_out=1)
 
 
 def test_sentences_say_what_the_event_does():

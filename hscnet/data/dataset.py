@@ -97,6 +97,15 @@ class FeatureStats:
 
 
 CROP_PROBABILITY = 0.5  # of a training draw being cropped; the rest keep the whole video, as at test time
+# PRVG's training draws (lib/datasets/tacos.py): 1..min(SUBSET_MAX_SENTENCES, n) of a paragraph's n sentences.
+SUBSET_MAX_SENTENCES = 8
+
+
+def sentence_subset(num_sentences: int) -> list[int]:
+    """Indices, in order, of a random subset of a paragraph's sentences: its size uniform in
+    1..min(SUBSET_MAX_SENTENCES, n), then which sentences uniformly (torch's global RNG, as the crop)."""
+    size = int(torch.randint(1, min(SUBSET_MAX_SENTENCES, num_sentences) + 1, ()))
+    return sorted(torch.randperm(num_sentences)[:size].tolist())
 
 
 def crop_window(spans: torch.Tensor, num_clips: int) -> tuple[int, int]:
@@ -125,6 +134,8 @@ class ParagraphDataset(Dataset):
         feature_stats: standardisation of the clip features (None: raw features).
         temporal_crop: training augmentation: each time a paragraph is drawn, cut its video to a random
             window of whole clips that still contains every sentence (see ``crop_window``).
+        sentence_subset: training recipe of PRVG: each time a paragraph is drawn, keep a random subset of
+            its sentences, in order (see ``sentence_subset``); applied before the crop.
 
     ``provenance`` holds the file-level attrs of both files (extractor, C3D weights, number of clips;
     word vectors source, OOV policy), which training stores in its checkpoints so that grounding a new
@@ -141,6 +152,7 @@ class ParagraphDataset(Dataset):
         text_path: str | os.PathLike,
         feature_stats: FeatureStats | None = None,
         temporal_crop: bool = False,
+        sentence_subset: bool = False,
     ):
         if not paragraphs:
             raise InputError("no paragraphs to load")
@@ -149,6 +161,7 @@ class ParagraphDataset(Dataset):
         self.text_path = Path(text_path)
         self.feature_stats = feature_stats
         self.temporal_crop = temporal_crop
+        self.sentence_subset = sentence_subset
         self._handles: tuple[int, h5py.File, h5py.File] | None = None
         self._cache: dict[tuple[str, str], np.ndarray] = {}  # (kind, id) -> array as read and checked
         self._cached_bytes = 0
@@ -261,6 +274,13 @@ class ParagraphDataset(Dataset):
         spans = torch.tensor(p.timestamps, dtype=torch.float32) / float(p.duration)  # (N_S, 2)
         video = self._read("video", p.video)  # (N_V, D_v), read-only
         duration = float(p.duration)
+        words, word_sentence = self._read("words", p.id), self._read("word_sentence", p.id)
+        if self.sentence_subset:
+            kept = sentence_subset(len(p.timestamps))
+            spans = spans[kept]
+            keep_word = np.isin(word_sentence, kept)
+            words = words[keep_word]
+            word_sentence = np.searchsorted(kept, word_sentence[keep_word])  # renumbered 0..len(kept)-1
         if self.temporal_crop and torch.rand(()) < CROP_PROBABILITY:
             num_clips = video.shape[0]
             first, stop = crop_window(spans.clamp(0.0, 1.0), num_clips)
@@ -272,8 +292,8 @@ class ParagraphDataset(Dataset):
         return {
             "id": p.id,
             "video": torch.from_numpy(video),
-            "words": torch.tensor(self._read("words", p.id)),
-            "word_sentence": torch.tensor(self._read("word_sentence", p.id)),
+            "words": torch.tensor(words),
+            "word_sentence": torch.tensor(word_sentence),
             "spans": spans.clamp(0.0, 1.0),
             "duration": duration,
         }
