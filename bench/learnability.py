@@ -35,6 +35,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from hscnet import cli
 from hscnet.baselines import baseline_predictions
 from hscnet.data.annotations import load_normalised
 from hscnet.evaluate import evaluate_checkpoint
@@ -64,6 +65,23 @@ def event_words(event: dict) -> list[str]:
     where it appears, moves to or what colour it turns."""
     words = [*ACTION_WORDS[event["action"]], event["shape"], event["before"]["colour"], event["after"]["colour"]]
     return words + (event["detail"].split() if event["detail"] else [])
+
+
+def prepare_text(demo: Path, out: Path, max_sentences: int = 9) -> tuple[Path, Path]:
+    """The workflow's annotation and text stages on a ``hscnet demo-data`` output, in this process:
+    returns (folder of the normalised {train,val,test}.json, word vectors HDF5)."""
+    annotations = out / "annotations"
+    for split in ("train", "val", "test"):
+        cli.main(
+            ["prepare-annotations", "--format", "paragraphs", "--input", str(demo / "annotations" / f"{split}.json")]
+            + ["--split", split, "--max-sentences", str(max_sentences), "--output", str(annotations / f"{split}.json")]
+        )
+    splits = [str(annotations / f"{split}.json") for split in ("train", "val", "test")]
+    cli.main(["tokenize", "--annotations", *splits, "--output", str(out / "tokens.json")])
+    cli.main(["glove-convert", "--input", str(demo / "glove.txt"), "--format", "glove", "--output", str(out / "kv")])
+    text = out / "glove.h5"
+    cli.main(["embed-words", "--tokens", str(out / "tokens.json"), "--vectors", str(out / "kv"), "--output", str(text)])
+    return annotations, text
 
 
 def ideal_features(
@@ -175,9 +193,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demo", type=Path, required=True, help="hscnet demo-data output (events.json, glove.txt)")
     parser.add_argument(
-        "--annotations", type=Path, required=True, help="folder of the normalised {train,val,test}.json"
+        "--annotations", type=Path, help="folder of the normalised {train,val,test}.json (default: made from --demo)"
     )
-    parser.add_argument("--text", type=Path, required=True, help="word vectors HDF5 of the text stage")
+    parser.add_argument("--text", type=Path, help="word vectors HDF5 of the text stage (default: made from --demo)")
     parser.add_argument("--out", type=Path, required=True, help="work folder: features and one run per seed")
     parser.add_argument("--num-clips", type=int, default=24)
     parser.add_argument("--dim", type=int, default=512, help="feature dimension of the random projection")
@@ -193,6 +211,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.annotations is None or args.text is None:
+        args.annotations, args.text = prepare_text(args.demo, args.out)
     events = json.loads((args.demo / "events.json").read_text(encoding="utf-8"))
     features = ideal_features(
         events, read_vectors(args.demo / "glove.txt", "glove"), args.num_clips, args.dim, args.noise, args.feature_seed

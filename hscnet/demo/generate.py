@@ -21,6 +21,7 @@ DIR is either complete or untouched.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -209,7 +210,7 @@ def _word_vectors(corpus: list[str], paragraphs: dict[str, list[dict]], seed: in
     return vectors
 
 
-def _build(out: Path, size: str, seed: int, workers: int) -> dict:
+def _build(out: Path, size: str, seed: int, workers: int, render_videos: bool = True) -> dict:
     """Write the whole dataset into the (empty) directory ``out`` with ``workers`` processes rendering
     videos while this one trains the word vectors; return its summary."""
     spec = SIZES[size]
@@ -226,12 +227,12 @@ def _build(out: Path, size: str, seed: int, workers: int) -> dict:
     splits = split_videos(np.random.default_rng(split_seed), ids, spec.held_out_videos)
     text_seeds = dict(zip(ids, text_stream.spawn(spec.num_videos), strict=True))
     paragraphs = _make_paragraphs(scripts, splits, text_seeds, spec.paragraphs_per_video)
-    (out / "videos").mkdir(parents=True)
+    if render_videos:
+        (out / "videos").mkdir(parents=True)
     # spawn, not fork: a forked child of a process with OpenMP or BLAS threads running can hang.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        videos = [
-            pool.submit(_write_video, script, out / "videos" / f"{video}.mp4") for video, script in scripts.items()
-        ]
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if render_videos else None
+    with pool or contextlib.nullcontext():
+        videos = [pool.submit(_write_video, s, out / "videos" / f"{v}.mp4") for v, s in scripts.items()] if pool else []
         corpus = demo_text.make_corpus(np.random.default_rng(corpus_seed), spec.corpus_sentences)
         vectors = _word_vectors(corpus, paragraphs, seed, spec.word_vector_epochs)
         _wait_for_videos(videos)
@@ -276,9 +277,14 @@ def _build(out: Path, size: str, seed: int, workers: int) -> dict:
     return summary
 
 
-def generate_demo(out: str | os.PathLike, size: str = "tiny", seed: int = 0, workers: int = 1) -> dict:
+def generate_demo(
+    out: str | os.PathLike, size: str = "tiny", seed: int = 0, workers: int = 1, render_videos: bool = True
+) -> dict:
     """Generate the ``size`` demo dataset into directory ``out``, deterministically from ``seed``, whatever
     the number of ``workers``, the processes that render and encode the videos.
+
+    ``render_videos=False`` leaves out ``videos/`` (the rest is the same): for what needs only the event
+    scripts, annotations and word vectors, such as ``bench/learnability.py``'s ideal features.
 
     Returns per-split counts ({split: {videos, paragraphs, sentences}}, vocabulary, corpus_sentences).
     ``out`` may exist only if it holds nothing but a previous output (or empty folders); it is
@@ -294,7 +300,7 @@ def generate_demo(out: str | os.PathLike, size: str = "tiny", seed: int = 0, wor
     _check_replaceable(out)
     started = time.perf_counter()
     with atomic_directory(out) as built:
-        summary = _build(built, size, seed, workers)
+        summary = _build(built, size, seed, workers, render_videos)
     log.info(
         "demo dataset %r (seed %d) in %s after %.1f s: %s",
         size,
