@@ -83,6 +83,15 @@ def audio_only_video(tmp: Path):
     return clip_index_of(tmp / "sound.m4a", out), out, ["sound.m4a", "no video stream"]
 
 
+def image_named_like_a_video(tmp: Path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(tmp / "still.png")
+    (tmp / "still.png").rename(tmp / "still.mp4")
+    out = tmp / "out" / "clips.json"
+    return clip_index_of(tmp / "still.mp4", out), out, ["still.mp4", "an image (png), not a video"]
+
+
 def malformed_annotations(tmp: Path):
     bad = write_json_file(
         tmp / "bad.json", [{"video": "v_a", "duration": 2.0, "sentences": ["ok", ""], "timestamps": [[0, 1], [1, 2]]}]
@@ -393,6 +402,7 @@ CASES = {
     "empty video": empty_video,
     "truncated video": truncated_video,
     "audio-only video": audio_only_video,
+    "PNG image named .mp4": image_named_like_a_video,
     "mp4 truncated at 50% with the index at the front": truncated_faststart_video,
     "malformed annotations": malformed_annotations,
     "annotations not JSON": annotations_not_json,
@@ -430,6 +440,18 @@ def test_bad_input_is_one_error_naming_file_and_problem(case, tmp_path, caplog):
     assert not errors[0].exc_info  # one line, no traceback without -v
     assert not output.exists()
     assert not list(tmp_path.glob("out/**/*.tmp*"))  # no temporary left either
+
+
+def test_an_audio_track_longer_than_the_video_does_not_stretch_it(tmp_path, caplog):
+    """4 s of video with 40 s of sound: the clips, and so every grounded span, lie within the 4 s of frames."""
+    write_video(tmp_path / "talk.mp4", num_frames=40, fps=10, audio_seconds=40)
+    out = tmp_path / "out" / "clips.json"
+    with caplog.at_level(logging.WARNING):
+        assert main(clip_index_of(tmp_path / "talk.mp4", out)) == 0
+    (video,) = json.loads(out.read_text())["videos"]
+    assert video["duration"] == pytest.approx(4.0, abs=0.01)
+    assert max(end for _, end in video["clip_spans"]) <= 4.0 + 1e-6
+    assert "talk.mp4: the file lasts 40.00 s but its video stream 4.00 s" in caplog.text
 
 
 # ------------------------------------------------------------------ the CLI's handling of errors
