@@ -397,6 +397,23 @@ def shard_with_an_external_link(tmp: Path):
     return argv, out, ["features.h5", "external link at '/train_video_9.mp4'", "elsewhere.h5"]
 
 
+def text_made_from_other_annotations(tmp: Path):
+    argv, out, data = train_on(tmp, lambda feats, paragraphs: None)
+    other = write_synthetic_dataset(tmp / "other", splits={"train": 4, "val": 2}, seed=1)  # same ids, other text
+    argv[argv.index("--text") + 1] = str(other["text"])
+    return argv, out, ["text.h5", "the annotations give it", "made from other annotations"]
+
+
+def text_file_as_checkpoint(tmp: Path):
+    data = write_synthetic_dataset(tmp / "data", splits={"test": 2})
+    notes = tmp / "best.pt"
+    notes.write_text("these are my notes, not a model\n")
+    out = tmp / "out" / "predictions.json"
+    argv = ["evaluate", "--checkpoint", notes, "--features", data["features"], "--text", data["text"]]
+    argv += ["--annotations", data["test"], "--predictions", out, "--metrics", tmp / "out" / "metrics.json"]
+    return argv, out, ["best.pt", "not a checkpoint (not a PyTorch archive"]
+
+
 CASES = {
     "missing video": missing_video,
     "empty video": empty_video,
@@ -422,6 +439,8 @@ CASES = {
     "NaN row in a test video's features (evaluate)": nan_row_in_a_test_video,
     "feature store with more clips than its attrs": store_with_more_clips_than_its_attrs,
     "feature store with a soft link to another video": soft_link_to_another_video,
+    "word vectors made from other annotations": text_made_from_other_annotations,
+    "a text file given as --checkpoint": text_file_as_checkpoint,
     "feature store with a dangling soft link": dangling_soft_link,
     "feature shard with an external link to another file": shard_with_an_external_link,
 }

@@ -456,7 +456,7 @@ def test_corrupt_checkpoint_is_one_error_and_no_output(trained, tmp_path, caplog
         )
         == 1
     )
-    assert f"{bad}: not a readable checkpoint" in caplog.text
+    assert f"{bad}: not a checkpoint (not a PyTorch archive" in caplog.text
     assert not pred.exists() and not (tmp_path / "m.json").exists()
 
 
