@@ -49,7 +49,7 @@ ANNOTATION_FORMATS = ("normalised", *FORMATS)
 
 
 def check_inputs_match_training(dataset: ParagraphDataset, cfg, trained_on: dict, checkpoint: str) -> None:
-    """Features/vectors of another size or from another extractor than training are an error."""
+    """Features/vectors of another size, another extractor or another number of clips than training's are an error."""
     for path, dim, expected in (
         (dataset.features_path, dataset.video_dim, cfg.video_dim),
         (dataset.text_path, dataset.word_dim, cfg.word_dim),
@@ -59,7 +59,7 @@ def check_inputs_match_training(dataset: ParagraphDataset, cfg, trained_on: dict
     for kind, path in (("features", dataset.features_path), ("text", dataset.text_path)):
         now = dataset.provenance[kind]
         for key, value in trained_on.get(kind, {}).items():
-            if key in ("extractor", "weights", "source", "oov") and key in now and now[key] != value:
+            if key in ("extractor", "weights", "source", "num_clips", "oov") and key in now and now[key] != value:
                 raise InputError(
                     f"{path}: {key} {now[key]!r} differs from the training data's {value!r} ({checkpoint})"
                 )

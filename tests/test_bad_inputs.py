@@ -414,6 +414,16 @@ def text_file_as_checkpoint(tmp: Path):
     return argv, out, ["best.pt", "not a checkpoint (not a PyTorch archive"]
 
 
+def paragraph_longer_than_the_model_reads(tmp: Path):
+    words = " ".join(["walk"] * 4097)
+    annotations = write_json_file(
+        tmp / "train.json",
+        [{"id": "p0", "video": "v_a", "duration": 9.0, "sentences": [words], "timestamps": [[0, 5]]}],
+    )
+    out = tmp / "out" / "tokens.json"
+    return ["tokenize", "--annotations", annotations, "--output", out], out, ["train.json", "'p0' has 4097 words"]
+
+
 CASES = {
     "missing video": missing_video,
     "empty video": empty_video,
@@ -441,6 +451,7 @@ CASES = {
     "feature store with a soft link to another video": soft_link_to_another_video,
     "word vectors made from other annotations": text_made_from_other_annotations,
     "a text file given as --checkpoint": text_file_as_checkpoint,
+    "a paragraph longer than the model reads": paragraph_longer_than_the_model_reads,
     "feature store with a dangling soft link": dangling_soft_link,
     "feature shard with an external link to another file": shard_with_an_external_link,
 }

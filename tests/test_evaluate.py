@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import h5py
 import numpy as np
@@ -472,3 +473,15 @@ def test_features_from_another_extractor_are_refused(trained, tmp_path):
         ValueError, match=r"features\.h5: weights 'abab.*' differs from the training data's 'random-seed-0'"
     ):
         evaluate_checkpoint(str(checkpoint), str(other), str(data["text"]), str(data["test"]), [0.5], device="cpu")
+
+
+def test_features_of_another_number_of_clips_than_training_are_refused(trained, tmp_path, caplog):
+    data, checkpoint = trained  # trained on 8 clips per video
+    other = write_synthetic_dataset(tmp_path / "data", splits={"test": 2}, num_clips=24)
+    out = tmp_path / "predictions.json"
+    argv = ["evaluate", "--checkpoint", str(checkpoint), "--features", str(other["features"])]
+    argv += ["--text", str(other["text"]), "--annotations", str(other["test"]), "--predictions", str(out)]
+    with caplog.at_level(logging.ERROR):
+        assert main(argv) == 1
+    assert f"{other['features']}: num_clips 24 differs from the training data's 8 ({checkpoint})" in caplog.text
+    assert not out.exists()

@@ -193,3 +193,17 @@ def test_real_annotations_list_their_videos(shared_data):
     assert tacos["s26-d70.avi"] == pytest.approx(198.333, abs=1e-3)
     shards = [shard_of(v, 4) for v in tacos]
     assert min(shards.count(k) for k in range(4)) > 15  # CRC-32 spreads real ids evenly enough
+
+
+def test_a_store_takes_as_many_clips_as_the_config_allows(tmp_path):
+    from hscnet.limits import MAX_CLIPS
+
+    spans = np.stack([np.arange(MAX_CLIPS), np.arange(1, MAX_CLIPS + 1)], axis=1) * 0.5
+    with h5py.File(tmp_path / "many.h5", "w") as h5:
+        write_file_attrs(h5, {**ATTRS, "num_clips": MAX_CLIPS})
+        write_video_features(
+            h5, "v", np.zeros((MAX_CLIPS, 3), np.float32), fps=25.0, num_frames=16 * MAX_CLIPS,
+            duration=MAX_CLIPS * 0.5, clip_spans=spans, source="v.mp4",
+        )  # fmt: skip
+    with h5py.File(tmp_path / "many.h5", "r") as h5:
+        np.testing.assert_array_equal(h5["v"].attrs["clip_spans"], spans)

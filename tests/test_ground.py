@@ -125,6 +125,19 @@ def test_sentence_without_words_is_an_error(setup):
         ground(video, ["the square", "?!"], checkpoint, glove, device="cpu")
 
 
+def test_a_paragraph_longer_than_the_model_reads_is_refused_before_extraction(setup, caplog, monkeypatch):
+    _, checkpoint, glove, video = setup
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("C3D ran before the paragraph was checked")
+
+    monkeypatch.setattr("extractors.extract.C3DExtractor.extract", no_extraction)
+    long_sentence = " ".join(["square"] * 4097)
+    argv = ["ground", "--video", str(video), "--sentences", long_sentence, "--checkpoint", str(checkpoint)]
+    assert main([*argv, "--glove", str(glove)]) == 1
+    assert f"paragraph: 4097 words; the model of {checkpoint} reads at most 4096" in caplog.text
+
+
 def test_word_vectors_of_another_size_are_refused(setup, tmp_path):
     _, checkpoint, _, video = setup
     other = tmp_path / "g.txt"

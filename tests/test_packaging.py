@@ -99,3 +99,11 @@ def test_readme_quick_start_matches_ci():
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert install in ci and test in ci, "CI must run the README's install and test commands"
     assert main_job.startswith("snakemake ") and "results/demo/" in main_job
+
+
+def test_the_schema_allows_no_more_clips_than_the_model_and_store_take():
+    from hscnet.limits import MAX_CLIPS, MAX_POSITIONS
+
+    schema = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    dataset = schema["properties"]["datasets"]["additionalProperties"]["properties"]
+    assert dataset["num_clips"]["maximum"] == MAX_CLIPS <= MAX_POSITIONS

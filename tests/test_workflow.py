@@ -226,6 +226,13 @@ def test_a_generated_datasets_path_may_not_climb_out_of_its_folder(tmp_path):
     )
 
 
+def test_more_clips_than_the_model_and_store_take_is_refused_by_the_schema(tmp_path):
+    override = tmp_path / "clips.yaml"
+    override.write_text(yaml.safe_dump({"datasets": {"tiny": {"num_clips": 5000}}}))
+    result = snakemake(tmp_path, "-n", TINY_TARGET, configfiles=[override], check=False)
+    assert result.returncode != 0 and "5000 is greater than the maximum of 4000" in result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def tiny_workdir(tmp_path_factory) -> Path:
     """The whole tiny DAG, from generated raw videos to metrics, run once; tests change copies of it."""

@@ -210,6 +210,10 @@ def ground(
         cased = tokenize_sentences(list(sentences), lowercase=False)
     except InputError as err:
         raise InputError(f"paragraph: {err}") from err
+    if sum(map(len, cased)) > cfg.max_positions:
+        raise InputError(
+            f"paragraph: {sum(map(len, cased))} words; the model of {checkpoint} reads at most {cfg.max_positions}"
+        )
     lower = [[word.lower() for word in words] for words in cased]
     embedded = embed_paragraph(
         TokenizedParagraph(str(video), lower, cased), vectors, oov=text_provenance.get("oov", "zero")
