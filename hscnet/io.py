@@ -29,15 +29,23 @@ from hscnet.errors import InputError, MissingInputError
 log = logging.getLogger(__name__)
 
 
+def through_link(path: Path) -> Path:
+    """Where an output at ``path`` goes: the file a symlink points to, replaced beside itself, with the link
+    kept. A user who links an output to another disk wants the data there; replacing the link with a file
+    would put it beside the link and leave the old data at the target."""
+    return path.resolve() if path.is_symlink() else path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
 
     The temporary file keeps the target's suffix so that libraries which dispatch on the
     extension (h5py, gensim, PyAV) behave the same. On any exception the temporary is removed
-    and the target is left untouched.
+    and the target is left untouched. A ``path`` that is a symlink is written through
+    (``through_link``).
     """
-    target = Path(path)
+    target = through_link(Path(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     suffix = f".tmp{target.suffix}"
     _remove_stale_temporaries(target, suffix)
@@ -60,7 +68,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     The directory counterpart of :func:`hscnet.io.atomic_path`, for outputs made of several
     files (gensim writes a sidecar .npy next to its pickle).
     """
-    target = Path(path)
+    target = through_link(Path(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(target, ".tmp")
     tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent))

@@ -207,3 +207,22 @@ def test_a_store_takes_as_many_clips_as_the_config_allows(tmp_path):
         )  # fmt: skip
     with h5py.File(tmp_path / "many.h5", "r") as h5:
         np.testing.assert_array_equal(h5["v"].attrs["clip_spans"], spans)
+
+
+def test_an_output_that_is_a_symlink_is_written_through_and_the_link_kept(tmp_path):
+    from hscnet.cli import main
+
+    make_shard(tmp_path / "s0.h5", {"a": 1.0})
+    disk = tmp_path / "big_disk"
+    disk.mkdir()
+    (disk / "c3d.h5").write_bytes(b"the previous run's store")
+    link = tmp_path / "results" / "c3d.h5"
+    link.parent.mkdir()
+    link.symlink_to(disk / "c3d.h5")
+    assert main(["merge-features", str(tmp_path / "s0.h5"), "--output", str(link)]) == 0
+    assert link.is_symlink() and link.resolve() == (disk / "c3d.h5").resolve()
+    with h5py.File(disk / "c3d.h5", "r") as h5:
+        np.testing.assert_array_equal(h5["a"][()], np.full((2, 3), 1.0))
+    assert sorted(p.name for p in disk.iterdir()) == ["c3d.h5"] and sorted(p.name for p in link.parent.iterdir()) == [
+        "c3d.h5"
+    ]  # no temporary left on either side
