@@ -640,3 +640,47 @@ def test_the_crafted_file_is_only_its_counts_away_from_a_valid_one(tmp_path):
     from hscnet.data.prvg import read_prvg_npy
 
     assert len(read_prvg_npy(crafted_prvg_npy(tmp_path / "same.npy", declared=3))) == 3
+
+
+# ------------------------------------------------------------------ a full disk, for real: a small tmpfs
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs mounted under ``tmp_path`` (needs root, as CI runs; skipped elsewhere, failed in CI)."""
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
+    if result.returncode != 0:
+        message = f"cannot mount a tmpfs here ({result.stderr.decode().strip()})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    yield mount
+    subprocess.run(["umount", "--lazy", str(mount)], check=True)
+
+
+def assert_one_no_space_error(caplog, target: Path) -> None:
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and f"{target}: no space left on the device" in errors[0], caplog.text
+    assert "nothing was written" in errors[0]
+
+
+def test_a_full_disk_during_training_names_the_checkpoint_and_leaves_nothing_corrupt(small_disk, tmp_path, caplog):
+    argv, _, _ = train_on(tmp_path, lambda feats, paragraphs: None)
+    run = small_disk / "run"
+    argv[argv.index("--out") + 1] = str(run)
+    with caplog.at_level(logging.INFO):
+        assert main(argv) == 1
+    assert_one_no_space_error(caplog, run / "best.pt")  # the first checkpoint an epoch writes
+    assert not (run / "best.pt").exists() and not (run / "in_progress.pt").exists()
+    assert not list(run.glob(".*tmp*"))  # the partial temporary is gone: the space is free again
+
+
+def test_a_full_disk_in_a_feature_stage_names_the_store_and_leaves_nothing(small_disk, tmp_path, caplog):
+    data = write_synthetic_dataset(tmp_path / "data", splits={"train": 40}, video_dim=128)  # about 170 KB
+    output = small_disk / "c3d.h5"
+    with caplog.at_level(logging.INFO):
+        assert main(["merge-features", str(data["features"]), "--output", str(output)]) == 1
+    assert_one_no_space_error(caplog, output)
+    assert list(small_disk.iterdir()) == []
