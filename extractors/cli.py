@@ -11,8 +11,19 @@ import argparse
 import logging
 
 from hscnet.errors import InputError
+from hscnet.limits import MAX_CLIPS
 
 log = logging.getLogger(__name__)
+
+
+def clip_count(text: str) -> int:
+    """--num-clips: 1..MAX_CLIPS, refused before any video is opened."""
+    count = int(text)
+    if not 1 <= count <= MAX_CLIPS:
+        raise argparse.ArgumentTypeError(
+            f"{count} clips per video: must be 1..{MAX_CLIPS} (the model's position table and the store's clip spans)"
+        )
+    return count
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--num-shards", type=int, default=1, help="number of shards (default 1)")
     p.add_argument("--shard", type=int, default=0, help="index of this shard, 0..num-shards-1 (default 0)")
-    p.add_argument("--num-clips", type=int, required=True, help="clips per video, N^V")
+    p.add_argument("--num-clips", type=clip_count, required=True, help=f"clips per video, N^V (1..{MAX_CLIPS})")
     p.add_argument(
         "--backend",
         choices=("auto", "decord", "pyav"),
@@ -96,13 +107,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "import-features",
-        help="import public precomputed C3D features, resampled to N^V clips",
-        description="Resample TACoS (TALL) or ActivityNet (sub_activitynet_v1-3.c3d) features of every annotated "
-        "video into N^V equal time bins and write them as a feature store.",
+        help="import precomputed features (public C3D releases, or any per-video arrays), resampled to N^V clips",
+        description="Resample TACoS (TALL), ActivityNet (sub_activitynet_v1-3.c3d) or generic per-video features "
+        "(I3D, CLIP, SlowFast, ...) of every annotated video into N^V equal time bins and write them as a feature "
+        "store.",
     )
-    p.add_argument("--input", required=True, help="precomputed HDF5 file")
-    p.add_argument("--layout", required=True, choices=("tacos", "activitynet"), help="layout of the input file")
-    p.add_argument("--num-clips", type=int, required=True, help="clips per video, N^V")
+    p.add_argument("--input", required=True, help="precomputed HDF5 file (generic: or a directory of .npy files)")
+    p.add_argument(
+        "--layout",
+        required=True,
+        choices=("tacos", "activitynet", "generic"),
+        help="layout of the input: a public release, or generic (one (T, D) array per video id, any D)",
+    )
+    p.add_argument("--num-clips", type=clip_count, required=True, help=f"clips per video, N^V (1..{MAX_CLIPS})")
     p.add_argument(
         "--annotations", nargs="+", required=True, metavar="JSON", help="paragraph JSON files (video ids and durations)"
     )

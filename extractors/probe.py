@@ -6,9 +6,11 @@ pixel formats) fall back to PyAV, which reads the container header and, when the
 no frame count, counts the video packets without decoding them. The backend that succeeded is
 recorded so that decoding later uses the same one.
 
-``duration`` is the container's duration (the value annotation files such as ActivityNet
-Captions use, which may include a slightly longer audio track) when the header states one, else
-``num_frames / fps``.
+``duration`` is the video stream's: from its first frame to the end of its last (the last frame's
+time plus one frame interval). The container's duration is not used: it spans every stream, and an
+audio track longer than the picture (a 4 s video with 40 s of sound) would put every clip, and every
+grounded span, after the last frame. A container that lasts more than a second longer is logged.
+A single image (a PNG, JPEG, ... however the file is named) is refused: it is not a video.
 
 Frame times: ``probe_video_with_times`` also returns every frame's presentation time (seconds from
 the first frame; decord's index, or PyAV's packet timestamps, no decoding). A stream whose frame
@@ -86,7 +88,7 @@ def probe_video_with_times(path: str | os.PathLike, backend: str = "auto") -> tu
     container_duration, pyav_error = _container_duration(p)
     if backend in ("auto", "decord"):
         try:
-            return _probe_decord(p, container_duration)
+            return _checked_duration(_probe_decord(p), container_duration)
         except (decord.DECORDError, RuntimeError, AssertionError) as err:
             # decord reports every failure as one of these (AssertionError for a zero frame count).
             if backend == "decord":
@@ -94,10 +96,29 @@ def probe_video_with_times(path: str | os.PathLike, backend: str = "auto") -> tu
             log.info("%s: decord cannot open it (%s); falling back to PyAV", p, _short_message(err))
     if pyav_error is not None:
         raise InputError(f"{p}: not a readable video, truncated or corrupt ({pyav_error})")
-    return _probe_pyav(p, container_duration)
+    return _checked_duration(_probe_pyav(p), container_duration)
 
 
-def _probe_decord(path: Path, container_duration: float | None) -> tuple[VideoInfo, np.ndarray]:
+def stream_duration(times: np.ndarray, fps: float) -> float:
+    """Seconds from the first frame to the end of the last: its time plus the typical frame interval."""
+    interval = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / fps
+    return float(times[-1] - times[0]) + (interval if interval > 0 else 1.0 / fps)
+
+
+def _checked_duration(probed: tuple[VideoInfo, np.ndarray], container_duration: float | None):
+    info = probed[0]
+    if container_duration is not None and container_duration > info.duration + 1.0:
+        log.warning(
+            "%s: the file lasts %.2f s but its video stream %.2f s (a longer audio or other stream); "
+            "the video's duration is used",
+            info.path,
+            container_duration,
+            info.duration,
+        )
+    return probed
+
+
+def _probe_decord(path: Path) -> tuple[VideoInfo, np.ndarray]:
     reader = decord.VideoReader(str(path), num_threads=1)
     num_frames = len(reader)
     fps = float(reader.get_avg_fps())
@@ -114,7 +135,7 @@ def _probe_decord(path: Path, container_duration: float | None) -> tuple[VideoIn
         path=str(path),
         fps=fps,
         num_frames=num_frames,
-        duration=container_duration or num_frames / fps,
+        duration=stream_duration(times, fps),
         width=int(width),
         height=int(height),
         backend="decord",
@@ -124,7 +145,7 @@ def _probe_decord(path: Path, container_duration: float | None) -> tuple[VideoIn
     return info, times
 
 
-def _probe_pyav(path: Path, container_duration: float | None) -> tuple[VideoInfo, np.ndarray]:
+def _probe_pyav(path: Path) -> tuple[VideoInfo, np.ndarray]:
     with av.open(str(path)) as container:
         if not container.streams.video:
             kinds = ", ".join(sorted({s.type for s in container.streams})) or "none"
@@ -159,7 +180,7 @@ def _probe_pyav(path: Path, container_duration: float | None) -> tuple[VideoInfo
         path=str(path),
         fps=fps,
         num_frames=int(num_frames),
-        duration=container_duration or num_frames / fps,
+        duration=stream_duration(times, fps),
         width=int(width),
         height=int(height),
         backend="pyav",
@@ -202,9 +223,13 @@ def is_variable_rate(times: np.ndarray) -> bool:
 
 
 def _container_duration(path: Path) -> tuple[float | None, str | None]:
-    """Container duration in seconds (None when unknown) and the PyAV open error, if any."""
+    """Container duration in seconds (None when unknown) and the PyAV open error, if any; refuses an image."""
     try:
         with av.open(str(path)) as container:
+            if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+                raise InputError(
+                    f"{path}: an image ({container.format.name.removesuffix('_pipe')}), not a video; give a video file"
+                )
             if container.duration is None or container.duration <= 0:
                 return None, None
             return container.duration / av.time_base, None

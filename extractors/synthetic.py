@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 MILLISECOND = Fraction(1, 1000)
+AUDIO_RATE = 16000
 
 
 def frame_level(index: int) -> int:
@@ -30,12 +31,13 @@ def write_video(
     gop: int = 12,
     frame_times: np.ndarray | None = None,
     faststart: bool = False,
+    audio_seconds: float = 0.0,
 ) -> None:
     """Write ``num_frames`` frames whose grey level encodes their index (see ``frame_level``).
 
     ``frame_times`` (num_frames,) seconds makes a variable-frame-rate video: frame ``i`` is shown
     at ``frame_times[i]`` (millisecond time base) instead of ``i / fps``. ``faststart`` puts the MP4
-    index before the frames (as web videos have it).
+    index before the frames (as web videos have it). ``audio_seconds`` adds a silent AAC track that long.
     """
     rng = np.random.default_rng(0)
     texture = rng.integers(-3, 4, size=(height, width, 3)).astype(np.int16)  # fixed, cheap detail
@@ -47,6 +49,7 @@ def write_video(
             stream.time_base = stream.codec_context.time_base = MILLISECOND
         if codec == "libx264":
             stream.options = {"preset": "ultrafast", "crf": "18"}
+        audio = container.add_stream("aac", rate=AUDIO_RATE) if audio_seconds else None
         for i in range(num_frames):
             image = np.clip(frame_level(i) + texture, 0, 255).astype(np.uint8)
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
@@ -56,6 +59,8 @@ def write_video(
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if audio is not None:
+            _write_silence(container, audio, audio_seconds)
 
 
 def variable_rate_times(segments: list[tuple[float, float]]) -> np.ndarray:
@@ -67,18 +72,21 @@ def variable_rate_times(segments: list[tuple[float, float]]) -> np.ndarray:
     return np.concatenate(times)
 
 
-def write_audio_only(path: str | os.PathLike, seconds: float = 1.0, rate: int = 16000) -> None:
+def write_audio_only(path: str | os.PathLike, seconds: float = 1.0) -> None:
     """An AAC file with no video stream."""
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=rate)
-        samples = 1024
-        for i in range(int(seconds * rate / samples)):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, samples), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = rate, i * samples
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
+        _write_silence(container, container.add_stream("aac", rate=AUDIO_RATE), seconds)
+
+
+def _write_silence(container: av.container.OutputContainer, stream: av.audio.AudioStream, seconds: float) -> None:
+    samples = 1024
+    for i in range(int(seconds * AUDIO_RATE / samples)):
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, samples), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = AUDIO_RATE, i * samples
+        for packet in stream.encode(frame):
             container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
 
 
 def write_frameless_video(path: str | os.PathLike) -> None:

@@ -11,6 +11,7 @@ history, best epoch and its checkpoint).
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,13 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(f"{path}: checkpoint not found")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; torch's own error suggests unsafe loading
+        raise InputError(f"{path}: not a checkpoint (not a PyTorch archive: another kind of file, or truncated)")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... on bad files
-        raise InputError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise InputError(f"{path}: not a readable checkpoint ({type(err).__name__}: {first_line})") from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not an hscnet checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     return checkpoint

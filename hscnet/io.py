@@ -13,6 +13,7 @@ file system) are left alone.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -29,15 +30,42 @@ from hscnet.errors import InputError, MissingInputError
 log = logging.getLogger(__name__)
 
 
+def through_link(path: Path) -> Path:
+    """Where an output at ``path`` goes: the file a symlink points to, replaced beside itself, with the link
+    kept. A user who links an output to another disk wants the data there; replacing the link with a file
+    would put it beside the link and leave the old data at the target."""
+    return path.resolve() if path.is_symlink() else path
+
+
+OUT_OF_SPACE_BYTES = 1 << 20  # free space below which a write error without an errno means a full disk
+
+
+def out_of_space(err: BaseException, directory: Path) -> bool:
+    """Whether writing into ``directory`` failed because its file system is full."""
+    if isinstance(err, OSError) and not isinstance(err, InputError):
+        return err.errno == errno.ENOSPC or "No space left on device" in str(err)
+    # torch.save reports a full disk as a RuntimeError of its archive writer, with no errno
+    return isinstance(err, RuntimeError) and shutil.disk_usage(directory).free < OUT_OF_SPACE_BYTES
+
+
+def _no_space_error(target: Path) -> InputError:
+    free = shutil.disk_usage(target.parent).free
+    return InputError(
+        f"{target}: no space left on the device of {target.parent} ({free / 2**20:.1f} MiB free once the partial "
+        f"file was removed); nothing was written to {target}: free some space and run again"
+    )
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
 
     The temporary file keeps the target's suffix so that libraries which dispatch on the
     extension (h5py, gensim, PyAV) behave the same. On any exception the temporary is removed
-    and the target is left untouched.
+    and the target is left untouched. A ``path`` that is a symlink is written through
+    (``through_link``).
     """
-    target = Path(path)
+    target = through_link(Path(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     suffix = f".tmp{target.suffix}"
     _remove_stale_temporaries(target, suffix)
@@ -48,8 +76,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
+        full = out_of_space(err, target.parent)  # asked while the partial temporary still holds the space
         tmp.unlink(missing_ok=True)
+        if full:
+            raise _no_space_error(target) from err
         raise
 
 
@@ -60,7 +91,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     The directory counterpart of :func:`hscnet.io.atomic_path`, for outputs made of several
     files (gensim writes a sidecar .npy next to its pickle).
     """
-    target = Path(path)
+    target = through_link(Path(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(target, ".tmp")
     tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent))
@@ -75,8 +106,11 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(old)
         else:
             os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
+        full = out_of_space(err, target.parent)
         shutil.rmtree(tmp, ignore_errors=True)
+        if full:
+            raise _no_space_error(target) from err
         raise
 
 

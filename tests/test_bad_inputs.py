@@ -83,6 +83,15 @@ def audio_only_video(tmp: Path):
     return clip_index_of(tmp / "sound.m4a", out), out, ["sound.m4a", "no video stream"]
 
 
+def image_named_like_a_video(tmp: Path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(tmp / "still.png")
+    (tmp / "still.png").rename(tmp / "still.mp4")
+    out = tmp / "out" / "clips.json"
+    return clip_index_of(tmp / "still.mp4", out), out, ["still.mp4", "an image (png), not a video"]
+
+
 def malformed_annotations(tmp: Path):
     bad = write_json_file(
         tmp / "bad.json", [{"video": "v_a", "duration": 2.0, "sentences": ["ok", ""], "timestamps": [[0, 1], [1, 2]]}]
@@ -388,11 +397,39 @@ def shard_with_an_external_link(tmp: Path):
     return argv, out, ["features.h5", "external link at '/train_video_9.mp4'", "elsewhere.h5"]
 
 
+def text_made_from_other_annotations(tmp: Path):
+    argv, out, data = train_on(tmp, lambda feats, paragraphs: None)
+    other = write_synthetic_dataset(tmp / "other", splits={"train": 4, "val": 2}, seed=1)  # same ids, other text
+    argv[argv.index("--text") + 1] = str(other["text"])
+    return argv, out, ["text.h5", "the annotations give it", "made from other annotations"]
+
+
+def text_file_as_checkpoint(tmp: Path):
+    data = write_synthetic_dataset(tmp / "data", splits={"test": 2})
+    notes = tmp / "best.pt"
+    notes.write_text("these are my notes, not a model\n")
+    out = tmp / "out" / "predictions.json"
+    argv = ["evaluate", "--checkpoint", notes, "--features", data["features"], "--text", data["text"]]
+    argv += ["--annotations", data["test"], "--predictions", out, "--metrics", tmp / "out" / "metrics.json"]
+    return argv, out, ["best.pt", "not a checkpoint (not a PyTorch archive"]
+
+
+def paragraph_longer_than_the_model_reads(tmp: Path):
+    words = " ".join(["walk"] * 4097)
+    annotations = write_json_file(
+        tmp / "train.json",
+        [{"id": "p0", "video": "v_a", "duration": 9.0, "sentences": [words], "timestamps": [[0, 5]]}],
+    )
+    out = tmp / "out" / "tokens.json"
+    return ["tokenize", "--annotations", annotations, "--output", out], out, ["train.json", "'p0' has 4097 words"]
+
+
 CASES = {
     "missing video": missing_video,
     "empty video": empty_video,
     "truncated video": truncated_video,
     "audio-only video": audio_only_video,
+    "PNG image named .mp4": image_named_like_a_video,
     "mp4 truncated at 50% with the index at the front": truncated_faststart_video,
     "malformed annotations": malformed_annotations,
     "annotations not JSON": annotations_not_json,
@@ -412,6 +449,9 @@ CASES = {
     "NaN row in a test video's features (evaluate)": nan_row_in_a_test_video,
     "feature store with more clips than its attrs": store_with_more_clips_than_its_attrs,
     "feature store with a soft link to another video": soft_link_to_another_video,
+    "word vectors made from other annotations": text_made_from_other_annotations,
+    "a text file given as --checkpoint": text_file_as_checkpoint,
+    "a paragraph longer than the model reads": paragraph_longer_than_the_model_reads,
     "feature store with a dangling soft link": dangling_soft_link,
     "feature shard with an external link to another file": shard_with_an_external_link,
 }
@@ -430,6 +470,18 @@ def test_bad_input_is_one_error_naming_file_and_problem(case, tmp_path, caplog):
     assert not errors[0].exc_info  # one line, no traceback without -v
     assert not output.exists()
     assert not list(tmp_path.glob("out/**/*.tmp*"))  # no temporary left either
+
+
+def test_an_audio_track_longer_than_the_video_does_not_stretch_it(tmp_path, caplog):
+    """4 s of video with 40 s of sound: the clips, and so every grounded span, lie within the 4 s of frames."""
+    write_video(tmp_path / "talk.mp4", num_frames=40, fps=10, audio_seconds=40)
+    out = tmp_path / "out" / "clips.json"
+    with caplog.at_level(logging.WARNING):
+        assert main(clip_index_of(tmp_path / "talk.mp4", out)) == 0
+    (video,) = json.loads(out.read_text())["videos"]
+    assert video["duration"] == pytest.approx(4.0, abs=0.01)
+    assert max(end for _, end in video["clip_spans"]) <= 4.0 + 1e-6
+    assert "talk.mp4: the file lasts 40.00 s but its video stream 4.00 s" in caplog.text
 
 
 # ------------------------------------------------------------------ the CLI's handling of errors
@@ -588,3 +640,47 @@ def test_the_crafted_file_is_only_its_counts_away_from_a_valid_one(tmp_path):
     from hscnet.data.prvg import read_prvg_npy
 
     assert len(read_prvg_npy(crafted_prvg_npy(tmp_path / "same.npy", declared=3))) == 3
+
+
+# ------------------------------------------------------------------ a full disk, for real: a small tmpfs
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs mounted under ``tmp_path`` (needs root, as CI runs; skipped elsewhere, failed in CI)."""
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
+    if result.returncode != 0:
+        message = f"cannot mount a tmpfs here ({result.stderr.decode().strip()})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    yield mount
+    subprocess.run(["umount", "--lazy", str(mount)], check=True)
+
+
+def assert_one_no_space_error(caplog, target: Path) -> None:
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and f"{target}: no space left on the device" in errors[0], caplog.text
+    assert "nothing was written" in errors[0]
+
+
+def test_a_full_disk_during_training_names_the_checkpoint_and_leaves_nothing_corrupt(small_disk, tmp_path, caplog):
+    argv, _, _ = train_on(tmp_path, lambda feats, paragraphs: None)
+    run = small_disk / "run"
+    argv[argv.index("--out") + 1] = str(run)
+    with caplog.at_level(logging.INFO):
+        assert main(argv) == 1
+    assert_one_no_space_error(caplog, run / "best.pt")  # the first checkpoint an epoch writes
+    assert not (run / "best.pt").exists() and not (run / "in_progress.pt").exists()
+    assert not list(run.glob(".*tmp*"))  # the partial temporary is gone: the space is free again
+
+
+def test_a_full_disk_in_a_feature_stage_names_the_store_and_leaves_nothing(small_disk, tmp_path, caplog):
+    data = write_synthetic_dataset(tmp_path / "data", splits={"train": 40}, video_dim=128)  # about 170 KB
+    output = small_disk / "c3d.h5"
+    with caplog.at_level(logging.INFO):
+        assert main(["merge-features", str(data["features"]), "--output", str(output)]) == 1
+    assert_one_no_space_error(caplog, output)
+    assert list(small_disk.iterdir()) == []

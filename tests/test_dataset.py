@@ -85,8 +85,26 @@ def test_word_sentence_must_cover_every_sentence(synthetic):
     p = next(p for p in paragraphs if len(p.sentences) > 1)
     with h5py.File(synthetic["text"], "a") as text:
         ws = text[p.id]["word_sentence"]
-        ws[...] = np.zeros_like(ws[()])  # every word in sentence 0: the others have none
-    with pytest.raises(ValueError, match=rf"paragraph '{p.id}': word_sentence must be non-decreasing and cover"):
+        ws[...] = ws[()][::-1]  # words out of sentence order
+    with pytest.raises(ValueError, match=rf"paragraph '{p.id}': corrupt: word_sentence must be non-decreasing"):
+        ParagraphDataset([p], synthetic["features"], synthetic["text"])
+
+
+def test_a_text_file_made_from_other_annotations_says_so(synthetic):
+    paragraphs = load_normalised(synthetic["train"])
+    p = next(p for p in paragraphs if len(p.sentences) > 1)
+    with h5py.File(synthetic["text"], "a") as text:
+        ws = text[p.id]["word_sentence"]
+        ws[...] = np.zeros_like(ws[()])  # the words of a one-sentence paragraph under this id
+    with pytest.raises(
+        ValueError,
+        match=rf"paragraph '{p.id}': holds words of 1 sentences, the annotations give it {len(p.sentences)}; "
+        "the text file was made from other annotations",
+    ):
+        ParagraphDataset([p], synthetic["features"], synthetic["text"])
+    with h5py.File(synthetic["text"], "a") as text:
+        text[p.id].attrs["video"] = "another_video.mp4"
+    with pytest.raises(ValueError, match=r"made for video 'another_video.mp4', the annotations say 'train_video_"):
         ParagraphDataset([p], synthetic["features"], synthetic["text"])
 
 

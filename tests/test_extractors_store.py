@@ -193,3 +193,36 @@ def test_real_annotations_list_their_videos(shared_data):
     assert tacos["s26-d70.avi"] == pytest.approx(198.333, abs=1e-3)
     shards = [shard_of(v, 4) for v in tacos]
     assert min(shards.count(k) for k in range(4)) > 15  # CRC-32 spreads real ids evenly enough
+
+
+def test_a_store_takes_as_many_clips_as_the_config_allows(tmp_path):
+    from hscnet.limits import MAX_CLIPS
+
+    spans = np.stack([np.arange(MAX_CLIPS), np.arange(1, MAX_CLIPS + 1)], axis=1) * 0.5
+    with h5py.File(tmp_path / "many.h5", "w") as h5:
+        write_file_attrs(h5, {**ATTRS, "num_clips": MAX_CLIPS})
+        write_video_features(
+            h5, "v", np.zeros((MAX_CLIPS, 3), np.float32), fps=25.0, num_frames=16 * MAX_CLIPS,
+            duration=MAX_CLIPS * 0.5, clip_spans=spans, source="v.mp4",
+        )  # fmt: skip
+    with h5py.File(tmp_path / "many.h5", "r") as h5:
+        np.testing.assert_array_equal(h5["v"].attrs["clip_spans"], spans)
+
+
+def test_an_output_that_is_a_symlink_is_written_through_and_the_link_kept(tmp_path):
+    from hscnet.cli import main
+
+    make_shard(tmp_path / "s0.h5", {"a": 1.0})
+    disk = tmp_path / "big_disk"
+    disk.mkdir()
+    (disk / "c3d.h5").write_bytes(b"the previous run's store")
+    link = tmp_path / "results" / "c3d.h5"
+    link.parent.mkdir()
+    link.symlink_to(disk / "c3d.h5")
+    assert main(["merge-features", str(tmp_path / "s0.h5"), "--output", str(link)]) == 0
+    assert link.is_symlink() and link.resolve() == (disk / "c3d.h5").resolve()
+    with h5py.File(disk / "c3d.h5", "r") as h5:
+        np.testing.assert_array_equal(h5["a"][()], np.full((2, 3), 1.0))
+    assert sorted(p.name for p in disk.iterdir()) == ["c3d.h5"] and sorted(p.name for p in link.parent.iterdir()) == [
+        "c3d.h5"
+    ]  # no temporary left on either side

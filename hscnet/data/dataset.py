@@ -227,12 +227,24 @@ class ParagraphDataset(Dataset):
             vectors, word_sentence = group["vectors"], group["word_sentence"][()]
             if vectors.ndim != 2 or word_sentence.shape != (vectors.shape[0],):
                 raise InputError(f"{where}: vectors {vectors.shape} and word_sentence {word_sentence.shape} disagree")
-            # Every sentence 0..N_S-1 must own at least one word, in order.
-            if np.any(np.diff(word_sentence) < 0) or not np.array_equal(
-                np.unique(word_sentence), np.arange(len(p.sentences))
-            ):
+            other_annotations = "the text file was made from other annotations than these: run the text stage on them"
+            made_for = group.attrs.get("video")
+            if made_for is not None and str(made_for) != p.video:
                 raise InputError(
-                    f"{where}: word_sentence must be non-decreasing and cover sentences 0..{len(p.sentences) - 1}"
+                    f"{where}: made for video {str(made_for)!r}, the annotations say {p.video!r}; {other_annotations}"
+                )
+            # Every sentence 0..N_S-1 must own at least one word, in order.
+            in_order = not np.any(np.diff(word_sentence) < 0)
+            held = np.unique(word_sentence)
+            if in_order and np.array_equal(held, np.arange(len(held))) and len(held) != len(p.sentences):
+                raise InputError(
+                    f"{where}: holds words of {len(held)} sentences, the annotations give it {len(p.sentences)}; "
+                    f"{other_annotations}"
+                )
+            if not in_order or not np.array_equal(held, np.arange(len(p.sentences))):
+                raise InputError(
+                    f"{where}: corrupt: word_sentence must be non-decreasing and cover sentences "
+                    f"0..{len(p.sentences) - 1}"
                 )
             dims.add(vectors.shape[1])
         if len(dims) != 1:

@@ -13,6 +13,7 @@ from typing import Any
 
 from hscnet.ablations import ABLATION_TABLES, DECODERS, LEVELS
 from hscnet.errors import InputError
+from hscnet.limits import MAX_POSITIONS
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class ModelConfig:
     dropout: float = 0.1  # not given; the value of [28]
     tau: float = 0.2  # aggregation temperature tau^l, eq. (5), "0.2 for all levels"
     sigma_init: float = 0.1  # not given; initial sharpness of eq. (1): cosine/0.1 spans [-10, 10]
-    max_positions: int = 4096  # longest clip/word sequence the sinusoidal position table covers
+    max_positions: int = MAX_POSITIONS  # longest clip/word sequence the sinusoidal position table covers
 
     # --- ablation switches (Tables 2-4) ---------------------------------------------------------
     levels: tuple[str, ...] = LEVELS  # Table 2; "sentence" is always required

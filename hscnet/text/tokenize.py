@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from hscnet.data.annotations import load_normalised
 from hscnet.errors import InputError
+from hscnet.limits import MAX_POSITIONS
 from hscnet.progress import progress
 
 if TYPE_CHECKING:
@@ -87,6 +88,12 @@ def tokenize_annotations(annotation_paths: list[str | os.PathLike]) -> dict[str,
                 cased = tokenize_sentences(paragraph.sentences, lowercase=False)
             except InputError as err:
                 raise InputError(f"{path}: paragraph {paragraph.id!r}: {err}") from err
+            words = sum(map(len, cased))
+            if words > MAX_POSITIONS:
+                raise InputError(
+                    f"{path}: paragraph {paragraph.id!r} has {words} words; the model reads at most {MAX_POSITIONS} "
+                    "per paragraph (split it)"
+                )
             lower = [[word.lower() for word in words] for words in cased]
             tokens[paragraph.id] = {"video": paragraph.video, "tokens": lower, "cased": cased}
     return tokens
