@@ -39,6 +39,26 @@ def test_item_shapes_and_normalised_spans(synthetic):
     assert int(item["word_sentence"].max()) == len(p.sentences) - 1
 
 
+def test_sentence_subset_keeps_an_ordered_subset_with_its_own_words(synthetic):
+    paragraphs = load_normalised(synthetic["train"])
+    whole = ParagraphDataset(paragraphs, synthetic["features"], synthetic["text"])
+    subsets = ParagraphDataset(paragraphs, synthetic["features"], synthetic["text"], sentence_subset=True)
+    torch.manual_seed(0)
+    sizes = set()
+    for index, p in enumerate(paragraphs):
+        full, item = whole[index], subsets[index]
+        spans = [tuple(span) for span in full["spans"].tolist()]
+        kept = [spans.index(tuple(span)) for span in item["spans"].tolist()]
+        assert kept == sorted(set(kept)) and 1 <= len(kept) <= min(8, len(p.sentences))
+        # Each kept sentence brings exactly its own words, renumbered 0..len(kept)-1.
+        expected = torch.cat([full["words"][full["word_sentence"] == k] for k in kept])
+        torch.testing.assert_close(item["words"], expected)
+        assert item["word_sentence"].tolist() == sorted(item["word_sentence"].tolist())
+        assert set(item["word_sentence"].tolist()) == set(range(len(kept)))
+        sizes.add(len(kept) < len(p.sentences))
+    assert sizes == {True, False}  # some draws drop sentences, some keep them all
+
+
 def test_spans_are_clamped_to_the_video(synthetic):
     p = Paragraph("x", "train_video_0.mp4", 10.0, ["a b"], [(0.0, 10.0)])
     # A span reaching past the end (duration rounding) is clamped to 1 rather than exceeding it.
