@@ -19,7 +19,9 @@ embeds them, so (b) can compare sentences and clips through the same projection.
 Usage (on a demo made by ``snakemake results/demo/metrics.json``, whose text stage gives ``--text``):
 
     python bench/learnability.py --demo data/demo --annotations results/demo/annotations \\
-        --text results/demo/text/glove.h5 --out /tmp/learnability --seeds 0 1 2
+        --text results/demo/text/glove.h5 --out /tmp/learnability --temporal-crop --seeds 0 1 2
+
+or on a bare ``hscnet demo-data`` output (the annotation and text stages then run here first).
 
 It prints one JSON object: the settings, the prior's and the alignment's test mIoU and, per seed, the
 model's test metrics, best epoch and the validation curve's spread over the last epochs.
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--text", type=Path, help="word vectors HDF5 of the text stage (default: made from --demo)")
     parser.add_argument("--out", type=Path, required=True, help="work folder: features and one run per seed")
-    parser.add_argument("--num-clips", type=int, default=24)
+    parser.add_argument("--num-clips", type=int, default=16, help="clips per video (config.yaml's num_clips)")
     parser.add_argument("--dim", type=int, default=512, help="feature dimension of the random projection")
     parser.add_argument("--noise", type=float, default=0.1, help="noise RMS relative to the features' RMS")
     parser.add_argument("--feature-seed", type=int, default=0, help="seed of the projection and the noise")
