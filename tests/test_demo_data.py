@@ -240,6 +240,7 @@ def test_random_c3d_features_carry_colour_and_action(tmp_path, monkeypatch):
 
     probe_size = demo.DemoSize(
         num_videos=24,
+        held_out_videos=4,
         num_frames=(120, 128),
         num_events=(4, 4),
         paragraphs_per_video=1,
