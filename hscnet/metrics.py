@@ -1,7 +1,11 @@
-"""Grounding metrics: R@m and mIoU over all sentences of a split, on spans in seconds.
+"""Grounding metrics: R@m and mIoU over all sentences of a split, from spans in seconds.
 
 Conventions (the paper, sec. 4.1, following DepNet):
-- The temporal IoU of a predicted and a ground-truth span is computed on SECONDS.
+- The temporal IoU of a predicted and a ground-truth span is overlap / hull of the two, computed on the
+  spans as fractions of their video's duration, as PRVG's evaluation does (its datasets divide the
+  seconds by the duration; its model predicts fractions). IoU does not depend on the unit; the unit
+  only decides on which side of m an IoU that is m to the last bit falls, which matters under
+  ``--hit-rule gt`` (docs/evaluation.md says how much).
 - A sentence is a hit at threshold m when ``IoU >= m``. Some public code uses ``>``; with ``>=`` a
   prediction whose IoU is exactly m counts. Because spans are floats, an IoU that is m in exact
   arithmetic can come out a hair below m (e.g. [0.1, 0.3] vs [0.1, 0.5] gives 0.49999999999999994),
@@ -60,7 +64,7 @@ def convention(hit_rule: str = "ge", clamp: bool = True) -> str:
         if clamp
         else "predicted and annotated spans scored as given, none clamped"
     )
-    return f"{HIT_RULES[hit_rule]}; {spans}; IoU on seconds; averaged over all sentences"
+    return f"{HIT_RULES[hit_rule]}; {spans}; IoU on fractions of the duration; averaged over all sentences"
 
 
 @dataclass(frozen=True)
@@ -264,7 +268,8 @@ def score(
     pred = torch.tensor([span for spans in matched for span in spans], dtype=torch.float64)  # (N, 2)
     annotated = [p.timestamps if clamp or p.release_timestamps is None else p.release_timestamps for p in paragraphs]
     gt = torch.tensor([span for spans in annotated for span in spans], dtype=torch.float64)  # (N, 2)
-    metrics = recall_and_miou(overlap_over_hull(pred, gt).numpy(), thresholds, hit_rule)
+    durations = torch.tensor([p.duration for p in paragraphs for _ in p.timestamps], dtype=torch.float64)[:, None]
+    metrics = recall_and_miou(overlap_over_hull(pred / durations, gt / durations).numpy(), thresholds, hit_rule)
     metrics.update(
         iou_thresholds=[float(m) for m in thresholds],
         hit_rule=convention(hit_rule, clamp),

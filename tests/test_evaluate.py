@@ -491,12 +491,14 @@ def test_features_of_another_number_of_clips_than_training_are_refused(trained, 
 
 
 def reference_metrics(pairs, thresholds, strict: bool, clamp: bool) -> dict[str, float]:
-    """R@m and mIoU in percent, written from the definitions: IoU = overlap / hull of the two spans; a hit is
-    IoU > m (strict) or IoU >= m; with ``clamp`` both spans are first cut to [0, duration]."""
+    """R@m and mIoU in percent, written from the definitions: IoU = overlap / hull of the two spans as fractions
+    of the duration; a hit is IoU > m (strict) or IoU >= m; with ``clamp`` both spans are first cut to
+    [0, duration]."""
     ious = []
     for (ps, pe), (gs, ge), duration in pairs:
         if clamp:
             ps, pe, gs, ge = (min(max(x, 0.0), duration) for x in (ps, pe, gs, ge))
+        ps, pe, gs, ge = (x / duration for x in (ps, pe, gs, ge))
         ious.append(max(0.0, min(pe, ge) - max(ps, gs)) / (max(pe, ge) - min(ps, gs)))
     out = {f"R@{m:g}": 100.0 * sum((iou > m) if strict else (iou >= m) for iou in ious) / len(ious) for m in thresholds}
     out["mIoU"] = 100.0 * sum(ious) / len(ious)
