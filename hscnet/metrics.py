@@ -57,13 +57,15 @@ DEFAULT_IOU_THRESHOLDS = (0.1, 0.3, 0.5, 0.7)  # R@m of the paper's TACoS table;
 HIT_RULES = {"ge": f"IoU >= m (tolerance {HIT_TOLERANCE:g})", "gt": "IoU > m"}
 
 
-def convention(hit_rule: str = "ge", clamp: bool = True) -> str:
-    """The scoring convention in words, as the metrics file records it."""
-    spans = (
-        "predicted spans clamped to [0, duration] like the annotated ones"
-        if clamp
-        else "predicted and annotated spans scored as given, none clamped"
-    )
+def convention(hit_rule: str = "ge", clamp: bool = True, released_spans: bool = True) -> str:
+    """The scoring convention in words, as the metrics file records it (``released_spans``: the annotated spans
+    are the release's own, not a prepared file's, which were clamped when it was prepared)."""
+    if clamp:
+        spans = "predicted spans clamped to [0, duration] like the annotated ones"
+    elif released_spans:
+        spans = "predicted and annotated spans scored as given, none clamped"
+    else:
+        spans = "predicted spans scored as given; annotated spans as in the prepared file, clamped when it was made"
     return f"{HIT_RULES[hit_rule]}; {spans}; IoU on fractions of the duration; averaged over all sentences"
 
 
@@ -266,13 +268,21 @@ def score(
     """
     matched = match_predictions(predictions, paragraphs, source, clamp)
     pred = torch.tensor([span for spans in matched for span in spans], dtype=torch.float64)  # (N, 2)
+    released = all(p.release_timestamps is not None for p in paragraphs)
+    if not clamp and not released:
+        log.warning(
+            "scoring %s with --no-clamp against a prepared annotation file: its spans were clamped to the video "
+            "when it was made; to score the release's spans as given (PRVG's way), pass the release file and its "
+            "--format",
+            source,
+        )
     annotated = [p.timestamps if clamp or p.release_timestamps is None else p.release_timestamps for p in paragraphs]
     gt = torch.tensor([span for spans in annotated for span in spans], dtype=torch.float64)  # (N, 2)
     durations = torch.tensor([p.duration for p in paragraphs for _ in p.timestamps], dtype=torch.float64)[:, None]
     metrics = recall_and_miou(overlap_over_hull(pred / durations, gt / durations).numpy(), thresholds, hit_rule)
     metrics.update(
         iou_thresholds=[float(m) for m in thresholds],
-        hit_rule=convention(hit_rule, clamp),
+        hit_rule=convention(hit_rule, clamp, released),
         convention={"hit_rule": hit_rule, "clamp": clamp},
         num_paragraphs=len(paragraphs),
         num_sentences=len(gt),
