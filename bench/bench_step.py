@@ -21,6 +21,7 @@ and the ratio HSCNet / PRVG of forward + loss + backward is printed per pair and
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -214,6 +215,36 @@ def module_shares(step: HSCNetStep) -> dict[str, float]:
     return dict(seconds)
 
 
+def attention_flops(query, key, value, *_args, out_shape=None, **_kwargs) -> int:
+    """CPU flash attention, forward: QK^T and PV, 2 flops per multiply-add (torch counts none for it)."""
+    *batch, n_q, d = query
+    return 4 * math.prod(batch) * n_q * key[-2] * d
+
+
+def attention_backward_flops(grad_out, query, key, value, *_args, out_shape=None, **_kwargs) -> int:
+    """Its backward: QK^T again, then dV, dP, dQ and dK: five products of the forward's size."""
+    *batch, n_q, d = query
+    return 10 * math.prod(batch) * n_q * key[-2] * d
+
+
+def step_flops(step) -> tuple[float, dict[str, float]]:
+    """GFLOP of one training step (forward, losses, backward; matrix products and attention)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    aten = torch.ops.aten
+    counter = FlopCounterMode(
+        display=False,
+        custom_mapping={
+            aten._scaled_dot_product_flash_attention_for_cpu: attention_flops,
+            aten._scaled_dot_product_flash_attention_for_cpu_backward: attention_backward_flops,
+        },
+    )
+    with counter:
+        step.step()
+    by_op = {str(op): flops / 1e9 for op, flops in counter.get_flop_counts()["Global"].items()}
+    return counter.get_total_flops() / 1e9, by_op
+
+
 def profile_table(step: HSCNetStep, rows: int) -> str:
     from torch.profiler import ProfilerActivity, profile
 
@@ -233,6 +264,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=20, help="profiler rows")
     parser.add_argument("--no-profile", action="store_true", help="only the timings")
     parser.add_argument("--eval", action="store_true", help="also time the evaluation forward")
+    parser.add_argument("--flops", action="store_true", help="also count each model's floating-point work")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -282,6 +314,14 @@ def main() -> int:
             f"per pair {', '.join(f'{r:.2f}' for r in ratios)}; ratio of medians "
             f"{median(totals['HSCNet']) / median(totals['PRVG']):.2f}"
         )
+
+    if args.flops:
+        print("\n| GFLOP of one step (forward + losses + backward) | total | by operator |\n|---|---|---|")
+        for name, step in steps.items():
+            total, by_op = step_flops(step)
+            ops = ", ".join(f"{op.removeprefix('aten.')} {value:.0f}" for op, value in by_op.items())
+            seconds = median(totals[name])
+            print(f"| {name} | {total:.0f} ({total / seconds:.0f} GFLOP/s at the median time) | {ops} |")
 
     if not args.no_profile:
         shares = module_shares(hscnet)
