@@ -21,6 +21,7 @@ and the ratio HSCNet / PRVG of forward + loss + backward is printed per pair and
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -34,6 +35,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from hscnet.data.annotations import load_paragraphs  # noqa: E402
+from hscnet.data.collate import to_device  # noqa: E402
+from hscnet.device import resolve_device  # noqa: E402
 from hscnet.model import ModelConfig, collate_paragraphs, total_loss  # noqa: E402
 from hscnet.text.tokenize import tokenize_sentences  # noqa: E402
 from hscnet.train import build_training  # noqa: E402
@@ -68,37 +71,45 @@ def median(values: list[float]) -> float:
 
 
 class HSCNetStep:
-    def __init__(self, samples: list[dict], seed: int):
+    def __init__(self, samples: list[dict], seed: int, preset: str = "tacos", device: str = "cpu"):
         torch.manual_seed(seed)
-        self.batch = collate_paragraphs([{k: v for k, v in s.items() if k != "lengths"} for s in samples])
-        self.cfg = ModelConfig.preset("tacos")
+        self.device = resolve_device(device)
+        batch = collate_paragraphs([{k: v for k, v in s.items() if k != "lengths"} for s in samples])
+        self.batch = to_device(batch, self.device)
+        self.cfg = ModelConfig.preset(preset)
         self.model, self.criterion, self.optimizer = build_training(
-            self.cfg, TrainConfig.preset("tacos").lr, torch.device("cpu")
+            self.cfg, TrainConfig.preset(preset).lr, self.device
         )
+
+    def clock(self) -> float:
+        """Seconds now, after the device's queued work (a GPU runs asynchronously)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
 
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
     def step(self) -> dict[str, float]:
         self.model.train()
-        t0 = time.perf_counter()
+        t0 = self.clock()
         outputs = self.model(self.batch)
-        t1 = time.perf_counter()
+        t1 = self.clock()
         loss = total_loss(self.criterion(outputs, self.batch), self.criterion.weight_dict)
-        t2 = time.perf_counter()
+        t2 = self.clock()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        t3 = time.perf_counter()
+        t3 = self.clock()
         self.optimizer.step()
-        t4 = time.perf_counter()
+        t4 = self.clock()
         return {"forward": t1 - t0, "loss": t2 - t1, "backward": t3 - t2, "optimizer": t4 - t3}
 
     def evaluation_forward(self) -> float:
         self.model.eval()
-        start = time.perf_counter()
+        start = self.clock()
         with torch.no_grad():
             self.model(self.batch)
-        return time.perf_counter() - start
+        return self.clock() - start
 
 
 def easydict_module() -> types.ModuleType:
@@ -259,6 +270,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=16, help="paragraphs in the batch (the tacos preset's 16)")
     parser.add_argument("--runs", type=int, default=3, help="timed steps (after one warm-up step)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--preset", default="tacos", help="model and training preset (gpu.sh --dry: tiny)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (PRVG runs on the CPU only)")
+    parser.add_argument("--json", type=Path, help="also write the medians here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prvg", type=Path, help="a checkout of MCG-NJU/PRVG: time its step interleaved")
     parser.add_argument("--top", type=int, default=20, help="profiler rows")
@@ -269,12 +283,15 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     samples = real_paragraphs(args.paragraphs, args.batch, args.seed)
-    hscnet = HSCNetStep(samples, args.seed)
+    if args.prvg and args.device != "cpu":
+        parser.error("--prvg compares on the CPU only")
+    hscnet = HSCNetStep(samples, args.seed, args.preset, args.device)
     b, n_v, _ = hscnet.batch["video"].shape
     print(
         f"batch: {b} paragraphs, {int(hscnet.batch['sentence_mask'].sum())} sentences, "
         f"{int(hscnet.batch['word_mask'].sum())} words (N_V={n_v}, N_W={hscnet.batch['words'].shape[1]}, "
-        f"N_S={hscnet.batch['sentence_mask'].shape[1]}); {args.threads} thread(s); torch {torch.__version__}"
+        f"N_S={hscnet.batch['sentence_mask'].shape[1]}); preset {args.preset} on {hscnet.device}, "
+        f"{args.threads} thread(s); torch {torch.__version__}"
     )
     steps = {"HSCNet": hscnet}
     if args.prvg:
@@ -314,6 +331,19 @@ def main() -> int:
             f"per pair {', '.join(f'{r:.2f}' for r in ratios)}; ratio of medians "
             f"{median(totals['HSCNet']) / median(totals['PRVG']):.2f}"
         )
+
+    if args.json:
+        result = {
+            "preset": args.preset,
+            "device": str(hscnet.device) if hscnet.device.type == "cpu" else torch.cuda.get_device_name(hscnet.device),
+            "paragraphs": b,
+            "runs": args.runs,
+            **{f"{phase}_s": median([t[phase] for t in times["HSCNet"]]) for phase in times["HSCNet"][0]},
+            "forward_loss_backward_s": median(totals["HSCNet"]),
+        }
+        if args.eval:
+            result["evaluation_forward_s"] = median(evaluation)
+        args.json.write_text(json.dumps(result, indent=1))
 
     if args.flops:
         print("\n| GFLOP of one step (forward + losses + backward) | total | by operator |\n|---|---|---|")
