@@ -41,7 +41,7 @@ from hscnet.device import PRECISIONS, autocast, resolve_device, resolve_precisio
 from hscnet.errors import InputError
 from hscnet.inference import predict
 from hscnet.io import write_json
-from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, read_predictions, score
+from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, HIT_RULES, parse_predictions, read_predictions, score
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ def evaluate_checkpoint(
     batch_size: int | None = None,
     device: str = "auto",
     precision: str = "fp32",
+    hit_rule: str = "ge",
+    clamp: bool = True,
 ) -> tuple[list[dict], dict]:
     """Ground every paragraph of ``annotations`` with a trained model -> (predictions, metrics)."""
     torch_device = resolve_device(device)
@@ -86,7 +88,9 @@ def evaluate_checkpoint(
     loader = make_loader(dataset, batch_size or trained.batch_size, shuffle=False, generator=None, num_workers=0)
     with autocast(torch_device, precision):
         predictions = predict(trained.model, loader, paragraphs, torch_device)
-    metrics = score(parse_predictions(predictions, "model predictions"), paragraphs, thresholds, source=annotations)
+    metrics = score(
+        parse_predictions(predictions, "model predictions"), paragraphs, thresholds, annotations, hit_rule, clamp
+    )
     metrics.update(
         method="hscnet",
         ablation=state.get("ablation"),
@@ -135,6 +139,19 @@ def _add_annotation_args(p: argparse.ArgumentParser) -> None:
         help="chunk per-video paragraphs into at most N sentences, as prepare-annotations does",
     )
     p.add_argument("--iou", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS), help="IoU thresholds m of R@m")
+    p.add_argument(
+        "--hit-rule",
+        choices=tuple(HIT_RULES),
+        default="ge",
+        help="a sentence is a hit at m when its IoU >= m (ge, default) or > m (gt, PRVG's evaluation code)",
+    )
+    p.add_argument(
+        "--no-clamp",
+        dest="clamp",
+        action="store_false",
+        help="score predicted and annotated spans as given, without clamping them to the video "
+        "(with --hit-rule gt: PRVG's convention)",
+    )
     p.add_argument("--metrics", help="write metrics JSON here (default: print to stdout)")
 
 
@@ -207,11 +224,15 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             args.batch_size,
             args.device,
             args.precision,
+            args.hit_rule,
+            args.clamp,
         )
         write_json(args.predictions, predictions)
         metrics["predictions"] = str(args.predictions)
     elif args.scored:
-        metrics = score(read_predictions(args.scored), _annotations(args), args.iou, source=args.scored)
+        metrics = score(
+            read_predictions(args.scored), _annotations(args), args.iou, args.scored, args.hit_rule, args.clamp
+        )
         metrics.update(method="external", predictions=str(args.scored), annotations=str(args.annotations))
     else:
         raise InputError("give a PREDICTIONS file to score, or --checkpoint with --features/--text/--predictions")
@@ -224,7 +245,12 @@ def _run_baseline(args: argparse.Namespace) -> int:
     paragraphs = _annotations(args)
     predictions = baseline_predictions(args.kind, paragraphs)
     metrics = score(
-        parse_predictions(predictions, f"{args.kind} baseline"), paragraphs, args.iou, source=args.annotations
+        parse_predictions(predictions, f"{args.kind} baseline"),
+        paragraphs,
+        args.iou,
+        args.annotations,
+        args.hit_rule,
+        args.clamp,
     )
     metrics.update(method=f"baseline:{args.kind}", predictions=str(args.predictions), annotations=str(args.annotations))
     write_json(args.predictions, predictions)

@@ -42,13 +42,25 @@ import torch
 
 from hscnet.errors import InputError
 from hscnet.io import read_json
-from hscnet.spans import temporal_iou
+from hscnet.spans import overlap_over_hull
 
 log = logging.getLogger(__name__)
 
 HIT_TOLERANCE = 1e-9
 DEFAULT_IOU_THRESHOLDS = (0.1, 0.3, 0.5, 0.7)  # R@m of the paper's TACoS table; ActivityNet uses 0.3/0.5/0.7
-HIT_RULE = f"IoU >= m (tolerance {HIT_TOLERANCE:g}); IoU on seconds; averaged over all sentences"
+# When a sentence counts as a hit at threshold m. "ge" is this project's default; "gt" with clamp=False is
+# the convention of PRVG's released evaluation code (lib/core/eval.py: ``overlap > t``, spans as given).
+HIT_RULES = {"ge": f"IoU >= m (tolerance {HIT_TOLERANCE:g})", "gt": "IoU > m"}
+
+
+def convention(hit_rule: str = "ge", clamp: bool = True) -> str:
+    """The scoring convention in words, as the metrics file records it."""
+    spans = (
+        "predicted spans clamped to [0, duration] like the annotated ones"
+        if clamp
+        else "predicted and annotated spans scored as given, none clamped"
+    )
+    return f"{HIT_RULES[hit_rule]}; {spans}; IoU on seconds; averaged over all sentences"
 
 
 @dataclass(frozen=True)
@@ -106,13 +118,13 @@ def parse_predictions(data: object, source: str) -> list[PredictedParagraph]:
 
 
 def match_predictions(
-    predictions: Sequence[PredictedParagraph], paragraphs: Sequence, source: str = "predictions"
+    predictions: Sequence[PredictedParagraph], paragraphs: Sequence, source: str = "predictions", clamp: bool = True
 ) -> list[list[tuple[float, float]]]:
     """The predicted span of every annotated sentence, paragraph by paragraph, matched by release position.
 
     ``paragraphs`` are ``hscnet.data.annotations.Paragraph`` objects. Returns, for each paragraph in
-    order, one (start, end) per sentence, clamped to ``[0, duration]``. Raises ValueError naming
-    ``source`` and the paragraph when a paragraph has no prediction or two, counts differ, an
+    order, one (start, end) per sentence, clamped to ``[0, duration]`` unless ``clamp`` is False. Raises
+    ValueError naming ``source`` and the paragraph when a paragraph has no prediction or two, counts differ, an
     entry's ``video`` or ``sentences`` contradict the annotations, or a scored span is reversed.
     """
     by_id = {p.id: p for p in paragraphs}
@@ -169,7 +181,7 @@ def match_predictions(
         raise InputError(
             f"{source}: no prediction for {len(missing)} of {len(paragraphs)} paragraphs, e.g. {missing[:3]}"
         )
-    return _checked_spans(matched, paragraphs, source)
+    return _checked_spans(matched, paragraphs, source, clamp)
 
 
 def _release_positions(paragraphs: Sequence) -> tuple[dict[str, list[int]], dict[str, int]]:
@@ -189,8 +201,9 @@ def _release_positions(paragraphs: Sequence) -> tuple[dict[str, list[int]], dict
     return positions, counts
 
 
-def _checked_spans(matched: dict, paragraphs: Sequence, source: str) -> list[list[tuple[float, float]]]:
-    """Per paragraph, the predicted spans clamped to its video; predicted sentences must be the annotated ones."""
+def _checked_spans(matched: dict, paragraphs: Sequence, source: str, clamp: bool) -> list[list[tuple[float, float]]]:
+    """Per paragraph, the predicted spans (clamped to its video if ``clamp``); predicted sentences must be the
+    annotated ones."""
     clamped = 0
     result = []
     for p in paragraphs:
@@ -208,18 +221,29 @@ def _checked_spans(matched: dict, paragraphs: Sequence, source: str) -> list[lis
                 )
             inside = (min(max(start, 0.0), p.duration), min(max(end, 0.0), p.duration))
             clamped += inside != (start, end)
-            spans.append(inside)
+            spans.append(inside if clamp else (start, end))
         result.append(spans)
     if clamped:
-        log.info("%s: clamped %d predicted spans to [0, duration] of their video", source, clamped)
+        log.info(
+            "%s: %s %d predicted spans reaching outside [0, duration] of their video",
+            source,
+            "clamped" if clamp else "kept as given (no clamping)",
+            clamped,
+        )
     return result
 
 
-def recall_and_miou(ious: np.ndarray, thresholds: Sequence[float]) -> dict[str, float]:
-    """R@m for each threshold and mIoU, in percent, from per-sentence IoUs ``(N,)``."""
+def recall_and_miou(ious: np.ndarray, thresholds: Sequence[float], hit_rule: str = "ge") -> dict[str, float]:
+    """R@m for each threshold and mIoU, in percent, from per-sentence IoUs ``(N,)``; ``hit_rule`` of HIT_RULES."""
     if ious.size == 0:
         raise InputError("no sentences to score")
-    metrics = {f"R@{m:g}": float(100.0 * np.mean(ious >= m - HIT_TOLERANCE)) for m in thresholds}
+    if hit_rule not in HIT_RULES:
+        raise InputError(f"unknown hit rule {hit_rule!r}; known: {', '.join(HIT_RULES)}")
+
+    def hits(m: float) -> np.ndarray:
+        return ious >= m - HIT_TOLERANCE if hit_rule == "ge" else ious > m
+
+    metrics = {f"R@{m:g}": float(100.0 * np.mean(hits(m))) for m in thresholds}
     metrics["mIoU"] = float(100.0 * np.mean(ious))
     return metrics
 
@@ -229,15 +253,22 @@ def score(
     paragraphs: Sequence,
     thresholds: Sequence[float],
     source: str = "predictions",
+    hit_rule: str = "ge",
+    clamp: bool = True,
 ) -> dict:
-    """Score predictions against annotated paragraphs; returns the metrics dict of ``metrics.json``."""
-    matched = match_predictions(predictions, paragraphs, source)
+    """Score predictions against annotated paragraphs; returns the metrics dict of ``metrics.json``.
+
+    ``clamp=False`` scores the predicted spans and the release's annotated spans as given (PRVG's way).
+    """
+    matched = match_predictions(predictions, paragraphs, source, clamp)
     pred = torch.tensor([span for spans in matched for span in spans], dtype=torch.float64)  # (N, 2)
-    gt = torch.tensor([span for p in paragraphs for span in p.timestamps], dtype=torch.float64)  # (N, 2)
-    metrics = recall_and_miou(temporal_iou(pred, gt).numpy(), thresholds)
+    annotated = [p.timestamps if clamp or p.release_timestamps is None else p.release_timestamps for p in paragraphs]
+    gt = torch.tensor([span for spans in annotated for span in spans], dtype=torch.float64)  # (N, 2)
+    metrics = recall_and_miou(overlap_over_hull(pred, gt).numpy(), thresholds, hit_rule)
     metrics.update(
         iou_thresholds=[float(m) for m in thresholds],
-        hit_rule=HIT_RULE,
+        hit_rule=convention(hit_rule, clamp),
+        convention={"hit_rule": hit_rule, "clamp": clamp},
         num_paragraphs=len(paragraphs),
         num_sentences=len(gt),
     )

@@ -42,6 +42,16 @@ def temporal_iou(a: Tensor, b: Tensor) -> Tensor:
     return inter / union.clamp(min=EPS)
 
 
+def overlap_over_hull(a: Tensor, b: Tensor) -> Tensor:
+    """Temporal IoU as the field's evaluation codes compute it (PRVG's ``lib/core/eval.py``, 2D-TAN's):
+    overlap / hull of the two spans, (..., 2) -> (...,). It equals ``temporal_iou`` wherever the spans
+    overlap and is 0 elsewhere, but rounds like those codes, so a threshold tie falls the same way.
+    Scoring only: ``b`` must have positive length."""
+    overlap = (torch.minimum(a[..., 1], b[..., 1]) - torch.maximum(a[..., 0], b[..., 0])).clamp(min=0)
+    hull = torch.maximum(a[..., 1], b[..., 1]) - torch.minimum(a[..., 0], b[..., 0])
+    return overlap / hull
+
+
 def generalized_temporal_iou(a: Tensor, b: Tensor) -> Tensor:
     """Elementwise 1-D generalised IoU [24] of (..., 2) spans -> (...,) in [-1, 1].
 

@@ -123,7 +123,7 @@ def test_predicted_spans_outside_the_video_are_clamped_and_counted(caplog):
     pred = parse_predictions([prediction("a", "v1", [[-3, 4], [6, 14]])], "p")
     with caplog.at_level("INFO", logger="hscnet.metrics"):
         assert score(pred, gt, [0.5], source="p")["mIoU"] == pytest.approx(100.0)
-    assert "p: clamped 2 predicted spans to [0, duration] of their video" in caplog.text
+    assert "p: clamped 2 predicted spans reaching outside [0, duration] of their video" in caplog.text
 
 
 def test_missing_prediction_and_sentence_count_mismatch_are_errors():
@@ -485,3 +485,58 @@ def test_features_of_another_number_of_clips_than_training_are_refused(trained, 
         assert main(argv) == 1
     assert f"{other['features']}: num_clips 24 differs from the training data's 8 ({checkpoint})" in caplog.text
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- conventions: ge/gt, clamping
+
+
+def reference_metrics(pairs, thresholds, strict: bool, clamp: bool) -> dict[str, float]:
+    """R@m and mIoU in percent, written from the definitions: IoU = overlap / hull of the two spans; a hit is
+    IoU > m (strict) or IoU >= m; with ``clamp`` both spans are first cut to [0, duration]."""
+    ious = []
+    for (ps, pe), (gs, ge), duration in pairs:
+        if clamp:
+            ps, pe, gs, ge = (min(max(x, 0.0), duration) for x in (ps, pe, gs, ge))
+        ious.append(max(0.0, min(pe, ge) - max(ps, gs)) / (max(pe, ge) - min(ps, gs)))
+    out = {f"R@{m:g}": 100.0 * sum((iou > m) if strict else (iou >= m) for iou in ious) / len(ious) for m in thresholds}
+    out["mIoU"] = 100.0 * sum(ious) / len(ious)
+    return out
+
+
+@pytest.mark.parametrize(("hit_rule", "clamp"), [("ge", True), ("gt", False), ("gt", True), ("ge", False)])
+def test_hit_rule_and_clamping_follow_their_definitions_on_ties_and_spans_outside(tmp_path, hit_rule, clamp):
+    # ActivityNet release layout; v_b's second span ends after its video (10 > 8), as real releases have.
+    release = {
+        "v_a": {"duration": 10.0, "timestamps": [[0, 4], [0, 10], [0, 4]], "sentences": ["a.", "b.", "c."]},
+        "v_b": {"duration": 8.0, "timestamps": [[0, 4], [2, 10]], "sentences": ["d.", "e."]},
+    }
+    predicted = {
+        "v_a": [[0, 2], [0, 3], [1, 4]],  # IoU exactly 0.5 and exactly 0.3 (ties), then 0.75
+        "v_b": [[-2, 2], [2, 6]],  # starts before the video; against the release's span past the end
+    }
+    annotations = tmp_path / "val_2.json"
+    annotations.write_text(json.dumps(release))
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps([{"video": v, "timestamps": spans} for v, spans in predicted.items()]))
+    thresholds = [0.3, 0.5, 0.7]
+    argv = ["evaluate", str(predictions), "--annotations", str(annotations), "--format", "activitynet"]
+    argv += ["--iou", *map(str, thresholds), "--hit-rule", hit_rule, "--metrics", str(tmp_path / "m.json")]
+    assert main(argv + ([] if clamp else ["--no-clamp"])) == 0
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    pairs = [
+        (p, g, release[v]["duration"])
+        for v in release
+        for p, g in zip(predicted[v], release[v]["timestamps"], strict=True)
+    ]
+    expected = reference_metrics(pairs, thresholds, strict=hit_rule == "gt", clamp=clamp)
+    assert {k: metrics[k] for k in expected} == pytest.approx(expected, abs=1e-9)
+    assert metrics["convention"] == {"hit_rule": hit_rule, "clamp": clamp}
+    assert ("IoU > m" if hit_rule == "gt" else "IoU >= m") in metrics["hit_rule"]
+
+
+def test_the_conventions_give_different_numbers_on_that_set():
+    """So the test above tells the conventions apart: ties and clamping both change the numbers there."""
+    pairs = [((0, 2), (0, 4), 10.0), ((0, 3), (0, 10), 10.0), ((-2, 2), (0, 4), 8.0), ((2, 6), (2, 10), 8.0)]
+    ge = reference_metrics(pairs, [0.3, 0.5], strict=False, clamp=True)
+    assert ge != reference_metrics(pairs, [0.3, 0.5], strict=True, clamp=True)
+    assert ge != reference_metrics(pairs, [0.3, 0.5], strict=False, clamp=False)

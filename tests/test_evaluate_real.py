@@ -2,7 +2,7 @@
 
 The predictions are built from the raw file, not from our readers: per video, one span per
 sentence in file order (frames / fps for TACoS), with the sentences, no ``id``. Before sentence
-order was kept (issue 9), the TACoS test file scored mIoU 7.86 and ActivityNet val_2 97.81 this way.
+order was kept, the TACoS test file scored mIoU 7.86 and ActivityNet val_2 97.81 this way.
 """
 
 from __future__ import annotations
@@ -102,3 +102,29 @@ def test_ground_truth_in_another_sentence_order_is_refused(shared_data, tmp_path
     assert main(["evaluate", str(pred), "--annotations", str(path), "--format", "tacos"]) == 1
     moved = next(k for k, source in enumerate(order) if source != k)  # first sentence the sort moved
     assert f"paragraph 'test_00000' (video {first['video']!r}) sentence {moved}: the predictions say" in caplog.text
+
+
+@pytest.mark.parametrize("relative", ["prvg/activitynet_test.npy", "prvg/tacos_test.npy"])
+def test_gt_without_clamping_gives_every_sentence_the_hit_prvgs_evaluation_gives_it(shared_data, relative):
+    """Even-split predictions on PRVG's own test files, scored with --hit-rule gt --no-clamp, against PRVG's
+    definitions written out here (overlap / hull in float64, IoU > m, the file's spans as given). On
+    ActivityNet four sentences sit on a threshold to the last bit: a union formula rounding otherwise, or
+    clamping, changes R@0.3 and R@0.5 there."""
+    import numpy as np
+
+    from hscnet.baselines import baseline_predictions
+    from hscnet.data.annotations import load_paragraphs
+    from hscnet.metrics import parse_predictions, score
+
+    paragraphs = load_paragraphs(shared_data / relative, "prvg_npy", "test")
+    predictions = baseline_predictions("uniform", paragraphs)
+    metrics = score(
+        parse_predictions(predictions, "even"), paragraphs, [0.1, 0.3, 0.5, 0.7], hit_rule="gt", clamp=False
+    )
+    pred = np.array([span for p in predictions for span in p["timestamps"]], dtype=np.float64)
+    gt = np.array([span for e in read_prvg_npy(shared_data / relative) for span in e["timestamps"]], dtype=np.float64)
+    overlap = np.maximum(0.0, np.minimum(pred[:, 1], gt[:, 1]) - np.maximum(pred[:, 0], gt[:, 0]))
+    iou = overlap / (np.maximum(pred[:, 1], gt[:, 1]) - np.minimum(pred[:, 0], gt[:, 0]))
+    for m in (0.1, 0.3, 0.5, 0.7):
+        assert metrics[f"R@{m:g}"] == pytest.approx(100.0 * np.count_nonzero(iou > m) / len(iou), abs=1e-12)
+    assert metrics["mIoU"] == pytest.approx(100.0 * iou.mean(), abs=1e-12)

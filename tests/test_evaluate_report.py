@@ -12,6 +12,7 @@ from browser import check_page_in_browser
 
 from hscnet.cli import main
 from hscnet.data.annotations import load_normalised
+from hscnet.metrics import convention
 from hscnet.model import ModelConfig, ablation_config
 from hscnet.report.figures import plot_hierarchy
 from hscnet.report.page import render_page
@@ -56,6 +57,7 @@ def metrics_files(tmp_path):
                 "mIoU": 18.5,
                 "num_paragraphs": 3,
                 "num_sentences": 9,
+                "hit_rule": convention("ge", clamp=True),
             }
         )
     )
@@ -78,6 +80,9 @@ def test_tables_markdown_put_the_paper_beside_every_row(metrics_files):
     assert "| baseline:uniform | here (tacos) | - | 20.00 | 10.00 | 18.50 |" in md
     assert "|  | paper: not in the paper | - | - | - | - |" in md
     assert "| DRN [34] | here: another paper's method, not run here | - | - | - | - |" in md
+    # which hit rule each side used, where known: ours from the metrics files, PRVG's from its released code
+    assert f"Ours count a hit as: {convention('ge', clamp=True)}." in md
+    assert "PRVG [26]: IoU > m, spans not clamped" in md
     assert "|  | paper (TACoS) | - | - | 23.17 | - |" in md
     assert "| HSCNet | here (tacos) | - | 50.00 | 35.00 | 40.00 |" in md
     assert "|  | paper (TACoS) | 76.28 | 59.74 | 42.00 | 40.61 |" in md

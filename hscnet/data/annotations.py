@@ -88,6 +88,9 @@ class Paragraph:
     video_sentences: int | None = field(
         default=None, compare=False
     )  # the video's sentences in the file, dropped ones included
+    # The spans as the release wrote them, before clamping to the video (scoring without clamping,
+    # as PRVG's evaluation does); None where they are the timestamps (the contract's files are clamped).
+    release_timestamps: list[tuple[float, float]] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's JSON object for this paragraph."""
@@ -136,7 +139,7 @@ def load_paragraphs(path: str | os.PathLike, fmt: str, split: str, max_sentences
 
     paragraphs: list[Paragraph] = []
     seen: dict[str, int] = {}  # per video: sentences of the file before the current source paragraph
-    for given_id, video, duration, sentences, timestamps, kept, raw_count in sources:
+    for given_id, video, duration, sentences, timestamps, raw_spans, kept, raw_count in sources:
         offset = seen.get(video, 0)
         seen[video] = offset + raw_count
         if not sentences:  # every span dropped (counted in stats.emptied)
@@ -152,7 +155,17 @@ def load_paragraphs(path: str | os.PathLike, fmt: str, split: str, max_sentences
                 pid = f"{split}_{len(paragraphs):05d}"
             else:
                 pid = given_id if len(pieces) == 1 else f"{given_id}_{k}"
-            paragraphs.append(Paragraph(pid, video, duration, sentences[lo:hi], timestamps[lo:hi], positions[lo:hi]))
+            paragraphs.append(
+                Paragraph(
+                    pid,
+                    video,
+                    duration,
+                    sentences[lo:hi],
+                    timestamps[lo:hi],
+                    positions[lo:hi],
+                    release_timestamps=raw_spans[lo:hi],
+                )
+            )
     for paragraph in paragraphs:
         paragraph.video_sentences = seen[paragraph.video]
     if not paragraphs:
@@ -272,12 +285,13 @@ def _clamp_and_drop(
     duration: float,
     video: str,
     stats: _CleaningStats,
-) -> tuple[list[str], list[tuple[float, float]], list[int], int]:
+) -> tuple[list[str], list[tuple[float, float]], list[tuple[float, float]], list[int], int]:
     """Clamp spans to [0, duration]; drop those with start >= end afterwards (counted).
 
-    Returns the kept sentences and spans, the indices they had, and how many were given.
+    Returns the kept sentences, their clamped and their given spans, the indices they had, and how many
+    were given.
     """
-    kept_sentences, kept_spans, kept = [], [], []
+    kept_sentences, kept_spans, given_spans, kept = [], [], [], []
     for k, (sentence, (start, end)) in enumerate(zip(sentences, spans, strict=True)):
         clamped = (min(max(start, 0.0), duration), min(max(end, 0.0), duration))
         if clamped != (start, end):
@@ -287,10 +301,11 @@ def _clamp_and_drop(
             continue
         kept_sentences.append(sentence)
         kept_spans.append(clamped)
+        given_spans.append((float(start), float(end)))
         kept.append(k)
     if not kept_sentences:
         stats.emptied.append(video)
-    return kept_sentences, kept_spans, kept, len(spans)
+    return kept_sentences, kept_spans, given_spans, kept, len(spans)
 
 
 def _chunk(length: int, max_sentences: int | None) -> list[tuple[int, int]]:

@@ -172,9 +172,13 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 
 
 def paper_note(tables: Tables) -> str:
+    ours = sorted({run["hit_rule"] for run in tables.sources if run.get("hit_rule")})
+    known = "; ".join(f"{method}: {how}" for method, how in paper.SCORING_CONVENTIONS.items())
     note = (
         f"Paper numbers: Table 1 on {paper.DATASET_NAMES[tables.table1_paper_dataset]}, Tables 2-4 on TACoS "
-        "(the paper's ablations). Percent; IoU >= m counts as a hit; averaged over all test sentences."
+        "(the paper's ablations). Percent, averaged over all test sentences. Ours count a hit as: "
+        f"{' / '.join(ours) or 'not recorded'}. The paper does not say how its rows count a hit; as their "
+        f"released code does it: {known}; the others' were not checked."
     )
     if tables.dataset not in paper.TABLE1:
         note += (
