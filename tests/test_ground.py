@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import h5py
 import matplotlib.image
@@ -379,3 +380,26 @@ def test_features_are_refused_for_a_model_that_makes_its_own(setup, caplog):
     argv = ["ground", "--video", str(video), "--sentences", "concept0", "--checkpoint", str(checkpoint)]
     assert main([*argv, "--glove", str(glove), "--features", "x.npy"]) == 1
     assert "x.npy: given features are only for models trained on generic precomputed features" in caplog.text
+
+
+def test_the_feature_cache_key_follows_the_contents_of_the_weights_and_pca_files(setup, tmp_path):
+    """Cached features (in memory, on disk) are reused only for the same C3D weights and PCA projection, whatever
+    their paths: another PCA file, or weights replaced in place, make other features."""
+    from hscnet import Grounder
+
+    _, _, glove, video = setup
+    checkpoint = release_checkpoint(tmp_path, "activitynet")
+    weights = tmp_path / "c3d.pickle"
+    weights.write_bytes(b"first weights")  # only hashed here: C3D is built at extraction
+    pca, other_pca = write_pca(tmp_path / "pca.h5", 512), write_pca(tmp_path / "other.h5", 512, seed=1)
+    same_pca = shutil.copy(pca, tmp_path / "copy.h5")
+
+    def key(pca_file):
+        grounder = Grounder.from_checkpoint(checkpoint, glove, str(weights), str(pca_file), device="cpu")
+        return grounder._cache_key(video, None)
+
+    first = key(pca)
+    assert key(same_pca) == first  # same contents elsewhere: the same features
+    assert key(other_pca) != first
+    weights.write_bytes(b"other weights")
+    assert key(pca) != first

@@ -210,9 +210,10 @@ class Grounder:
         c3d_weights: str | None,
         device: torch.device,
         cache_dir: str | os.PathLike | None = None,
+        pca: str | None = None,
     ):
         self.trained, self.vectors, self.glove, self.source = trained, vectors, glove, source
-        self.checkpoint, self.c3d_weights, self.device = checkpoint, c3d_weights, device
+        self.checkpoint, self.c3d_weights, self.pca, self.device = checkpoint, c3d_weights, pca, device
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         provenance = trained.checkpoint.get("data", {})
         self.features_provenance = provenance.get("features", {})
@@ -252,7 +253,7 @@ class Grounder:
             raise InputError(
                 f"{glove}: {vectors.dim}-d word vectors, but the model takes {trained.cfg.word_dim}-d ones"
             )
-        return cls(trained, vectors, str(glove), source, str(checkpoint), c3d_weights, torch_device, cache_dir)
+        return cls(trained, vectors, str(glove), source, str(checkpoint), c3d_weights, torch_device, cache_dir, pca)
 
     def ground(
         self, video: str | os.PathLike, paragraph: str | Sequence[str], features: str | os.PathLike | None = None
@@ -348,12 +349,17 @@ class Grounder:
         return self._features[key]
 
     def _cache_key(self, video: str | os.PathLike, features: str | os.PathLike | None) -> str:
-        """sha256 of the video's bytes (and of the given features file) with the recipe that makes features of it."""
+        """sha256 of the video's bytes (and of the given features file) with the recipe that makes features of it:
+        the training features' attrs and the contents of the C3D weights and PCA files given (keyed by their paths,
+        a file replaced in place or a second PCA file reused the features made with the first)."""
         recipe = {
             key: self.features_provenance.get(key)
             for key in ("extractor", "weights", "layer", "num_clips", "precision", "layout", "preprocessing")
         }
-        recipe |= {"c3d_weights": self.c3d_weights, "pca": self.source.pca is not None}
+        recipe |= {
+            name: self._content(path) if path else None
+            for name, path in (("c3d_weights", self.c3d_weights), ("pca", self.pca))
+        }
         parts = [self._content(video), json.dumps(recipe, sort_keys=True, default=str)]
         if features is not None:
             parts.append(self._content(features))
