@@ -361,7 +361,8 @@ def test_a_generic_feature_model_needs_the_videos_features_and_grounds_with_them
     argv = ["ground", "--video", str(video), "--sentences", "concept0 concept0", "concept1", "--checkpoint"]
     argv += [str(generic_checkpoint), "--glove", str(glove)]
     assert main(argv) == 1
-    assert "trained on generic precomputed features (24-d" in caplog.text and "--features FILE" in caplog.text
+    assert f"{generic_checkpoint}: the model was trained on generic precomputed features (24-d" in caplog.text
+    assert "from i3d), which cannot be computed from a video here" in caplog.text and "--features FILE" in caplog.text
     own = tmp_path / "clip.npy"
     np.save(own, np.random.default_rng(0).standard_normal((30, 24)).astype(np.float32))
     assert main([*argv, "--features", str(own), "--output", str(tmp_path / "grounded.json")]) == 0

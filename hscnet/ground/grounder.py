@@ -269,8 +269,9 @@ class Grounder:
             )
         if self.source.generic_dim is not None and features is None:
             raise InputError(
-                f"the model was trained on generic precomputed features ({self.source.generic_dim}-d, "
-                f"{self.features_provenance.get('preprocessing', '')}), which cannot be computed from a video here: "
+                f"{self.checkpoint}: the model was trained on generic precomputed features "
+                f"({self.source.generic_dim}-d, {self.features_provenance.get('preprocessing', '')}), which cannot "
+                "be computed from a video here: "
                 f"extract this video's features the same way and pass them (--features FILE: a (T, "
                 f"{self.source.generic_dim}) .npy, or an HDF5 file holding that dataset)"
             )
