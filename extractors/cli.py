@@ -107,12 +107,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "import-features",
-        help="import public precomputed C3D features, resampled to N^V clips",
-        description="Resample TACoS (TALL) or ActivityNet (sub_activitynet_v1-3.c3d) features of every annotated "
-        "video into N^V equal time bins and write them as a feature store.",
+        help="import precomputed features (public C3D releases, or any per-video arrays), resampled to N^V clips",
+        description="Resample TACoS (TALL), ActivityNet (sub_activitynet_v1-3.c3d) or generic per-video features "
+        "(I3D, CLIP, SlowFast, ...) of every annotated video into N^V equal time bins and write them as a feature "
+        "store.",
     )
-    p.add_argument("--input", required=True, help="precomputed HDF5 file")
-    p.add_argument("--layout", required=True, choices=("tacos", "activitynet"), help="layout of the input file")
+    p.add_argument("--input", required=True, help="precomputed HDF5 file (generic: or a directory of .npy files)")
+    p.add_argument(
+        "--layout",
+        required=True,
+        choices=("tacos", "activitynet", "generic"),
+        help="layout of the input: a public release, or generic (one (T, D) array per video id, any D)",
+    )
     p.add_argument("--num-clips", type=clip_count, required=True, help=f"clips per video, N^V (1..{MAX_CLIPS})")
     p.add_argument(
         "--annotations", nargs="+", required=True, metavar="JSON", help="paragraph JSON files (video ids and durations)"

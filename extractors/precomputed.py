@@ -7,6 +7,11 @@ Layouts:
 * ``activitynet``: the ActivityNet challenge's ``sub_activitynet_v1-3.c3d.hdf5``:
   ``f[video]["c3d_features"]`` is (T, 500) (C3D fc7 reduced to 500-d by PCA), ``video`` like
   ``v_QOlSCBRmfWY``. The feature dimension stays 500 and is recorded in the store.
+* ``generic``: any per-video features someone extracted once (I3D 1024-d, CLIP 512/768-d, SlowFast
+  2304-d, ...): an HDF5 file whose root holds one (T, D) dataset per video id, or a directory of
+  ``<video id>.npy`` files (``<id without its extension>.npy`` also found), each (T, D) float. D is
+  read from the file, must be the same for every video, and is recorded in the store. ``.npy`` files
+  are read without pickles.
 
 How each release's rows were made from the videos (``Release``; sources and certainty in the
 docs/datasets.md, "How the public feature files were made"), which ``hscnet ground`` repeats on a new video:
@@ -43,6 +48,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -107,6 +113,76 @@ def resample_rows(features: np.ndarray, num_bins: int) -> np.ndarray:
     return out
 
 
+GENERIC = "generic"
+GENERIC_EXTRACTOR = "generic-precomputed"  # the store's ``extractor`` attr for features of a generic source
+PRECOMPUTED_LAYOUTS = (*LAYOUTS, GENERIC)
+
+
+class GenericFeatures:
+    """Per-video (T, D) arrays of a generic source: an HDF5 file (one root dataset per video id) or a
+    directory of ``.npy`` files. Use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._h5 = None if self.path.is_dir() else open_hdf5(self.path, "precomputed feature")
+
+    def __enter__(self) -> GenericFeatures:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+
+    def _npy(self, video_id: str) -> Path | None:
+        for name in (f"{video_id}.npy", f"{Path(video_id).stem}.npy"):
+            if (self.path / name).is_file():
+                return self.path / name
+        return None
+
+    def ids(self) -> list[str]:
+        """The video ids the source holds (an HDF5 file's root names; a directory's .npy names)."""
+        if self._h5 is not None:
+            return list(self._h5)
+        return sorted(p.name.removesuffix(".npy") for p in self.path.glob("*.npy"))
+
+    def __contains__(self, video_id: str) -> bool:
+        return video_id in self._h5 if self._h5 is not None else self._npy(video_id) is not None
+
+    def rows(self, video_id: str) -> np.ndarray:
+        """The video's (T, D) float rows, checked."""
+        if self._h5 is not None:
+            node = self._h5[video_id]
+            if not isinstance(node, h5py.Dataset):
+                raise InputError(f"{self.path}: {video_id!r} is a group, not a (T, D) dataset of features")
+            where, rows = self.path, node[()]
+        else:
+            where = self._npy(video_id)
+            try:
+                rows = np.load(where, allow_pickle=False)
+            except ValueError as err:  # an object array needs pickles, refused; or not an .npy at all
+                raise InputError(f"{where}: not a numeric .npy array ({err})") from err
+        if rows.ndim != 2 or rows.shape[0] < 1 or rows.shape[1] < 1 or not np.issubdtype(rows.dtype, np.floating):
+            raise InputError(f"{where}: {video_id!r} features are {rows.dtype} {rows.shape}, expected float (T>0, D)")
+        check_finite_rows(rows, f"{where}: video {video_id!r}: source features")
+        return rows
+
+
+def single_video_rows(path: str | os.PathLike, video_id: str) -> np.ndarray:
+    """One video's (T, D) rows from a file given for it alone: a ``.npy`` array, or an HDF5 file whose root
+    holds one dataset (or several, one named ``video_id``)."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        if not path.is_file():
+            raise InputError(f"{path}: features file not found")
+        return GenericFeatures(path.parent).rows(path.name.removesuffix(".npy"))
+    with GenericFeatures(path) as source:
+        names = source.ids()
+        name = names[0] if len(names) == 1 else video_id
+        if name not in source:
+            raise InputError(f"{path}: holds {len(names)} datasets, none named {video_id!r}: which is the video's?")
+        return source.rows(name)
+
+
 def source_rows(h5: h5py.File, video_id: str, layout: str, path: str | os.PathLike) -> np.ndarray:
     """The (T, D) feature rows of one video in a precomputed file of ``layout``."""
     node = h5[video_id]
@@ -137,13 +213,15 @@ def import_precomputed(
     Raises ValueError listing how many and some of the videos the input file lacks, before any
     output is written. Returns the number of videos written.
     """
-    if layout not in LAYOUTS:
-        raise InputError(f"unknown precomputed layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    if layout not in PRECOMPUTED_LAYOUTS:
+        raise InputError(f"unknown precomputed layout {layout!r}; expected one of {', '.join(PRECOMPUTED_LAYOUTS)}")
     if num_clips < 1:
         raise InputError(f"num_clips must be at least 1, got {num_clips}")
-    release = LAYOUTS[layout]
     for video_id in durations:
         check_video_id(video_id)
+    if layout == GENERIC:
+        return _import_generic(input_path, num_clips, durations, output)
+    release = LAYOUTS[layout]
     with open_hdf5(input_path, "precomputed feature") as source:
         missing = [v for v in durations if v not in source]
         if missing:
@@ -159,19 +237,63 @@ def import_precomputed(
             "feature_dim": release.feature_dim,
             "preprocessing": f"resampled to {num_clips} equal bins (mean of rows) from {os.path.basename(input_path)}",
         }
-        with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
-            write_file_attrs(h5, attrs)
-            for video_id in progress(sorted(durations), desc="import", unit="video"):
-                features = resample_rows(source_rows(source, video_id, layout, input_path), num_clips)
-                write_video_features(
-                    h5,
-                    video_id,
-                    features,
-                    fps=float("nan"),
-                    num_frames=-1,
-                    duration=durations[video_id],
-                    clip_spans=uniform_spans(num_clips, durations[video_id]),
-                    source=str(input_path),
-                )
+        _write_resampled(
+            output, attrs, durations, lambda video_id: source_rows(source, video_id, layout, input_path), input_path
+        )
     log.info("imported %d videos from %s (%s) into %s", len(durations), input_path, layout, output)
     return len(durations)
+
+
+def _import_generic(
+    input_path: str | os.PathLike, num_clips: int, durations: Mapping[str, float], output: str | os.PathLike
+) -> int:
+    with GenericFeatures(input_path) as source:
+        missing = [v for v in durations if v not in source]
+        if missing:
+            raise InputError(
+                f"{input_path}: {len(missing)} of {len(durations)} annotated videos have no features, "
+                f"e.g. {', '.join(missing[:5])}"
+            )
+        first = sorted(durations)[0]
+        feature_dim = source.rows(first).shape[1]
+
+        def rows(video_id: str) -> np.ndarray:
+            found = source.rows(video_id)
+            if found.shape[1] != feature_dim:
+                raise InputError(
+                    f"{input_path}: {video_id!r} has {found.shape[1]}-d features, {first!r} {feature_dim}-d: "
+                    "every video needs the same dimension"
+                )
+            return found
+
+        attrs = {
+            "extractor": GENERIC_EXTRACTOR,
+            "weights": "precomputed",
+            "source": f"precomputed:{GENERIC}",
+            "num_clips": num_clips,
+            "feature_dim": feature_dim,
+            "preprocessing": f"resampled to {num_clips} equal bins (mean of rows) from {os.path.basename(input_path)}",
+        }
+        _write_resampled(output, attrs, durations, rows, input_path)
+    log.info("imported %d videos (%d-d) from %s (generic) into %s", len(durations), feature_dim, input_path, output)
+    return len(durations)
+
+
+def _write_resampled(
+    output: str | os.PathLike, attrs: dict, durations: Mapping[str, float], rows, input_path: str | os.PathLike
+) -> None:
+    """A feature store of every video's ``rows(video_id)`` resampled to the store's clips (atomic)."""
+    num_clips = attrs["num_clips"]
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
+        write_file_attrs(h5, attrs)
+        for video_id in progress(sorted(durations), desc="import", unit="video"):
+            write_video_features(
+                h5,
+                video_id,
+                resample_rows(rows(video_id), num_clips),
+                fps=float("nan"),
+                num_frames=-1,
+                duration=durations[video_id],
+                clip_spans=uniform_spans(num_clips, durations[video_id]),
+                source=str(input_path),
+            )

@@ -121,3 +121,50 @@ def test_wrong_feature_width(tmp_path):
     with pytest.raises(ValueError, match=r"narrow\.hdf5: 'v' features have shape \(4, 100\), expected \(T>0, 4096\)"):
         import_precomputed(path, "tacos", 2, {"v": 1.0}, tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()
+
+
+# ----------------------------------------------------------------------------- generic per-video arrays
+
+
+def _durations(videos):
+    return {video: 10.0 for video in videos}
+
+
+@pytest.mark.parametrize("container", ["npy directory", "hdf5"])
+def test_generic_arrays_of_any_dimension_are_resampled_into_a_store(tmp_path, container):
+    rng = np.random.default_rng(0)
+    rows = {"s13-d21.avi": rng.standard_normal((30, 768)), "v_abc": rng.standard_normal((5, 768))}
+    source = tmp_path / ("clip" if container == "npy directory" else "clip.h5")
+    if container == "hdf5":
+        with h5py.File(source, "w") as h5:
+            for video, array in rows.items():
+                h5[video] = array.astype(np.float32)
+    else:
+        source.mkdir()
+        np.save(source / "s13-d21.npy", rows["s13-d21.avi"].astype(np.float32))  # named without the extension
+        np.save(source / "v_abc.npy", rows["v_abc"].astype(np.float32))
+    out = tmp_path / "store.h5"
+    import_precomputed(source, "generic", 8, _durations(rows), out)
+    with h5py.File(out, "r") as h5:
+        assert (h5.attrs["extractor"], int(h5.attrs["feature_dim"]), h5.attrs["source"]) == (
+            "generic-precomputed",
+            768,
+            "precomputed:generic",
+        )
+        for video, array in rows.items():
+            np.testing.assert_allclose(h5[video][()], resample_rows(array.astype(np.float32), 8), rtol=1e-6)
+
+
+def test_generic_arrays_of_different_dimensions_or_pickled_are_refused(tmp_path):
+    source = tmp_path / "feats"
+    source.mkdir()
+    np.save(source / "a.npy", np.zeros((4, 512), np.float32))
+    np.save(source / "b.npy", np.zeros((4, 768), np.float32))
+    with pytest.raises(ValueError, match=r"'b' has 768-d features, 'a' 512-d: every video needs the same dimension"):
+        import_precomputed(source, "generic", 2, _durations(["a", "b"]), tmp_path / "out.h5")
+    np.save(source / "b.npy", np.array([{"rows": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match=r"b\.npy: not a numeric \.npy array"):
+        import_precomputed(source, "generic", 2, _durations(["a", "b"]), tmp_path / "out.h5")
+    with pytest.raises(ValueError, match=r"1 of 3 annotated videos have no features, e\.g\. c"):
+        import_precomputed(source, "generic", 2, _durations(["a", "b", "c"]), tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()

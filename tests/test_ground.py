@@ -3,6 +3,7 @@ TALL's TACoS file, the ActivityNet PCA-500 file); its predictions file and timel
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import h5py
@@ -328,3 +329,53 @@ def test_grounding_a_real_activitynet_video_is_scored_by_evaluate_and_plotted(se
     image = matplotlib.image.imread(plot)
     assert image.shape[1] == 1200 and image.shape[0] > 400  # 10 in wide at 120 dpi; thumbnails, bars and text
     assert image[..., :3].std() > 0.1  # not blank
+
+
+@pytest.fixture(scope="module")
+def generic_checkpoint(tmp_path_factory, one_thread):
+    """A tiny model trained on generic 24-d per-video arrays (a directory of .npy), imported by the real command."""
+    root = tmp_path_factory.mktemp("generic")
+    data = write_synthetic_dataset(
+        root / "data", splits={"train": 8, "val": 4}, num_clips=4, video_dim=24, word_dim=WORD_DIM
+    )
+    arrays = root / "i3d"
+    arrays.mkdir()
+    with h5py.File(data["features"], "r") as h5:
+        for video in h5:  # more rows than clips, as extracted features have: the import resamples them
+            np.save(arrays / f"{video}.npy", np.repeat(h5[video][()], 3, axis=0))
+    annotations = [str(data[split]) for split in ("train", "val")]
+    argv = ["import-features", "--input", str(arrays), "--layout", "generic", "--num-clips", "4"]
+    assert main([*argv, "--annotations", *annotations, "--output", str(root / "store.h5")]) == 0
+    settings = TrainSettings(
+        str(root / "store.h5"), str(data["text"]), str(data["train"]), str(data["val"]), str(root / "run")
+    )
+    train(dataclasses.replace(settings, preset="tiny", epochs=1, device="cpu"))
+    return root / "run" / "best.pt"
+
+
+def test_a_generic_feature_model_needs_the_videos_features_and_grounds_with_them(
+    setup, generic_checkpoint, tmp_path, caplog
+):
+    _, _, glove, video = setup  # 6 s video
+    argv = ["ground", "--video", str(video), "--sentences", "concept0 concept0", "concept1", "--checkpoint"]
+    argv += [str(generic_checkpoint), "--glove", str(glove)]
+    assert main(argv) == 1
+    assert "trained on generic precomputed features (24-d" in caplog.text and "--features FILE" in caplog.text
+    own = tmp_path / "clip.npy"
+    np.save(own, np.random.default_rng(0).standard_normal((30, 24)).astype(np.float32))
+    assert main([*argv, "--features", str(own), "--output", str(tmp_path / "grounded.json")]) == 0
+    (entry,) = json.loads((tmp_path / "grounded.json").read_text())
+    assert entry["duration"] == pytest.approx(6.0, abs=0.01) and len(entry["timestamps"]) == 2
+    assert all(0 <= start <= end <= entry["duration"] for start, end in entry["timestamps"])
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((30, 16), np.float32))
+    caplog.clear()
+    assert main([*argv, "--features", str(wrong)]) == 1
+    assert f"{wrong}: 16-d features, but the model takes 24-d ones" in caplog.text
+
+
+def test_features_are_refused_for_a_model_that_makes_its_own(setup, caplog):
+    _, checkpoint, glove, video = setup
+    argv = ["ground", "--video", str(video), "--sentences", "concept0", "--checkpoint", str(checkpoint)]
+    assert main([*argv, "--glove", str(glove), "--features", "x.npy"]) == 1
+    assert "--features x.npy: only for models trained on generic precomputed features" in caplog.text

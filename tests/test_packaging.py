@@ -107,3 +107,19 @@ def test_the_schema_allows_no_more_clips_than_the_model_and_store_take():
     schema = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
     dataset = schema["properties"]["datasets"]["additionalProperties"]["properties"]
     assert dataset["num_clips"]["maximum"] == MAX_CLIPS <= MAX_POSITIONS
+
+
+def test_the_commented_generic_features_example_in_config_yaml_is_a_valid_dataset():
+    """Uncommented as its comment says, the example entry passes the schema (so it does not rot)."""
+    lines = (REPO_ROOT / "config.yaml").read_text().splitlines()
+    start = lines.index("  # tacos_i3d:")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("  #"):
+            break
+        block.append(line.replace("  # ", "  ", 1))
+    example = yaml.safe_load("\n".join(line[2:] for line in block))
+    config = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())
+    config["datasets"].update(example)
+    validate(config, str(REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    assert example["tacos_i3d"]["precomputed_layout"] == "generic"

@@ -305,13 +305,27 @@ REHEARSAL = {
         },
         "test_counts": (4929, 17031),
     },
+    # Features someone extracted once (I3D-like, 1024-d), one .npy per video: config.yaml's commented example.
+    "tacos_i3d": {
+        "annotations": {s: ("prvg", f"tacos_{s}.npy") for s in ("train", "val", "test")},
+        "test_counts": (673, 3989),
+        "like": "tacos",
+        "layout": "generic",
+    },
 }
 REHEARSAL_CLIPS = 8  # the tiny preset's N^V; keeps ActivityNet's feature store at ~16 kB per video
 REHEARSAL_WORD_DIM = 50
 
 
 def _stand_in_features(path: Path, videos: list[str], layout: str, rng: np.random.Generator) -> Path:
-    """Seeded noise in a public precomputed layout, a few rows per video (TALL f[video]; ActivityNet PCA-500 group)."""
+    """Seeded noise in a precomputed layout, a few rows per video (TALL f[video]; ActivityNet PCA-500 group;
+    generic: a directory of 1024-d .npy files, named by video id or by the id without its extension)."""
+    if layout == "generic":
+        path.mkdir()
+        for k, video in enumerate(videos):
+            name = video if k % 2 else Path(video).stem
+            np.save(path / f"{name}.npy", rng.standard_normal((int(rng.integers(5, 40)), 1024), dtype=np.float32))
+        return path
     with h5py.File(path, "w") as f:
         for video in videos:
             if layout == "tacos":
@@ -332,11 +346,14 @@ def _rehearsal_override(tmp_path: Path, shared_data: Path) -> Path:
         for path in annotations.values():
             data = read_prvg_npy(path) if path.endswith(".npy") else json.loads(Path(path).read_text())
             videos.update(entry["video"] for entry in data) if isinstance(data, list) else videos.update(data)
+        layout = spec.get("layout", dataset)
+        features = tmp_path / (f"{dataset}_features" if layout == "generic" else f"{dataset}_c3d.hdf5")
+        like = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["datasets"].get(spec.get("like"), {})
         datasets[dataset] = {
+            **like,
+            "precomputed_layout": layout,
             "annotations": annotations,
-            "precomputed_features": str(
-                _stand_in_features(tmp_path / f"{dataset}_c3d.hdf5", sorted(videos), dataset, rng)
-            ),
+            "precomputed_features": str(_stand_in_features(features, sorted(videos), layout, rng)),
             "glove": str(tmp_path / "glove.txt"),  # written once the real vocabulary is known
             "num_clips": REHEARSAL_CLIPS,
             "model_preset": "tiny",
@@ -350,7 +367,8 @@ def _rehearsal_override(tmp_path: Path, shared_data: Path) -> Path:
 @pytest.mark.slow
 def test_real_layout_rehearsal(tmp_path, shared_data):
     """Both real datasets end to end, for real, on the FULL real annotation files: stand-in features of
-    the public precomputed layouts and GloVe vectors of the real vocabulary, the tiny model, 1 epoch."""
+    the public precomputed layouts (and of generic 1024-d per-video arrays on TACoS) and GloVe vectors of
+    the real vocabulary, the tiny model, 1 epoch."""
     override = _rehearsal_override(tmp_path, shared_data)
     # The vocabulary is what the project's own tokeniser makes of the real sentences.
     snakemake(tmp_path, "--cores", "2", *(f"results/{d}/text/tokens.json" for d in REHEARSAL), configfiles=[override])
@@ -374,12 +392,14 @@ def test_real_layout_rehearsal(tmp_path, shared_data):
             assert (tmp_path / f"logs/{dataset}/{stage}.log").is_file(), f"{dataset}: stage {stage} did not run"
             assert (tmp_path / f"benchmarks/{dataset}/{stage}.tsv").is_file()
         metrics = json.loads((tmp_path / f"results/{dataset}/metrics.json").read_text())
-        thresholds = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["datasets"][dataset]["iou_thresholds"]
+        configured = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())["datasets"]
+        thresholds = configured[spec.get("like", dataset)]["iou_thresholds"]
         recalls = {f"R@{m:g}" for m in thresholds}
         assert set(metrics) == recalls | {
             "mIoU",
             "iou_thresholds",
             "hit_rule",
+            "convention",
             "num_paragraphs",
             "num_sentences",
             "method",
@@ -397,6 +417,10 @@ def test_real_layout_rehearsal(tmp_path, shared_data):
         assert metrics["method"] == "hscnet" and metrics["epoch"] == 1
         predictions = json.loads((tmp_path / f"results/{dataset}/predictions.json").read_text())
         assert len(predictions) == spec["test_counts"][0]
+    # The generic store keeps the arrays' own dimension, and the model was built for it.
+    with h5py.File(tmp_path / "results/tacos_i3d/features/c3d.h5", "r") as store:
+        assert (store.attrs["extractor"], int(store.attrs["feature_dim"])) == ("generic-precomputed", 1024)
+    assert read_checkpoint(tmp_path / "results/tacos_i3d/runs/full/best.pt")["model_config"]["video_dim"] == 1024
     assert list((tmp_path / "logs/vectors").glob("convert_*.log")), "the word vectors were never converted"
 
 

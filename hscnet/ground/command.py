@@ -16,6 +16,9 @@ records the training feature file's attrs (``extractor``, ``weights``, ``num_cli
   ActivityNet challenge file): that release's recipe (``extractors.release_features``), which
   needs the Sports-1M C3D weights (``--c3d-weights c3d.pickle``) and, for ActivityNet's 500-d
   rows, the release's PCA projection (``--pca PCA_activitynet_v1-3.hdf5``).
+* ``generic-precomputed`` (features someone extracted once: I3D, CLIP, ...): this project cannot make
+  them from a video, so the user passes the video's own (T, D) features with ``--features FILE``,
+  resampled to ``num_clips`` like the imported store; without it grounding refuses, naming the source.
 
 Whatever is missing is refused before any video is decoded. Sentences are split with spaCy's
 rule-based sentencizer (or given one by one with ``--sentences``), words tokenised and embedded like
@@ -42,7 +45,8 @@ import torch
 
 from extractors.c3d import FEATURE_DIM
 from extractors.extract import C3DExtractor
-from extractors.precomputed import LAYOUTS, Release
+from extractors.precomputed import GENERIC_EXTRACTOR, LAYOUTS, Release, resample_rows, single_video_rows
+from extractors.probe import probe_video
 from extractors.release_features import PcaProjection, load_pca, release_features
 from hscnet.checkpoint import load_trained_model
 from hscnet.data.collate import collate_samples, to_device
@@ -69,18 +73,31 @@ class FeatureSource:
     seed: int  # of the random initialisation, when the training features had no pretrained weights
     release: Release | None = None  # None: num_clips uniform 16-frame clips, as hscnet extract-c3d
     pca: PcaProjection | None = None
+    given: str | None = None  # the video's own features file (--features), for generic precomputed features
+    given_dim: int | None = None
 
     @property
     def feature_dim(self) -> int:
+        if self.given is not None:
+            return self.given_dim
         return self.release.feature_dim if self.release else FEATURE_DIM
 
 
-def feature_source(provenance: dict, c3d_weights: str | None, pca: str | None = None) -> FeatureSource:
+def feature_source(
+    provenance: dict, c3d_weights: str | None, pca: str | None = None, features: str | None = None
+) -> FeatureSource:
     """The features to make, from the training feature file's attrs; checks what the user passed.
 
     Pretrained weights are compared with the recorded sha256 later (``check_weights``), once loaded.
     """
     extractor = str(provenance.get("extractor", "c3d-fc6"))
+    if extractor == GENERIC_EXTRACTOR:
+        return _given_source(provenance, c3d_weights, pca, features)
+    if features is not None:
+        raise InputError(
+            f"--features {features}: only for models trained on generic precomputed features; this one was "
+            f"trained on {extractor!r} features, which hscnet ground makes from the video itself: drop --features"
+        )
     if extractor in RELEASES:
         return _release_source(RELEASES[extractor], c3d_weights, pca)
     layer = extractor.removeprefix("c3d-")
@@ -107,6 +124,21 @@ def feature_source(provenance: dict, c3d_weights: str | None, pca: str | None = 
             f"source {provenance.get('source', 'unknown')}); pass them with --c3d-weights"
         )
     return FeatureSource(layer, 0)
+
+
+def _given_source(provenance: dict, c3d_weights: str | None, pca: str | None, features: str | None) -> FeatureSource:
+    dim = int(provenance.get("feature_dim", 0))
+    made_from = provenance.get("preprocessing", "")
+    if features is None:
+        raise InputError(
+            f"the model was trained on generic precomputed features ({dim}-d, {made_from}), which hscnet ground "
+            f"cannot compute from a video: extract this video's features the same way and pass them with "
+            f"--features FILE (a (T, {dim}) .npy, or an HDF5 file holding that dataset)"
+        )
+    unused = [name for name, value in (("--c3d-weights", c3d_weights), ("--pca", pca)) if value is not None]
+    if unused:
+        raise InputError(f"{' and '.join(unused)}: the model takes the given --features {features}; drop them")
+    return FeatureSource("", 0, given=features, given_dim=dim)
 
 
 def _release_source(release: Release, c3d_weights: str | None, pca: str | None) -> FeatureSource:
@@ -183,8 +215,10 @@ def ground(
     c3d_weights: str | None = None,
     device: str = "auto",
     pca: str | None = None,
+    features: str | None = None,
 ) -> Grounding:
-    """Ground ``sentences`` in ``video`` with a trained checkpoint."""
+    """Ground ``sentences`` in ``video`` with a trained checkpoint (``features``: the video's own (T, D) features,
+    for a model trained on generic precomputed ones)."""
     from hscnet.text.embed import TokenizedParagraph, embed_paragraph
     from hscnet.text.glove import load_vectors
 
@@ -196,7 +230,7 @@ def ground(
     model, cfg = trained.model, trained.cfg
     provenance = trained.checkpoint.get("data", {})
     features_provenance, text_provenance = provenance.get("features", {}), provenance.get("text", {})
-    source = feature_source(features_provenance, c3d_weights, pca)
+    source = feature_source(features_provenance, c3d_weights, pca, features)
     if cfg.video_dim != source.feature_dim:
         raise InputError(
             f"{checkpoint}: the model takes {cfg.video_dim}-d video features, but its training "
@@ -234,22 +268,10 @@ def ground(
             "cannot be sampled like them"
         )
     num_clips = int(features_provenance["num_clips"])
-    # Extracted the way the training features were (imported features and older stores: fp32, contiguous).
-    extractor = C3DExtractor(
-        weights_path=c3d_weights,
-        layer=source.layer,
-        num_clips=num_clips,
-        device=str(torch_device),
-        seed=source.seed,
-        precision=features_provenance.get("precision", "fp32"),
-        channels_last=features_provenance.get("layout") == "channels_last_3d",
-    )
-    if c3d_weights is not None:
-        check_weights(features_provenance, source, extractor.model, c3d_weights)
-    if source.release is None:
-        clips = extractor.extract(video)
+    if source.given is not None:
+        clips = _given_features(source, video, num_clips)
     else:
-        clips = release_features(extractor, video, source.release, source.pca)
+        clips = _extracted_features(source, features_provenance, video, num_clips, c3d_weights, torch_device)
     duration = float(clips["duration"])
 
     features = clips["features"] if trained.feature_stats is None else trained.feature_stats.apply(clips["features"])
@@ -273,6 +295,38 @@ def ground(
     )
 
 
+def _extracted_features(
+    source: FeatureSource, provenance: dict, video, num_clips: int, c3d_weights: str | None, torch_device
+) -> dict:
+    """C3D features of ``video`` made the way the training features were (imported features and older stores:
+    fp32, contiguous)."""
+    extractor = C3DExtractor(
+        weights_path=c3d_weights,
+        layer=source.layer,
+        num_clips=num_clips,
+        device=str(torch_device),
+        seed=source.seed,
+        precision=provenance.get("precision", "fp32"),
+        channels_last=provenance.get("layout") == "channels_last_3d",
+    )
+    if c3d_weights is not None:
+        check_weights(provenance, source, extractor.model, c3d_weights)
+    if source.release is None:
+        clips = extractor.extract(video)
+    else:
+        clips = release_features(extractor, video, source.release, source.pca)
+    return clips
+
+
+def _given_features(source: FeatureSource, video, num_clips: int) -> dict:
+    """The video's own features file, resampled to the training clips like an imported store; its duration
+    from the video."""
+    rows = single_video_rows(source.given, annotation_video_id(video))
+    if rows.shape[1] != source.given_dim:
+        raise InputError(f"{source.given}: {rows.shape[1]}-d features, but the model takes {source.given_dim}-d ones")
+    return {"features": resample_rows(rows, num_clips), "duration": probe_video(video).duration}
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "ground",
@@ -294,6 +348,10 @@ def register(subparsers) -> None:
         help="PCA of the ActivityNet C3D release (PCA_activitynet_v1-3.hdf5: HDF5 with U (4096, K) "
         "and x_mean (4096,)), for models trained on those 500-d features",
     )
+    p.add_argument(
+        "--features",
+        help="the video's own (T, D) features (.npy, or HDF5), for models trained on generic precomputed features",
+    )
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
     p.add_argument("--output", help="also write the result as a predictions JSON (one paragraph) for hscnet evaluate")
     p.add_argument(
@@ -307,7 +365,9 @@ def register(subparsers) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     sentences = args.sentences or split_paragraph(args.paragraph)
-    result = ground(args.video, sentences, args.checkpoint, args.glove, args.c3d_weights, args.device, args.pca)
+    result = ground(
+        args.video, sentences, args.checkpoint, args.glove, args.c3d_weights, args.device, args.pca, args.features
+    )
     print(f"# {args.video}: {result.duration:.2f} s, {len(result.sentences)} sentences (start, end in seconds)")
     for (start, end), sentence in zip(result.spans, result.sentences, strict=True):
         print(f"{start:8.2f} {end:8.2f}  {sentence}")

@@ -89,7 +89,7 @@ rule merge_features:
 
 
 rule import_features:
-    """Import a public precomputed C3D file (TACoS or ActivityNet layout), resampled to N^V clips."""
+    """Import precomputed features (a public C3D release, or generic per-video arrays), resampled to N^V clips."""
     input:
         features=lambda w: ds(w)["precomputed_features"],
         annotations=lambda w: [prepared(w.dataset, s) for s in SPLITS],
