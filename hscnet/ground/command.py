@@ -362,6 +362,23 @@ def register(subparsers) -> None:
     p.add_argument("--plot", help="also draw the timeline with frame thumbnails and one bar per sentence (PNG)")
     p.set_defaults(func=_run)
 
+    from hscnet.ground import serve
+
+    s = subparsers.add_parser(
+        "serve",
+        help="a grounding page in the browser (127.0.0.1): pick or upload a video, type a paragraph",
+        description=serve.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("--checkpoint", required=True, help="trained model (best.pt of hscnet train)")
+    s.add_argument("--glove", required=True, help="word vectors directory from hscnet glove-convert")
+    s.add_argument("--videos", help="a folder whose videos the page offers to pick (uploads work without it)")
+    s.add_argument("--c3d-weights", help="C3D weights of the training features, as for hscnet ground")
+    s.add_argument("--pca", help="PCA of the ActivityNet C3D release, as for hscnet ground")
+    s.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
+    s.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free one; the address is printed)")
+    s.set_defaults(func=_serve)
+
 
 def _run(args: argparse.Namespace) -> int:
     sentences = args.sentences or split_paragraph(args.paragraph)
@@ -377,4 +394,25 @@ def _run(args: argparse.Namespace) -> int:
         from hscnet.ground.plot import plot_grounding
 
         plot_grounding(result, args.plot)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hscnet.ground.serve import serve
+    from hscnet.text.glove import load_vectors
+
+    # What ground would refuse for any video is refused now, not at the page's first paragraph.
+    provenance = load_trained_model(args.checkpoint, resolve_device(args.device)).checkpoint.get("data", {})
+    if provenance.get("features", {}).get("extractor") == GENERIC_EXTRACTOR:
+        raise InputError(
+            f"{args.checkpoint}: the model was trained on generic precomputed features, which the page cannot "
+            "compute from a video; ground with hscnet ground --features FILE"
+        )
+    feature_source(provenance.get("features", {}), args.c3d_weights, args.pca)
+    load_vectors(args.glove)
+
+    def ground_paragraph(video, sentences):
+        return ground(video, sentences, args.checkpoint, args.glove, args.c3d_weights, args.device, args.pca)
+
+    serve(ground_paragraph, args.port, args.videos)
     return 0

@@ -7,8 +7,10 @@ prints the page's address. On the page a user picks a video (from ``--videos``) 
 a paragraph and sees every sentence's span on a timeline under thumbnails of the video, with the
 paragraph's span; a click on a sentence plays its span in the page's video player.
 
-Each paragraph is grounded by ``hscnet.ground.command.ground``, so the page checks what the command
-line checks and says it in the same one line (``InputError``); an upload is probed as soon as it
+This module is the web layer only: it is given the function that grounds one paragraph in one video
+(``hscnet.ground.command`` registers ``serve`` and passes its ``ground``, with the checkpoint's options
+checked before the server listens), so the page checks what the command line checks and says it in the
+same one line (``InputError``). An upload is probed as soon as it
 arrives, so a file that is no video is refused before any paragraph is typed. Uploads, thumbnails and
 nothing else are written, all in one temporary folder removed when the server stops (Ctrl-C or SIGTERM).
 Why the standard library's HTTP server and no web framework: hscnet/DESIGN.md.
@@ -29,7 +31,6 @@ its traceback in the server's log and tells the page so.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import http.server
 import itertools
@@ -41,6 +42,7 @@ import shutil
 import tempfile
 import threading
 import urllib.parse
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hscnet.errors import InputError, MissingInputError
@@ -51,6 +53,9 @@ HOST = "127.0.0.1"  # the page runs models on uploads: never reachable from anot
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg"}
 THUMBNAIL_HEIGHT_PX = 90
 COPY_CHUNK = 1 << 20
+
+# (video path, sentences) -> a hscnet.ground.command.Grounding: duration, sentences, spans, paragraph_span
+GroundParagraph = Callable[[Path, Sequence[str]], object]
 
 
 @dataclasses.dataclass
@@ -79,8 +84,8 @@ class Job:
 class GroundingService:
     """The videos (picked or uploaded), the groundings and the temporary folder that holds what is written."""
 
-    def __init__(self, ground_options: dict, workdir: Path, videos_dir: Path | None = None) -> None:
-        self.ground_options = ground_options  # checkpoint, glove, c3d_weights, device, pca
+    def __init__(self, ground_paragraph: GroundParagraph, workdir: Path, videos_dir: Path | None = None) -> None:
+        self.ground_paragraph = ground_paragraph
         self.workdir = workdir
         self.videos: dict[str, tuple[str, Path]] = {}  # id -> (name shown, path)
         self.jobs: dict[str, Job] = {}
@@ -157,7 +162,6 @@ class GroundingService:
             return self.jobs[job_id]
 
     def _run(self, job_id: str, job: Job, sentences: list[str]) -> None:
-        from hscnet.ground.command import ground
         from hscnet.progress import progress_listener
 
         def report(stage: str, done: int, total: int | None) -> None:
@@ -168,7 +172,7 @@ class GroundingService:
         try:
             with self._model_lock:
                 job.stage = "loading the model, text and C3D"
-                result = ground(video, sentences, **self.ground_options)
+                result = self.ground_paragraph(video, sentences)
                 job.stage, job.done, job.total = "thumbnails", 0, None
                 job.thumbnails = self._write_thumbnails(job_id, video)
             job.result = {
@@ -311,26 +315,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 remaining -= len(chunk)
 
 
-def serve(ground_options: dict, port: int = 8000, videos_dir: str | None = None) -> None:
+def serve(ground_paragraph: GroundParagraph, port: int = 8000, videos_dir: str | None = None) -> None:
     """Serve the page on 127.0.0.1 until interrupted; the temporary folder goes with it."""
-    from hscnet.checkpoint import load_trained_model
-    from hscnet.device import resolve_device
-    from hscnet.ground.command import feature_source
-    from hscnet.text.glove import load_vectors
-
     videos = Path(videos_dir) if videos_dir else None
     if videos is not None and not videos.is_dir():
         raise MissingInputError(f"{videos}: --videos must be a folder of videos")
-    # What a grounding would refuse for any video is refused now, not at the first paragraph.
-    trained = load_trained_model(ground_options["checkpoint"], resolve_device(ground_options["device"]))
-    feature_source(
-        trained.checkpoint.get("data", {}).get("features", {}), ground_options["c3d_weights"], ground_options["pca"]
-    )
-    load_vectors(ground_options["glove"])
-    del trained
-
     with tempfile.TemporaryDirectory(prefix="hscnet-serve-") as workdir:
-        service = GroundingService(ground_options, Path(workdir), videos)
+        service = GroundingService(ground_paragraph, Path(workdir), videos)
         with http.server.ThreadingHTTPServer((HOST, port), Handler) as server:
             server.daemon_threads = True
             server.service = service
@@ -339,32 +330,3 @@ def serve(ground_options: dict, port: int = 8000, videos_dir: str | None = None)
                 server.serve_forever()
             except KeyboardInterrupt:
                 log.info("stopped; removing %s", workdir)
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "serve",
-        help="a local web page to ground paragraphs in videos with a trained checkpoint",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--checkpoint", required=True, help="trained model (best.pt of hscnet train)")
-    p.add_argument("--glove", required=True, help="word vectors directory from hscnet glove-convert")
-    p.add_argument("--videos", help="a folder whose videos the page offers to pick (uploads work without it)")
-    p.add_argument("--c3d-weights", help="C3D weights the training features were extracted with, as for hscnet ground")
-    p.add_argument("--pca", help="PCA of the ActivityNet C3D release, as for hscnet ground")
-    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
-    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free one; the address is printed)")
-    p.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    options = {
-        "checkpoint": args.checkpoint,
-        "glove": args.glove,
-        "c3d_weights": args.c3d_weights,
-        "device": args.device,
-        "pca": args.pca,
-    }
-    serve(options, args.port, args.videos)
-    return 0
