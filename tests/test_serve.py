@@ -108,7 +108,7 @@ def test_page_grounds_an_uploaded_video_and_a_click_plays_the_sentence(server, t
             "window.seeks = []; $('player').addEventListener('seeked', () => seeks.push($('player').currentTime))"
         )
         page.click(".row:nth-child(3) .bar.sentence")  # the second sentence (row 1 is the paragraph's)
-        seeked = page.wait_for("seeks.length && seeks[0]", 20)
+        seeked = page.wait_for("seeks.length && [seeks[0]]", 20)[0]
         assert abs(seeked - bars[1][0]) <= 0.1, (seeked, bars[1])  # within a frame (10 fps)
         assert page.evaluate("document.querySelector('.bar.playing').textContent").startswith("S2 ")
         screenshot = page.screenshot(tmp_path / "serve.png")
@@ -145,8 +145,14 @@ def test_bad_uploads_and_requests_get_one_line_errors(server, tmp_path):
     assert request(url + f"media/{entry['id']}", headers={"Range": f"bytes={size}-"})[0] == 416
 
 
-def test_serve_refuses_a_missing_checkpoint_before_listening(setup, tmp_path, caplog):  # noqa: F811
-    _, _, glove, _ = setup
+def test_serve_refuses_what_every_grounding_would_before_listening(setup, tmp_path, caplog):  # noqa: F811
+    _, checkpoint, glove, _ = setup
     missing = tmp_path / "best.pt"
     assert main(["serve", "--checkpoint", str(missing), "--glove", str(glove), "--port", "0"]) == 1
-    assert str(missing) in caplog.text
+    assert f"{missing}: checkpoint not found" in caplog.text
+    caplog.clear()
+    weights = tmp_path / "c3d.pickle"
+    weights.write_bytes(b"weights")
+    argv = ["serve", "--checkpoint", str(checkpoint), "--glove", str(glove), "--c3d-weights", str(weights)]
+    assert main([*argv, "--port", "0"]) == 1
+    assert f"drop --c3d-weights {weights}" in caplog.text
