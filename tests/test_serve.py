@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -16,9 +17,12 @@ import matplotlib.image
 import numpy as np
 import pytest
 from browser import BrowserPage, png_size
+from test_bad_inputs import small_disk  # noqa: F401 (a 64 KiB tmpfs, as a fixture)
 from test_ground import setup  # noqa: F401 (the tiny trained model, glove and video, as a fixture)
 
 from hscnet.cli import main
+from hscnet.errors import InputError
+from hscnet.ground.serve import GroundingService
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARAGRAPH = "The square moves. The dog moves. The child moves."
@@ -156,3 +160,15 @@ def test_serve_refuses_what_every_grounding_would_before_listening(setup, tmp_pa
     argv = ["serve", "--checkpoint", str(checkpoint), "--glove", str(glove), "--c3d-weights", str(weights)]
     assert main([*argv, "--port", "0"]) == 1
     assert f"drop --c3d-weights {weights}" in caplog.text
+
+
+def test_an_upload_cut_short_or_filling_the_disk_is_one_line_and_leaves_nothing(small_disk):  # noqa: F811
+    service = GroundingService(ground_paragraph=None, workdir=small_disk)
+    with pytest.raises(InputError) as cut:
+        service.add_upload("short.mp4", io.BytesIO(b"abc"), 10)
+    assert service.user_message(cut.value) == "short.mp4: the upload ended after 3 of 10 bytes"
+    with pytest.raises(InputError) as full:
+        service.add_upload("big.mp4", io.BytesIO(bytes(200_000)), 200_000)
+    assert service.user_message(full.value).startswith(f"big.mp4: no space left on the device of {small_disk}")
+    assert list((small_disk / "uploads").iterdir()) == []
+    assert service.video_list() == []

@@ -113,6 +113,7 @@ class GroundingService:
     def add_upload(self, name: str, body, length: int) -> dict:
         """Save an uploaded video under the temporary folder and probe it; an unreadable one is removed."""
         from extractors.probe import probe_video
+        from hscnet.io import atomic_path
 
         safe_name = Path(name.replace("\\", "/")).name.strip()
         if safe_name in ("", ".", ".."):
@@ -121,19 +122,19 @@ class GroundingService:
         folder = self.workdir / "uploads" / video_id
         folder.mkdir(parents=True)
         path = folder / safe_name
-        with path.open("wb") as out:
-            remaining = length
-            while remaining > 0:
-                chunk = body.read(min(COPY_CHUNK, remaining))
-                if not chunk:
-                    raise InputError(f"{safe_name}: the upload ended after {length - remaining} of {length} bytes")
-                out.write(chunk)
-                remaining -= len(chunk)
         try:
+            with atomic_path(path) as partial, partial.open("wb") as out:  # a full disk: one line, nothing kept
+                remaining = length
+                while remaining > 0:
+                    chunk = body.read(min(COPY_CHUNK, remaining))
+                    if not chunk:
+                        raise InputError(f"{safe_name}: the upload ended after {length - remaining} of {length} bytes")
+                    out.write(chunk)
+                    remaining -= len(chunk)
             info = probe_video(path)
-        except InputError as err:
-            shutil.rmtree(folder)
-            raise InputError(self.user_message(err)) from err
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         with self._lock:
             self.videos[video_id] = (safe_name, path)
         return {"id": video_id, "name": safe_name, "duration": info.duration}
@@ -250,7 +251,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send_json(200, self.service.add_upload(name, self.rfile, length))
         except InputError as err:
             self.close_connection = True  # the rest of a refused body may still be on the way
-            self._send_json(400, {"error": str(err)})
+            self._send_json(400, {"error": self.service.user_message(err)})
 
     def do_POST(self) -> None:
         if urllib.parse.urlsplit(self.path).path != "/api/ground":
