@@ -18,12 +18,17 @@ PAGE = """<!doctype html>
   #status { min-height: 1.4em; margin: 0.6em 0; }
   [data-state="error"] #status { color: #b00020; font-weight: bold; }
   video { width: 100%; max-height: 24em; background: #000; }
-  #timeline { position: relative; margin-top: 0.8em; }
+  #timeline { margin-top: 0.8em; }
+  #track { position: relative; }
   #thumbnails { width: 100%; height: 60px; object-fit: fill; display: block; }
   .row { position: relative; height: 1.5em; margin: 3px 0; background: #f3f3f3; }
   .bar { position: absolute; top: 0; bottom: 0; border-radius: 3px; cursor: pointer; color: #fff;
          font-size: 0.75em; line-height: 2em; padding-left: 3px; overflow: hidden; white-space: nowrap; }
   .bar.paragraph { background: #888; cursor: default; }
+  #axis { position: relative; height: 1.3em; border-top: 1px solid #999; font-size: 0.75em; color: #555; }
+  .tick { position: absolute; top: 0; transform: translateX(-50%); padding-top: 2px; white-space: nowrap; }
+  .tick::before { content: ""; position: absolute; left: 50%; top: -1px; height: 4px; border-left: 1px solid #999; }
+  #cursor { position: absolute; top: 0; bottom: 0; width: 0; border-left: 2px solid #d00; pointer-events: none; }
   #sentences li { cursor: pointer; margin: 0.2em 0; }
   #sentences li.playing, .bar.playing { outline: 2px solid #000; }
 </style>
@@ -44,8 +49,12 @@ PAGE = """<!doctype html>
 <div id="status" role="status"></div>
 <video id="player" controls preload="metadata"></video>
 <div id="timeline" hidden>
-  <img id="thumbnails" alt="frames of the video">
-  <div id="bars"></div>
+  <div id="track">
+    <img id="thumbnails" alt="frames of the video">
+    <div id="bars"></div>
+    <div id="cursor"></div>
+  </div>
+  <div id="axis"></div>
   <ol id="sentences"></ol>
 </div>
 <script>
@@ -53,7 +62,7 @@ PAGE = """<!doctype html>
 const $ = (id) => document.getElementById(id);
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-let video = "", stopAt = null;
+let video = "", stopAt = null, shownDuration = 0;
 
 function say(state, text) {
   document.documentElement.dataset.state = state;
@@ -69,6 +78,7 @@ async function api(method, url, body) {
 
 function choose(id) {
   video = id;
+  shownDuration = 0;
   $("video-choice").value = id;
   $("timeline").hidden = true;
   $("player").src = id ? "/media/" + id : "";
@@ -96,12 +106,15 @@ async function upload(file) {
 
 async function ground() {
   if (!video) { say("error", "Pick or upload a video first."); return; }
+  const grounded = video;
   say("grounding", "Grounding…");
+  $("ground").disabled = true;
   try {
     const {job} = await api("POST", "/api/ground",
                             JSON.stringify({video, paragraph: $("paragraph").value}));
     for (;;) {
       const status = await api("GET", "/api/jobs/" + job);
+      if (video !== grounded) return;  // another video was chosen meanwhile
       if (status.state === "done") { show(job, status.result); return; }
       if (status.state === "error") { say("error", status.error); return; }
       const {stage, done, total} = status.progress;
@@ -110,6 +123,22 @@ async function ground() {
     }
   } catch (error) {
     say("error", error.message);
+  } finally {
+    $("ground").disabled = false;
+  }
+}
+
+function axis(duration) {
+  // Ticks at a round step giving at most 10 of them, as a plot's time axis.
+  const step = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600]
+    .find((s) => duration / s <= 10) || 7200;
+  $("axis").replaceChildren();
+  for (let t = 0; t <= duration + 1e-9; t += step) {
+    const tick = document.createElement("span");
+    tick.className = "tick";
+    tick.style.left = (100 * t / duration) + "%";
+    tick.textContent = t + " s";
+    $("axis").append(tick);
   }
 }
 
@@ -149,6 +178,9 @@ function show(job, result) {
     $("sentences").append(item);
     for (const target of [element, item]) target.addEventListener("click", () => play(start, end, element, item));
   });
+  axis(result.duration);
+  shownDuration = result.duration;
+  $("cursor").style.left = "0%";
   $("timeline").hidden = false;
   say("done", `${result.sentences.length} sentences in ${result.duration.toFixed(2)} s; ` +
               "click one to play its span.");
@@ -164,7 +196,9 @@ function play(start, end, element, item) {
 }
 
 $("player").addEventListener("timeupdate", () => {
-  if (stopAt !== null && $("player").currentTime >= stopAt) { $("player").pause(); stopAt = null; }
+  const now = $("player").currentTime;
+  if (shownDuration) $("cursor").style.left = Math.min(100, 100 * now / shownDuration) + "%";
+  if (stopAt !== null && now >= stopAt) { $("player").pause(); stopAt = null; }
 });
 $("video-choice").addEventListener("change", (event) => choose(event.target.value));
 $("upload").addEventListener("change", (event) => { if (event.target.files[0]) upload(event.target.files[0]); });
