@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -160,6 +161,13 @@ def test_serve_refuses_what_every_grounding_would_before_listening(setup, tmp_pa
     argv = ["serve", "--checkpoint", str(checkpoint), "--glove", str(glove), "--c3d-weights", str(weights)]
     assert main([*argv, "--port", "0"]) == 1
     assert f"drop --c3d-weights {weights}" in caplog.text
+    caplog.clear()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--checkpoint", str(checkpoint), "--glove", str(glove), "--port", str(port)]) == 1
+    assert f"--port {port}: already in use on 127.0.0.1" in caplog.text
 
 
 def test_an_upload_cut_short_or_filling_the_disk_is_one_line_and_leaves_nothing(small_disk):  # noqa: F811

@@ -32,6 +32,7 @@ its traceback in the server's log and tells the page so.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import http.server
 import itertools
 import json
@@ -321,13 +322,17 @@ def serve(ground_paragraph: GroundParagraph, port: int = 8000, videos_dir: str |
     videos = Path(videos_dir) if videos_dir else None
     if videos is not None and not videos.is_dir():
         raise MissingInputError(f"{videos}: --videos must be a folder of videos")
-    with tempfile.TemporaryDirectory(prefix="hscnet-serve-") as workdir:
-        service = GroundingService(ground_paragraph, Path(workdir), videos)
-        with http.server.ThreadingHTTPServer((HOST, port), Handler) as server:
-            server.daemon_threads = True
-            server.service = service
-            print(f"hscnet serve: http://{HOST}:{server.server_address[1]}/ (Ctrl-C stops it)", flush=True)
-            try:
-                server.serve_forever()
-            except KeyboardInterrupt:
-                log.info("stopped; removing %s", workdir)
+    try:
+        server = http.server.ThreadingHTTPServer((HOST, port), Handler)
+    except OSError as err:
+        if err.errno != errno.EADDRINUSE:
+            raise
+        raise InputError(f"--port {port}: already in use on {HOST}; pass another, or 0 for any free one") from err
+    server.daemon_threads = True
+    with tempfile.TemporaryDirectory(prefix="hscnet-serve-") as workdir, server:
+        server.service = GroundingService(ground_paragraph, Path(workdir), videos)
+        print(f"hscnet serve: http://{HOST}:{server.server_address[1]}/ (Ctrl-C stops it)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            log.info("stopped; removing %s", workdir)
