@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import re
+import select
 import shutil
 import struct
 import subprocess
@@ -35,6 +36,7 @@ FLAGS = [
     "--disable-sync",
 ]
 WINDOW = (1280, 1600)
+ANSWER_SECONDS = 60  # a hung browser fails the test instead of stalling CI
 
 
 def chromium() -> str:
@@ -145,6 +147,8 @@ class BrowserPage:
         os.write(self._to_browser, json.dumps(message).encode() + b"\0")
         while True:
             while b"\0" not in self._buffer:
+                ready, _, _ = select.select([self._from_browser], [], [], ANSWER_SECONDS)
+                assert ready, f"{method}: chromium did not answer within {ANSWER_SECONDS} s"
                 chunk = os.read(self._from_browser, 1 << 16)
                 assert chunk, f"chromium closed the pipe (exit {self._process.poll()})"
                 self._buffer += chunk
