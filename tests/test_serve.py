@@ -91,6 +91,10 @@ def test_page_grounds_an_uploaded_video_and_a_click_plays_the_sentence(server, t
             "(none)",
             "clip.mp4",
         ]
+        # Picking a listed video (as choosing an option does: the value, then a change event) loads it in the player.
+        page.evaluate("$('video-choice').value = '1'; $('video-choice').dispatchEvent(new Event('change'))")
+        assert page.wait_for("$('player').readyState >= 1 && $('player').duration") == pytest.approx(6.0, abs=0.05)
+
         page.choose_file("#upload", not_a_video)
         shown = page.wait_for("document.documentElement.dataset.state === 'error' && $('status').textContent")
         assert shown == "holiday.mp4: an image (png), not a video; give a video file"
