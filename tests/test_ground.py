@@ -17,7 +17,7 @@ from extractors.precomputed import LAYOUTS, import_precomputed
 from extractors.synthetic import write_video
 from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.cli import main
-from hscnet.ground.command import FeatureSource, annotation_video_id, feature_source, ground
+from hscnet.ground.grounder import FeatureSource, annotation_video_id, feature_source, ground
 from hscnet.text.glove import convert_vectors
 from hscnet.text.tokenize import split_paragraph
 from hscnet.train import train
@@ -253,7 +253,7 @@ def test_ground_with_a_checkpoint_trained_on_a_release(layout, setup, tmp_path, 
         # Without the PCA file: refused before any C3D is built or any frame decoded.
         with monkeypatch.context() as patched:
             patched.setattr(
-                "hscnet.ground.command.C3DExtractor", lambda *a, **k: pytest.fail("C3D built before the check")
+                "hscnet.ground.grounder.C3DExtractor", lambda *a, **k: pytest.fail("C3D built before the check")
             )
             assert main(argv) == 1
         assert "grounding needs that projection: pass PCA_activitynet_v1-3.hdf5" in caplog.text
@@ -378,4 +378,4 @@ def test_features_are_refused_for_a_model_that_makes_its_own(setup, caplog):
     _, checkpoint, glove, video = setup
     argv = ["ground", "--video", str(video), "--sentences", "concept0", "--checkpoint", str(checkpoint)]
     assert main([*argv, "--glove", str(glove), "--features", "x.npy"]) == 1
-    assert "--features x.npy: only for models trained on generic precomputed features" in caplog.text
+    assert "x.npy: given features are only for models trained on generic precomputed features" in caplog.text

@@ -8,8 +8,9 @@ a paragraph and sees every sentence's span on a timeline under thumbnails of the
 paragraph's span; a click on a sentence plays its span in the page's video player.
 
 This module is the web layer only: it is given the function that grounds one paragraph in one video
-(``hscnet.ground.command`` registers ``serve`` and passes its ``ground``, with the checkpoint's options
-checked before the server listens), so the page checks what the command line checks and says it in the
+(``hscnet.ground.command`` registers ``serve`` and passes ``Grounder.ground``: the checkpoint is loaded
+and checked before the server listens, and a video's features are computed once and kept for its
+further paragraphs), so the page checks what the command line checks and says it in the
 same one line (``InputError``). An upload is probed as soon as it
 arrives, so a file that is no video is refused before any paragraph is typed. Uploads, thumbnails and
 nothing else are written, all in one temporary folder removed when the server stops (Ctrl-C or SIGTERM).
@@ -55,7 +56,7 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpe
 THUMBNAIL_HEIGHT_PX = 90
 COPY_CHUNK = 1 << 20
 
-# (video path, sentences) -> a hscnet.ground.command.Grounding: duration, sentences, spans, paragraph_span
+# (video path, sentences) -> a hscnet.ground.grounder.Grounding: duration, sentences, spans, paragraph_span
 GroundParagraph = Callable[[Path, Sequence[str]], object]
 
 
@@ -173,7 +174,7 @@ class GroundingService:
         video = self.video_path(job.video)
         try:
             with self._model_lock:
-                job.stage = "loading the model, text and C3D"
+                job.stage = "text and video features"
                 result = self.ground_paragraph(video, sentences)
                 job.stage, job.done, job.total = "thumbnails", 0, None
                 job.thumbnails = self._write_thumbnails(job_id, video)
