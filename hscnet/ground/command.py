@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 
+from hscnet.errors import InputError
 from hscnet.ground.grounder import Grounder, annotation_video_id
 from hscnet.io import write_json
 from hscnet.text.tokenize import split_paragraph
@@ -59,6 +60,23 @@ def register(subparsers) -> None:
     p.add_argument("--plot", help="also draw the timeline with frame thumbnails and one bar per sentence (PNG)")
     p.set_defaults(func=_run)
 
+    from hscnet.ground import serve
+
+    s = subparsers.add_parser(
+        "serve",
+        help="a grounding page in the browser (127.0.0.1): pick or upload a video, type a paragraph",
+        description=serve.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("--checkpoint", required=True, help="trained model (best.pt of hscnet train)")
+    s.add_argument("--glove", required=True, help="word vectors directory from hscnet glove-convert")
+    s.add_argument("--videos", help="a folder whose videos the page offers to pick (uploads work without it)")
+    s.add_argument("--c3d-weights", help="C3D weights of the training features, as for hscnet ground")
+    s.add_argument("--pca", help="PCA of the ActivityNet C3D release, as for hscnet ground")
+    s.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
+    s.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free one; the address is printed)")
+    s.set_defaults(func=_serve)
+
 
 def _run(args: argparse.Namespace) -> int:
     sentences = args.sentences or split_paragraph(args.paragraph)
@@ -73,4 +91,18 @@ def _run(args: argparse.Namespace) -> int:
         from hscnet.ground.plot import plot_grounding
 
         plot_grounding(result, args.plot)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hscnet.ground.serve import serve
+
+    # Loaded and checked once, before the server listens; each video's features are kept for its next paragraphs.
+    grounder = Grounder.from_checkpoint(args.checkpoint, args.glove, args.c3d_weights, args.pca, args.device)
+    if grounder.source.generic_dim is not None:
+        raise InputError(
+            f"{args.checkpoint}: the model was trained on generic precomputed features, which the page cannot "
+            "compute from a video; ground with hscnet ground --features FILE"
+        )
+    serve(grounder.ground, args.port, args.videos)
     return 0
