@@ -2,12 +2,17 @@
 
 (loader) Whole passes of the training loader (shuffled, temporal crop on), reading every array from
          the HDF5 files (``MEMORY_CACHE_BYTES = 0``) against keeping them in memory (the default).
-(phases) Seconds per epoch of the forward pass, the losses, backward and Adam, over the batches of
-         one loader pass (the first pass is a warm-up and is not counted).
+(phases) Seconds per epoch of data loading (the loader's ``next``), the forward pass, the losses,
+         backward and Adam, over one loader pass (after one warm-up step), or its first batches.
 
 Needs the workflow's outputs of a dataset, e.g. after ``snakemake --cores 2 results/demo/metrics.json``:
 
     python bench/bench_epoch.py --data results/demo --preset demo --threads 1 --epochs 3
+
+At TACoS scale (inputs from ``bench/standin_tacos.py``) an epoch is long on a small CPU; time a part:
+
+    python bench/bench_epoch.py --data /tmp/tacos-standin --preset tacos --threads 2 \
+        --max-batches 4 --skip-loader-passes
 """
 
 from __future__ import annotations
@@ -51,29 +56,39 @@ def loader_passes(data: Path, batch_size: int, epochs: int) -> dict[str, list[fl
     return seconds
 
 
-def epoch_phases(data: Path, preset: str) -> dict[str, float]:
+def epoch_phases(data: Path, preset: str, max_batches: int | None) -> dict[str, float]:
+    """Seconds of each phase over one loader pass (or its first ``max_batches`` batches), the data
+    loader's ``next`` included; one untimed step on the first batch warms up first."""
     dataset = training_set(data, dataset_module.MEMORY_CACHE_BYTES)
     cfg = ModelConfig.preset(preset, video_dim=dataset.video_dim, word_dim=dataset.word_dim)
     torch.manual_seed(0)
     train_cfg = TrainConfig.preset(preset)
     model, criterion, optimizer = build_training(cfg, train_cfg.lr, torch.device("cpu"))
-    batches = list(make_loader(dataset, train_cfg.batch_size, True, torch.Generator().manual_seed(0), 0))
-    totals = dict.fromkeys(("forward", "losses", "backward", "adam"), 0.0)
-    for counted in (False, True):  # warm-up pass, then the measured one
-        for batch in batches:
-            t0 = time.perf_counter()
-            outputs = model(batch)
-            t1 = time.perf_counter()
-            loss = total_loss(criterion(outputs, batch), criterion.weight_dict)
-            t2 = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            t3 = time.perf_counter()
-            optimizer.step()
-            t4 = time.perf_counter()
-            if counted:
-                for key, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-                    totals[key] += seconds
+
+    def step(batch: dict) -> tuple[float, ...]:
+        t0 = time.perf_counter()
+        outputs = model(batch)
+        t1 = time.perf_counter()
+        loss = total_loss(criterion(outputs, batch), criterion.weight_dict)
+        t2 = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        t3 = time.perf_counter()
+        optimizer.step()
+        return t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3
+
+    loader = make_loader(dataset, train_cfg.batch_size, True, torch.Generator().manual_seed(0), 0)
+    step(next(iter(loader)))  # warm-up
+    totals = dict.fromkeys(("data loading", "forward", "losses", "backward", "adam"), 0.0)
+    batches = iter(loader)
+    for _ in range(len(loader) if max_batches is None else min(max_batches, len(loader))):
+        start = time.perf_counter()
+        batch = next(batches)
+        totals["data loading"] += time.perf_counter() - start
+        for key, seconds in zip(list(totals)[1:], step(batch), strict=True):
+            totals[key] += seconds
+    totals["batches"] = min(max_batches or len(loader), len(loader))
+    totals["batches per epoch"] = len(loader)
     return totals
 
 
@@ -83,18 +98,23 @@ def main() -> int:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the workflow trains with 1)")
     parser.add_argument("--epochs", type=int, default=3, help="loader passes per variant")
+    parser.add_argument("--max-batches", type=int, help="time only the first N training batches (default: the epoch)")
+    parser.add_argument("--skip-loader-passes", action="store_true", help="only the phases of training")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    passes = loader_passes(args.data, TrainConfig.preset(args.preset).batch_size, args.epochs)
-    print("| training loader pass | " + " | ".join(f"epoch {i + 1}" for i in range(args.epochs)) + " |")
-    print("|---" * (args.epochs + 1) + "|")
-    for name, seconds in passes.items():
-        print(f"| from {name} | " + " | ".join(f"{s:.2f} s" for s in seconds) + " |")
-    phases = epoch_phases(args.data, args.preset)
-    print("\n| phase, one epoch | seconds |\n|---|---|")
+    if not args.skip_loader_passes:
+        passes = loader_passes(args.data, TrainConfig.preset(args.preset).batch_size, args.epochs)
+        print("| training loader pass | " + " | ".join(f"epoch {i + 1}" for i in range(args.epochs)) + " |")
+        print("|---" * (args.epochs + 1) + "|")
+        for name, seconds in passes.items():
+            print(f"| from {name} | " + " | ".join(f"{s:.2f} s" for s in seconds) + " |")
+    phases = epoch_phases(args.data, args.preset, args.max_batches)
+    batches, per_epoch = int(phases.pop("batches")), int(phases.pop("batches per epoch"))
+    total = sum(phases.values())
+    print(f"\n| phase, {batches} of the epoch's {per_epoch} batches | seconds | share |\n|---|---|---|")
     for name, seconds in phases.items():
-        print(f"| {name} | {seconds:.2f} |")
-    print(f"| total | {sum(phases.values()):.2f} |")
+        print(f"| {name} | {seconds:.2f} | {100 * seconds / total:.1f}% |")
+    print(f"| total | {total:.2f} | {total / batches:.2f} s per batch |")
     return 0
 
 

@@ -4,7 +4,9 @@
 #      whole stage (decode + preprocess + forward): which of decoding and the GPU is the limit;
 #   2. training seconds per epoch of the tacos preset on TACoS-sized synthetic data, fp32 / bf16 / fp16
 #      (loss scaling), with evaluation seconds and peak GPU memory (bench/bench_train.py);
-#   3. when `hscnet train` runs distributed (DDP) and 2 GPUs are present: one epoch on 1 against 2 GPUs
+#   3. one training step of the tacos preset on 16 real TACoS paragraphs, forward / loss / backward /
+#      optimizer and an evaluation forward (bench/bench_step.py);
+#   4. when `hscnet train` runs distributed (DDP) and 2 GPUs are present: one epoch on 1 against 2 GPUs
 #      through `torchrun` and the real CLI.
 # Writes OUT/gpu.md (the table), OUT/*.json (raw results) and OUT/log.txt.
 #
@@ -38,9 +40,11 @@ log="$out/log.txt"
 work="$out/work"  # generated videos and TACoS-sized data, reused by a rerun
 if [ "$dry" = 1 ]; then
     device=cpu; clips=2; batch=2; preset=tiny; train_limit="--scale 0.02 --threads 1"; step_timeout=300
+    step_limit="--batch 4 --runs 1"
     gpus=2  # gloo processes stand in for GPUs
 else
     device=cuda; clips=256; batch=32; preset=tacos; train_limit=""; step_timeout=170
+    step_limit="--runs 5"
     gpus=$("$PYTHON" -c 'import torch; print(torch.cuda.device_count())')
 fi
 
@@ -80,6 +84,10 @@ for precision in fp32 bf16 fp16; do
     step "train-$precision" "$PYTHON" bench/bench_train.py --workdir "$work/data-$preset" --preset "$preset" --device "$device" \
         --precision "$precision" $train_limit --json "$out/train-$precision.json"
 done
+
+# shellcheck disable=SC2086
+step "step" "$PYTHON" bench/bench_step.py --preset "$preset" --device "$device" $step_limit --eval --no-profile \
+    --json "$out/step.json"
 
 # 1 against 2 GPUs needs distributed training in `hscnet train` (being built) and a second device.
 ddp_note=""
@@ -136,6 +144,15 @@ for precision in ("fp32", "bf16", "fp16"):
     lines.append(f"| {r['precision']} | {r['device']} | {r['preset']} | {r['train_batches_timed']}/{r['train_batches_per_epoch']} "
                  f"| {r['train_seconds_per_batch']:.3f} | {r['train_epoch_seconds_estimate']:.1f} | {r['eval_seconds']:.1f} "
                  f"| {r.get('peak_cuda_mib', 'n/a (CPU)')} |")
+lines += ["", "## One training step on 16 real TACoS paragraphs, random features (bench/bench_step.py, medians)", "",
+          "| device | preset | paragraphs | forward s | loss s | backward s | optimizer s | evaluation forward s |",
+          "|---|---|---|---|---|---|---|---|"]
+r = load("step")
+if r is None:
+    lines.append("| failed or not run | | | | | | | |")
+else:
+    lines.append(f"| {r['device']} | {r['preset']} | {r['paragraphs']} | {r['forward_s']:.3f} | {r['loss_s']:.3f} "
+                 f"| {r['backward_s']:.3f} | {r['optimizer_s']:.3f} | {r['evaluation_forward_s']:.3f} |")
 lines += ["", "## Distributed training, one epoch through `hscnet train` (seconds incl. validation)", ""]
 if ddp_note:
     lines.append(f"1 vs 2 GPUs: {ddp_note}.")

@@ -134,10 +134,13 @@ class GenericFeatures:
             self._h5.close()
 
     def _npy(self, video_id: str) -> Path | None:
-        for name in (f"{video_id}.npy", f"{Path(video_id).stem}.npy"):
-            if (self.path / name).is_file():
-                return self.path / name
-        return None
+        found = [self.path / name for name in dict.fromkeys((f"{video_id}.npy", f"{Path(video_id).stem}.npy"))]
+        found = [path for path in found if path.is_file()]
+        if len(found) > 1:  # s13-d21.avi.npy and s13-d21.npy: taking either would be a guess
+            raise InputError(
+                f"{self.path}: both {found[0].name} and {found[1].name} would be the features of {video_id!r}; keep one"
+            )
+        return found[0] if found else None
 
     def ids(self) -> list[str]:
         """The video ids the source holds (an HDF5 file's root names; a directory's .npy names)."""
@@ -154,17 +157,39 @@ class GenericFeatures:
             node = self._h5[video_id]
             if not isinstance(node, h5py.Dataset):
                 raise InputError(f"{self.path}: {video_id!r} is a group, not a (T, D) dataset of features")
-            where, rows = self.path, node[()]
-        else:
-            where = self._npy(video_id)
-            try:
-                rows = np.load(where, allow_pickle=False)
-            except ValueError as err:  # an object array needs pickles, refused; or not an .npy at all
-                raise InputError(f"{where}: not a numeric .npy array ({err})") from err
-        if rows.ndim != 2 or rows.shape[0] < 1 or rows.shape[1] < 1 or not np.issubdtype(rows.dtype, np.floating):
-            raise InputError(f"{where}: {video_id!r} features are {rows.dtype} {rows.shape}, expected float (T>0, D)")
-        check_finite_rows(rows, f"{where}: video {video_id!r}: source features")
-        return rows
+            return _checked_rows(node[()], self.path, video_id)
+        where = self._npy(video_id)
+        return _checked_rows(_read_npy(where), where, video_id)
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as err:  # EOFError: an empty file
+        raise InputError(f"{path}: {_npy_problem(path, err)}") from err
+
+
+def _checked_rows(rows: np.ndarray, where: str | os.PathLike, video_id: str) -> np.ndarray:
+    if rows.ndim != 2 or rows.shape[0] < 1 or rows.shape[1] < 1 or not np.issubdtype(rows.dtype, np.floating):
+        raise InputError(f"{where}: {video_id!r} features are {rows.dtype} {rows.shape}, expected float (T>0, D)")
+    check_finite_rows(rows, f"{where}: video {video_id!r}: source features")
+    return rows
+
+
+def _npy_problem(path: Path, err: Exception) -> str:
+    """Why ``np.load(path, allow_pickle=False)`` failed, in words (NumPy blames pickles for any non-.npy file
+    and advises loading unsafely)."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if not head:
+        return "empty file, not an .npy array"
+    if head != b"\x93NUMPY":
+        return "not an .npy file (no NumPy header)"
+    if "allow_pickle" in str(err):
+        return (
+            "holds Python objects (a pickled object array), which are never loaded: save the features as a float array"
+        )
+    return f"not a readable .npy array ({err})"
 
 
 def single_video_rows(path: str | os.PathLike, video_id: str) -> np.ndarray:
@@ -174,7 +199,7 @@ def single_video_rows(path: str | os.PathLike, video_id: str) -> np.ndarray:
     if path.suffix == ".npy":
         if not path.is_file():
             raise InputError(f"{path}: features file not found")
-        return GenericFeatures(path.parent).rows(path.name.removesuffix(".npy"))
+        return _checked_rows(_read_npy(path), path, video_id)
     with GenericFeatures(path) as source:
         names = source.ids()
         name = names[0] if len(names) == 1 else video_id

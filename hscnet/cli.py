@@ -33,6 +33,7 @@ STAGE_COMMANDS = {
     "baseline": "hscnet.evaluate",
     "report": "hscnet.report.command",
     "ground": "hscnet.ground.command",
+    "serve": "hscnet.ground.command",
 }
 
 

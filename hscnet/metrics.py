@@ -1,7 +1,11 @@
-"""Grounding metrics: R@m and mIoU over all sentences of a split, on spans in seconds.
+"""Grounding metrics: R@m and mIoU over all sentences of a split, from spans in seconds.
 
 Conventions (the paper, sec. 4.1, following DepNet):
-- The temporal IoU of a predicted and a ground-truth span is computed on SECONDS.
+- The temporal IoU of a predicted and a ground-truth span is overlap / hull of the two, computed on the
+  spans as fractions of their video's duration, as PRVG's evaluation does (its datasets divide the
+  seconds by the duration; its model predicts fractions). IoU does not depend on the unit; the unit
+  only decides on which side of m an IoU that is m to the last bit falls, which matters under
+  ``--hit-rule gt`` (docs/evaluation.md says how much).
 - A sentence is a hit at threshold m when ``IoU >= m``. Some public code uses ``>``; with ``>=`` a
   prediction whose IoU is exactly m counts. Because spans are floats, an IoU that is m in exact
   arithmetic can come out a hair below m (e.g. [0.1, 0.3] vs [0.1, 0.5] gives 0.49999999999999994),
@@ -53,14 +57,16 @@ DEFAULT_IOU_THRESHOLDS = (0.1, 0.3, 0.5, 0.7)  # R@m of the paper's TACoS table;
 HIT_RULES = {"ge": f"IoU >= m (tolerance {HIT_TOLERANCE:g})", "gt": "IoU > m"}
 
 
-def convention(hit_rule: str = "ge", clamp: bool = True) -> str:
-    """The scoring convention in words, as the metrics file records it."""
-    spans = (
-        "predicted spans clamped to [0, duration] like the annotated ones"
-        if clamp
-        else "predicted and annotated spans scored as given, none clamped"
-    )
-    return f"{HIT_RULES[hit_rule]}; {spans}; IoU on seconds; averaged over all sentences"
+def convention(hit_rule: str = "ge", clamp: bool = True, released_spans: bool = True) -> str:
+    """The scoring convention in words, as the metrics file records it (``released_spans``: the annotated spans
+    are the release's own, not a prepared file's, which were clamped when it was prepared)."""
+    if clamp:
+        spans = "predicted spans clamped to [0, duration] like the annotated ones"
+    elif released_spans:
+        spans = "predicted and annotated spans scored as given, none clamped"
+    else:
+        spans = "predicted spans scored as given; annotated spans as in the prepared file, clamped when it was made"
+    return f"{HIT_RULES[hit_rule]}; {spans}; IoU on fractions of the duration; averaged over all sentences"
 
 
 @dataclass(frozen=True)
@@ -262,12 +268,21 @@ def score(
     """
     matched = match_predictions(predictions, paragraphs, source, clamp)
     pred = torch.tensor([span for spans in matched for span in spans], dtype=torch.float64)  # (N, 2)
+    released = all(p.release_timestamps is not None for p in paragraphs)
+    if not clamp and not released:
+        log.warning(
+            "scoring %s with --no-clamp against a prepared annotation file: its spans were clamped to the video "
+            "when it was made; to score the release's spans as given (PRVG's way), pass the release file and its "
+            "--format",
+            source,
+        )
     annotated = [p.timestamps if clamp or p.release_timestamps is None else p.release_timestamps for p in paragraphs]
     gt = torch.tensor([span for spans in annotated for span in spans], dtype=torch.float64)  # (N, 2)
-    metrics = recall_and_miou(overlap_over_hull(pred, gt).numpy(), thresholds, hit_rule)
+    durations = torch.tensor([p.duration for p in paragraphs for _ in p.timestamps], dtype=torch.float64)[:, None]
+    metrics = recall_and_miou(overlap_over_hull(pred / durations, gt / durations).numpy(), thresholds, hit_rule)
     metrics.update(
         iou_thresholds=[float(m) for m in thresholds],
-        hit_rule=convention(hit_rule, clamp),
+        hit_rule=convention(hit_rule, clamp, released),
         convention={"hit_rule": hit_rule, "clamp": clamp},
         num_paragraphs=len(paragraphs),
         num_sentences=len(gt),

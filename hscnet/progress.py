@@ -4,6 +4,9 @@ A Snakemake rule log (or any redirected stderr) would otherwise fill with tqdm's
 frames: a 60-epoch log becomes mostly progress bars. Off a terminal, ``progress`` writes one log
 line (logger ``hscnet.progress``) every ``HSCNET_PROGRESS_SECONDS`` seconds (default 30) while a
 loop runs, and none for loops shorter than that; each stage's own summary lines stay readable.
+
+A caller that shows progress elsewhere (``hscnet serve``'s page) sets ``progress_listener`` in its
+thread; every bar then also reports ``(description, done, total)`` to it on each update.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import io
 import logging
 import os
 import sys
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from tqdm import tqdm
@@ -20,11 +25,16 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOG_SECONDS = 30.0
 
+# Called with (description, done, total) whenever a bar of this thread advances; None: nobody listens.
+progress_listener: ContextVar[Callable[[str, int, int | None], None] | None] = ContextVar(
+    "progress_listener", default=None
+)
+
 
 def progress(iterable: Any = None, **kwargs: Any) -> tqdm:
     """``tqdm(iterable, **kwargs)`` on a terminal; off one, a tqdm that logs a line every so often."""
     if sys.stderr.isatty():
-        return tqdm(iterable, **kwargs)
+        return _ReportedProgress(iterable, **kwargs)
     seconds = float(os.environ.get("HSCNET_PROGRESS_SECONDS", DEFAULT_LOG_SECONDS))
     plain = {
         "file": _LogLines(),
@@ -37,7 +47,18 @@ def progress(iterable: Any = None, **kwargs: Any) -> tqdm:
     return _LoggedProgress(iterable, **{**kwargs, **plain})
 
 
-class _LoggedProgress(tqdm):
+class _ReportedProgress(tqdm):
+    """tqdm that also tells this thread's ``progress_listener``, if any, how far it is."""
+
+    def update(self, n: float | None = 1) -> bool | None:
+        shown = super().update(n)
+        listener = progress_listener.get()
+        if listener is not None:
+            listener(self.desc, int(self.n), self.total)
+        return shown
+
+
+class _LoggedProgress(_ReportedProgress):
     """tqdm whose postfix updates wait for the next interval (by default each one redraws the bar)."""
 
     def set_postfix(self, ordered_dict=None, refresh=True, **kwargs) -> None:

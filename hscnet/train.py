@@ -2,7 +2,7 @@
 
 Optimisation follows sec. 4.2: Adam without weight decay, the preset's learning rate (1e-4 for the
 paper's datasets) and batch size, a configurable number of epochs. After every epoch the model is
-scored on the validation split (R@m, mIoU on seconds, ``hscnet.metrics``) and the output directory is
+scored on the validation split (R@m, mIoU, ``hscnet.metrics``) and the output directory is
 updated atomically:
 
     OUT/config.json      everything needed to rebuild the model and repeat the run

@@ -46,5 +46,8 @@ def test_gpu_benchmark_dry_mode_writes_the_table(tmp_path):
             table,
             re.M,
         ), precision
+    assert re.search(
+        rf"^\| cpu \| tiny \| 4 \| {number} \| {number} \| {number} \| {number} \| {number} \|$", table, re.M
+    )
     # Until hscnet train runs distributed the 1-vs-2 step says why it was skipped, else it has both rows.
     assert re.search(r"1 vs 2 GPUs: skipped: .+\.$|^\| 2 \| \d+(\.\d+)? \|$", table, re.M)

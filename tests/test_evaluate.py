@@ -491,12 +491,14 @@ def test_features_of_another_number_of_clips_than_training_are_refused(trained, 
 
 
 def reference_metrics(pairs, thresholds, strict: bool, clamp: bool) -> dict[str, float]:
-    """R@m and mIoU in percent, written from the definitions: IoU = overlap / hull of the two spans; a hit is
-    IoU > m (strict) or IoU >= m; with ``clamp`` both spans are first cut to [0, duration]."""
+    """R@m and mIoU in percent, written from the definitions: IoU = overlap / hull of the two spans as fractions
+    of the duration; a hit is IoU > m (strict) or IoU >= m; with ``clamp`` both spans are first cut to
+    [0, duration]."""
     ious = []
     for (ps, pe), (gs, ge), duration in pairs:
         if clamp:
             ps, pe, gs, ge = (min(max(x, 0.0), duration) for x in (ps, pe, gs, ge))
+        ps, pe, gs, ge = (x / duration for x in (ps, pe, gs, ge))
         ious.append(max(0.0, min(pe, ge) - max(ps, gs)) / (max(pe, ge) - min(ps, gs)))
     out = {f"R@{m:g}": 100.0 * sum((iou > m) if strict else (iou >= m) for iou in ious) / len(ious) for m in thresholds}
     out["mIoU"] = 100.0 * sum(ious) / len(ious)
@@ -540,3 +542,31 @@ def test_the_conventions_give_different_numbers_on_that_set():
     ge = reference_metrics(pairs, [0.3, 0.5], strict=False, clamp=True)
     assert ge != reference_metrics(pairs, [0.3, 0.5], strict=True, clamp=True)
     assert ge != reference_metrics(pairs, [0.3, 0.5], strict=False, clamp=False)
+
+
+def test_no_clamp_against_a_prepared_file_says_its_annotated_spans_were_clamped(tmp_path, caplog):
+    """A prepared (normalised) file holds the release's spans clamped: --no-clamp cannot score them as released,
+    and the metrics file must not claim it did."""
+    release = {"v_b": {"duration": 8.0, "timestamps": [[2, 10]], "sentences": ["e."]}}  # ends after the video
+    raw = tmp_path / "val_2.json"
+    raw.write_text(json.dumps(release))
+    prepared = tmp_path / "prepared.json"
+    assert (
+        main(
+            ["prepare-annotations", "--format", "activitynet", "--input", str(raw), "--split", "test"]
+            + ["--output", str(prepared)]
+        )
+        == 0
+    )
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps([{"video": "v_b", "timestamps": [[2, 6]]}]))
+    metrics = {}
+    for name, scored_against, fmt in (("release", raw, "activitynet"), ("prepared", prepared, "normalised")):
+        argv = ["evaluate", str(predictions), "--annotations", str(scored_against), "--format", fmt, "--no-clamp"]
+        assert main([*argv, "--iou", "0.5", "--metrics", str(tmp_path / f"{name}.json")]) == 0
+        metrics[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert metrics["release"]["mIoU"] == pytest.approx(100 * 4 / 8)  # [2, 6] against [2, 10] as released
+    assert metrics["prepared"]["mIoU"] == pytest.approx(100 * 4 / 6)  # against [2, 8], clamped when prepared
+    assert "annotated spans scored as given" in metrics["release"]["hit_rule"]
+    assert "annotated spans as in the prepared file, clamped when it was made" in metrics["prepared"]["hit_rule"]
+    assert "against a prepared annotation file: its spans were clamped" in caplog.text

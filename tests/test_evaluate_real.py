@@ -104,27 +104,49 @@ def test_ground_truth_in_another_sentence_order_is_refused(shared_data, tmp_path
     assert f"paragraph 'test_00000' (video {first['video']!r}) sentence {moved}: the predictions say" in caplog.text
 
 
-@pytest.mark.parametrize("relative", ["prvg/activitynet_test.npy", "prvg/tacos_test.npy"])
-def test_gt_without_clamping_gives_every_sentence_the_hit_prvgs_evaluation_gives_it(shared_data, relative):
-    """Even-split predictions on PRVG's own test files, scored with --hit-rule gt --no-clamp, against PRVG's
-    definitions written out here (overlap / hull in float64, IoU > m, the file's spans as given). On
-    ActivityNet four sentences sit on a threshold to the last bit: a union formula rounding otherwise, or
-    clamping, changes R@0.3 and R@0.5 there."""
+# What PRVG's code reads: lib/datasets/activitynet.py loads data/ActivityNet/test.json (byte-identical to
+# val_2.json, one paragraph per video), lib/datasets/tacos.py data/TACoS/test.npy; activitynet_test.npy is
+# the same val_2 chunked to at most 8 sentences.
+PRVG_TEST_FILES = [
+    ("activitynet/val_2.json", "activitynet"),
+    ("prvg/activitynet_test.npy", "prvg_npy"),
+    ("prvg/tacos_test.npy", "prvg_npy"),
+]
+
+
+def prvg_entries(path: Path, fmt: str) -> list[dict]:
+    """The file's paragraphs as PRVG's dataset classes see them, from the raw file (not our readers)."""
+    if fmt == "prvg_npy":
+        return read_prvg_npy(path)
+    return [{"video": video, **entry} for video, entry in json.loads(path.read_text()).items()]
+
+
+@pytest.mark.parametrize(("relative", "fmt"), PRVG_TEST_FILES)
+def test_gt_without_clamping_gives_every_sentence_the_hit_prvgs_evaluation_gives_it(shared_data, relative, fmt):
+    """Even-split predictions in seconds on PRVG's own test files, scored with --hit-rule gt --no-clamp, against
+    PRVG's definitions written out here: its datasets divide each span by the video's duration, its
+    eval.py takes overlap / hull of those fractions in float64 and counts IoU > m, nothing clamped. On
+    ActivityNet some sentences sit on a threshold to the last bit: IoU on seconds, another union formula,
+    or clamping changes R@0.3 and R@0.5 there."""
     import numpy as np
 
     from hscnet.baselines import baseline_predictions
     from hscnet.data.annotations import load_paragraphs
     from hscnet.metrics import parse_predictions, score
 
-    paragraphs = load_paragraphs(shared_data / relative, "prvg_npy", "test")
+    paragraphs = load_paragraphs(shared_data / relative, fmt, "test")
     predictions = baseline_predictions("uniform", paragraphs)
     metrics = score(
         parse_predictions(predictions, "even"), paragraphs, [0.1, 0.3, 0.5, 0.7], hit_rule="gt", clamp=False
     )
-    pred = np.array([span for p in predictions for span in p["timestamps"]], dtype=np.float64)
-    gt = np.array([span for e in read_prvg_npy(shared_data / relative) for span in e["timestamps"]], dtype=np.float64)
+    entries = prvg_entries(shared_data / relative, fmt)
+    assert [p["video"] for p in predictions] == [e["video"] for e in entries]  # one paragraph each, file order
+    duration = np.array([e["duration"] for e in entries for _ in e["timestamps"]], dtype=np.float64)[:, None]
+    pred = np.array([span for p in predictions for span in p["timestamps"]], dtype=np.float64) / duration
+    gt = np.array([span for e in entries for span in e["timestamps"]], dtype=np.float64) / duration
     overlap = np.maximum(0.0, np.minimum(pred[:, 1], gt[:, 1]) - np.maximum(pred[:, 0], gt[:, 0]))
     iou = overlap / (np.maximum(pred[:, 1], gt[:, 1]) - np.minimum(pred[:, 0], gt[:, 0]))
     for m in (0.1, 0.3, 0.5, 0.7):
-        assert metrics[f"R@{m:g}"] == pytest.approx(100.0 * np.count_nonzero(iou > m) / len(iou), abs=1e-12)
+        # one sentence is 0.006 points here, so 1e-12 tells any differing hit apart
+        assert metrics[f"R@{m:g}"] == pytest.approx(100.0 * np.count_nonzero(iou > m) / len(iou), abs=1e-12), m
     assert metrics["mIoU"] == pytest.approx(100.0 * iou.mean(), abs=1e-12)

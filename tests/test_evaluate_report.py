@@ -83,6 +83,7 @@ def test_tables_markdown_put_the_paper_beside_every_row(metrics_files):
     # which hit rule each side used, where known: ours from the metrics files, PRVG's from its released code
     assert f"Ours count a hit as: {convention('ge', clamp=True)}." in md
     assert "PRVG [26]: IoU > m, spans not clamped" in md
+    assert "2D-TAN [39]: IoU > m on seconds, annotated spans clamped" in md and "MMN [29]: IoU >= m" in md
     assert "|  | paper (TACoS) | - | - | 23.17 | - |" in md
     assert "| HSCNet | here (tacos) | - | 50.00 | 35.00 | 40.00 |" in md
     assert "|  | paper (TACoS) | 76.28 | 59.74 | 42.00 | 40.61 |" in md

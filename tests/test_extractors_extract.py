@@ -12,11 +12,13 @@ import warnings
 import h5py
 import numpy as np
 import pytest
+import torch
 from feature_stores import read_file_attrs, read_video_features
 
 from extractors.clip_index import build_clip_index, read_clip_index, write_clip_index
 from extractors.extract import C3DExtractor, extract_shard
 from extractors.synthetic import write_video
+from hscnet.device import has_native_bf16
 
 
 def make_extractor(**kwargs) -> C3DExtractor:
@@ -85,7 +87,11 @@ def test_backends_and_batch_sizes_agree(extractor, ramp, videos):
 @pytest.mark.slow
 def test_bf16_and_channels_last_stay_close_to_float32(ramp, videos):
     reference = ramp["features"][0]
-    for kwargs, tolerance in (({"channels_last": True}, 1e-4), ({"precision": "bf16", "channels_last": True}, 2e-2)):
+    variants = [({"channels_last": True}, 1e-4)]
+    # Emulated bf16 convolutions take minutes per clip (bench/README.md); precision auto never picks them.
+    if has_native_bf16(torch.device("cpu")):
+        variants.append(({"precision": "bf16", "channels_last": True}, 2e-2))
+    for kwargs, tolerance in variants:
         features = make_extractor(num_clips=1, **kwargs).extract(videos / "ramp.mp4")["features"]
         assert features.dtype == np.float32
         error = np.linalg.norm(features[0] - reference) / np.linalg.norm(reference)

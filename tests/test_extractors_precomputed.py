@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from feature_stores import read_file_attrs, read_video_features
 
-from extractors.precomputed import import_precomputed, resample_rows
+from extractors.precomputed import import_precomputed, resample_rows, single_video_rows
 
 
 def test_resample_averages_equal_bins():
@@ -163,8 +163,29 @@ def test_generic_arrays_of_different_dimensions_or_pickled_are_refused(tmp_path)
     with pytest.raises(ValueError, match=r"'b' has 768-d features, 'a' 512-d: every video needs the same dimension"):
         import_precomputed(source, "generic", 2, _durations(["a", "b"]), tmp_path / "out.h5")
     np.save(source / "b.npy", np.array([{"rows": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError, match=r"b\.npy: not a numeric \.npy array"):
+    with pytest.raises(ValueError, match=r"b\.npy: holds Python objects \(a pickled object array\), which are never"):
+        import_precomputed(source, "generic", 2, _durations(["a", "b"]), tmp_path / "out.h5")
+    # NumPy calls any non-.npy file pickled and advises loading it unsafely; an empty one raised EOFError
+    (source / "b.npy").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match=r"b\.npy: not an \.npy file \(no NumPy header\)$"):
+        import_precomputed(source, "generic", 2, _durations(["a", "b"]), tmp_path / "out.h5")
+    (source / "b.npy").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"b\.npy: empty file, not an \.npy array$"):
         import_precomputed(source, "generic", 2, _durations(["a", "b"]), tmp_path / "out.h5")
     with pytest.raises(ValueError, match=r"1 of 3 annotated videos have no features, e\.g\. c"):
         import_precomputed(source, "generic", 2, _durations(["a", "b", "c"]), tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_a_video_with_two_candidate_npy_files_is_refused_not_guessed(tmp_path):
+    source = tmp_path / "feats"
+    source.mkdir()
+    np.save(source / "s13-d21.avi.npy", np.zeros((4, 8), np.float32))
+    np.save(source / "s13-d21.npy", np.ones((4, 8), np.float32))
+    with pytest.raises(
+        ValueError, match=r"both s13-d21\.avi\.npy and s13-d21\.npy would be the features of 's13-d21\.avi'"
+    ):
+        import_precomputed(source, "generic", 2, _durations(["s13-d21.avi"]), tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+    # named explicitly (hscnet ground --features), the file given is the one read
+    np.testing.assert_array_equal(single_video_rows(source / "s13-d21.npy", "s13-d21.avi"), np.ones((4, 8)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import h5py
 import matplotlib.image
@@ -17,7 +18,7 @@ from extractors.precomputed import LAYOUTS, import_precomputed
 from extractors.synthetic import write_video
 from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.cli import main
-from hscnet.ground.command import FeatureSource, annotation_video_id, feature_source, ground
+from hscnet.ground.grounder import FeatureSource, annotation_video_id, feature_source, ground
 from hscnet.text.glove import convert_vectors
 from hscnet.text.tokenize import split_paragraph
 from hscnet.train import train
@@ -253,7 +254,7 @@ def test_ground_with_a_checkpoint_trained_on_a_release(layout, setup, tmp_path, 
         # Without the PCA file: refused before any C3D is built or any frame decoded.
         with monkeypatch.context() as patched:
             patched.setattr(
-                "hscnet.ground.command.C3DExtractor", lambda *a, **k: pytest.fail("C3D built before the check")
+                "hscnet.ground.grounder.C3DExtractor", lambda *a, **k: pytest.fail("C3D built before the check")
             )
             assert main(argv) == 1
         assert "grounding needs that projection: pass PCA_activitynet_v1-3.hdf5" in caplog.text
@@ -360,7 +361,8 @@ def test_a_generic_feature_model_needs_the_videos_features_and_grounds_with_them
     argv = ["ground", "--video", str(video), "--sentences", "concept0 concept0", "concept1", "--checkpoint"]
     argv += [str(generic_checkpoint), "--glove", str(glove)]
     assert main(argv) == 1
-    assert "trained on generic precomputed features (24-d" in caplog.text and "--features FILE" in caplog.text
+    assert f"{generic_checkpoint}: the model was trained on generic precomputed features (24-d" in caplog.text
+    assert "from i3d), which cannot be computed from a video here" in caplog.text and "--features FILE" in caplog.text
     own = tmp_path / "clip.npy"
     np.save(own, np.random.default_rng(0).standard_normal((30, 24)).astype(np.float32))
     assert main([*argv, "--features", str(own), "--output", str(tmp_path / "grounded.json")]) == 0
@@ -378,4 +380,27 @@ def test_features_are_refused_for_a_model_that_makes_its_own(setup, caplog):
     _, checkpoint, glove, video = setup
     argv = ["ground", "--video", str(video), "--sentences", "concept0", "--checkpoint", str(checkpoint)]
     assert main([*argv, "--glove", str(glove), "--features", "x.npy"]) == 1
-    assert "--features x.npy: only for models trained on generic precomputed features" in caplog.text
+    assert "x.npy: given features are only for models trained on generic precomputed features" in caplog.text
+
+
+def test_the_feature_cache_key_follows_the_contents_of_the_weights_and_pca_files(setup, tmp_path):
+    """Cached features (in memory, on disk) are reused only for the same C3D weights and PCA projection, whatever
+    their paths: another PCA file, or weights replaced in place, make other features."""
+    from hscnet import Grounder
+
+    _, _, glove, video = setup
+    checkpoint = release_checkpoint(tmp_path, "activitynet")
+    weights = tmp_path / "c3d.pickle"
+    weights.write_bytes(b"first weights")  # only hashed here: C3D is built at extraction
+    pca, other_pca = write_pca(tmp_path / "pca.h5", 512), write_pca(tmp_path / "other.h5", 512, seed=1)
+    same_pca = shutil.copy(pca, tmp_path / "copy.h5")
+
+    def key(pca_file):
+        grounder = Grounder.from_checkpoint(checkpoint, glove, str(weights), str(pca_file), device="cpu")
+        return grounder._cache_key(video, None)
+
+    first = key(pca)
+    assert key(same_pca) == first  # same contents elsewhere: the same features
+    assert key(other_pca) != first
+    weights.write_bytes(b"other weights")
+    assert key(pca) != first

@@ -7,9 +7,10 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 
 from extractors.synthetic import write_video
-from hscnet.progress import progress
+from hscnet.progress import progress, progress_listener
 
 
 def test_off_a_terminal_progress_is_log_lines(monkeypatch, caplog):
@@ -26,6 +27,27 @@ def test_off_a_terminal_progress_is_log_lines(monkeypatch, caplog):
     assert all("\r" not in line for line in lines)
     assert len(lines) == len(set(lines))  # a postfix update alone repeats no line
     assert stderr.getvalue() == ""
+
+
+def test_a_listener_hears_its_own_threads_bars_only(monkeypatch):
+    """hscnet serve's page shows a grounding's progress: each job's thread listens to its own bars."""
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    heard: dict[str, list] = {"a": [], "b": []}
+
+    def job(name: str, steps: int) -> None:
+        progress_listener.set(lambda *report: heard[name].append(report))
+        with progress(total=steps, desc=name, unit="clip") as bar:
+            for _ in range(steps):
+                bar.update(1)
+
+    threads = [threading.Thread(target=job, args=args) for args in (("a", 3), ("b", 2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with progress(total=1, desc="unheard") as bar:  # this thread set no listener
+        bar.update(1)
+    assert heard == {"a": [("a", 1, 3), ("a", 2, 3), ("a", 3, 3)], "b": [("b", 1, 2), ("b", 2, 2)]}
 
 
 def test_a_loop_shorter_than_the_interval_logs_nothing(monkeypatch, caplog):

@@ -23,6 +23,7 @@ from conftest import REPO_ROOT, find_process
 from feature_stores import read_file_attrs
 
 from hscnet.checkpoint import read_checkpoint
+from hscnet.cli import main
 from hscnet.data.prvg import read_prvg_npy
 from hscnet.device import resolve_precision
 from hscnet.fingerprint import sha256_file
@@ -288,6 +289,42 @@ def test_tiny_dataset_end_to_end(tiny_workdir, tmp_path):
     video_file.write_bytes(other.read_bytes())
     changed = snakemake(tmp_path, "-n", TINY_TARGET)
     assert planned_jobs(changed.stdout) == expected
+
+
+def test_the_python_api_grounds_like_the_command_and_extracts_a_video_once(tiny_workdir, tmp_path, monkeypatch):
+    """``from hscnet import Grounder`` on the workflow's own checkpoint and a test video of the tiny demo."""
+    from extractors.extract import C3DExtractor
+    from hscnet import Grounder
+
+    checkpoint = tiny_workdir / TINY_RUN / "best.pt"
+    glove = tiny_workdir / "results/vectors/data_tiny_glove"
+    paragraphs = json.loads((tiny_workdir / "data/tiny/annotations/test.json").read_text())
+    first = paragraphs[0]
+    video = tiny_workdir / "data/tiny/videos" / f"{first['video']}.mp4"
+    second = next(p for p in paragraphs[1:] if p["video"] == first["video"])  # another paragraph, same video
+    extractions = []
+    real_extract = C3DExtractor.extract
+    monkeypatch.setattr(
+        C3DExtractor, "extract", lambda self, *a, **k: extractions.append(a) or real_extract(self, *a, **k)
+    )
+
+    grounder = Grounder.from_checkpoint(checkpoint, glove=glove, device="cpu", cache_dir=tmp_path / "cache")
+    result = grounder.ground(video, first["sentences"])
+    again = grounder.ground(video, second["sentences"])
+    assert len(extractions) == 1, "the second paragraph on the same video extracted its features again"
+    assert len(result.spans) == len(first["sentences"]) and len(again.spans) == len(second["sentences"])
+    assert all(0 <= start <= end <= result.duration for start, end in result.spans + again.spans)
+
+    # a new process (a new Grounder) with the same cache directory reuses the features from disk
+    fresh = Grounder.from_checkpoint(checkpoint, glove=glove, device="cpu", cache_dir=tmp_path / "cache")
+    assert fresh.ground(video, second["sentences"]).spans == again.spans and len(extractions) == 1
+
+    # hscnet ground is a wrapper of the same object: the same spans for the same paragraph
+    out = tmp_path / "grounded.json"
+    argv = ["ground", "--video", str(video), "--sentences", *first["sentences"], "--checkpoint", str(checkpoint)]
+    assert main([*argv, "--glove", str(glove), "--device", "cpu", "--output", str(out)]) == 0
+    (entry,) = json.loads(out.read_text())
+    assert entry["timestamps"] == [list(span) for span in result.spans]
 
 
 # The full real annotation files of each dataset and the counts its test split must score

@@ -31,7 +31,11 @@ HSCNET = "HSCNet"
 # How a Table 1 method's own released evaluation code counts a hit, where it was read and run here. The
 # paper does not say how its rows were scored; the methods not listed were not checked.
 SCORING_CONVENTIONS = {
-    "PRVG [26]": "IoU > m, spans not clamped (MCG-NJU/PRVG lib/core/eval.py); "
+    "2D-TAN [39]": "IoU > m on seconds, annotated spans clamped to the video, predicted ones inside it by "
+    "construction (microsoft/VideoX 2D-TAN lib/core/eval.py, lib/datasets/); closest here: --hit-rule gt",
+    "MMN [29]": "IoU >= m on float32 seconds, annotated spans clamped to the video (MCG-NJU/MMN "
+    "mmn/data/datasets/evaluation.py); closest here: the default, ge with clamping",
+    "PRVG [26]": "IoU > m, spans not clamped, IoU on fractions of the duration (MCG-NJU/PRVG lib/core/eval.py); "
     "`hscnet evaluate --hit-rule gt --no-clamp` gives the same hits",
 }
 TABLE1: dict[str, dict[str, dict[str, float | None]]] = {
