@@ -244,64 +244,49 @@ def import_precomputed(
         raise InputError(f"num_clips must be at least 1, got {num_clips}")
     for video_id in durations:
         check_video_id(video_id)
-    if layout == GENERIC:
-        return _import_generic(input_path, num_clips, durations, output)
-    release = LAYOUTS[layout]
-    with open_hdf5(input_path, "precomputed feature") as source:
+    with GenericFeatures(input_path) if layout == GENERIC else open_hdf5(input_path, "precomputed feature") as source:
         missing = [v for v in durations if v not in source]
         if missing:
             raise InputError(
                 f"{input_path}: {len(missing)} of {len(durations)} annotated videos have no features, "
                 f"e.g. {', '.join(missing[:5])}"
             )
+        if layout == GENERIC:
+            extractor, (feature_dim, rows) = GENERIC_EXTRACTOR, _generic_rows(source, input_path, sorted(durations)[0])
+        else:
+            release = LAYOUTS[layout]
+            extractor, feature_dim = release.extractor, release.feature_dim
+
+            def rows(video_id: str) -> np.ndarray:
+                return source_rows(source, video_id, layout, input_path)
+
         attrs = {
-            "extractor": release.extractor,
+            "extractor": extractor,
             "weights": "precomputed",
             "source": f"precomputed:{layout}",
-            "num_clips": num_clips,
-            "feature_dim": release.feature_dim,
-            "preprocessing": f"resampled to {num_clips} equal bins (mean of rows) from {os.path.basename(input_path)}",
-        }
-        _write_resampled(
-            output, attrs, durations, lambda video_id: source_rows(source, video_id, layout, input_path), input_path
-        )
-    log.info("imported %d videos from %s (%s) into %s", len(durations), input_path, layout, output)
-    return len(durations)
-
-
-def _import_generic(
-    input_path: str | os.PathLike, num_clips: int, durations: Mapping[str, float], output: str | os.PathLike
-) -> int:
-    with GenericFeatures(input_path) as source:
-        missing = [v for v in durations if v not in source]
-        if missing:
-            raise InputError(
-                f"{input_path}: {len(missing)} of {len(durations)} annotated videos have no features, "
-                f"e.g. {', '.join(missing[:5])}"
-            )
-        first = sorted(durations)[0]
-        feature_dim = source.rows(first).shape[1]
-
-        def rows(video_id: str) -> np.ndarray:
-            found = source.rows(video_id)
-            if found.shape[1] != feature_dim:
-                raise InputError(
-                    f"{input_path}: {video_id!r} has {found.shape[1]}-d features, {first!r} {feature_dim}-d: "
-                    "every video needs the same dimension"
-                )
-            return found
-
-        attrs = {
-            "extractor": GENERIC_EXTRACTOR,
-            "weights": "precomputed",
-            "source": f"precomputed:{GENERIC}",
             "num_clips": num_clips,
             "feature_dim": feature_dim,
             "preprocessing": f"resampled to {num_clips} equal bins (mean of rows) from {os.path.basename(input_path)}",
         }
         _write_resampled(output, attrs, durations, rows, input_path)
-    log.info("imported %d videos (%d-d) from %s (generic) into %s", len(durations), feature_dim, input_path, output)
+    log.info("imported %d videos (%d-d) from %s (%s) into %s", len(durations), feature_dim, input_path, layout, output)
     return len(durations)
+
+
+def _generic_rows(source: GenericFeatures, input_path: str | os.PathLike, first: str):
+    """The dimension of a generic source (its ``first`` video's) and a reader that holds every video to it."""
+    feature_dim = source.rows(first).shape[1]
+
+    def rows(video_id: str) -> np.ndarray:
+        found = source.rows(video_id)
+        if found.shape[1] != feature_dim:
+            raise InputError(
+                f"{input_path}: {video_id!r} has {found.shape[1]}-d features, {first!r} {feature_dim}-d: "
+                "every video needs the same dimension"
+            )
+        return found
+
+    return feature_dim, rows
 
 
 def _write_resampled(
