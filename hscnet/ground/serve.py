@@ -177,7 +177,7 @@ class GroundingService:
                 job.stage = "text and video features"
                 result = self.ground_paragraph(video, sentences)
                 job.stage, job.done, job.total = "thumbnails", 0, None
-                job.thumbnails = self._write_thumbnails(job_id, video)
+                job.thumbnails = self._thumbnails(job.video, video)
             job.result = {
                 "duration": result.duration,
                 "sentences": result.sentences,
@@ -191,17 +191,18 @@ class GroundingService:
             log.exception("grounding %s in %s failed", sentences, video)
             job.error, job.state = f"unexpected {type(err).__name__}: {err} (traceback in the server's log)", "error"
 
-    def _write_thumbnails(self, job_id: str, video: Path) -> Path:
-        """Frames spread evenly over the video side by side in one PNG, as ``ground --plot`` draws them."""
+    def _thumbnails(self, video_id: str, video: Path) -> Path:
+        """Frames spread evenly over the video side by side in one PNG, as ``ground --plot`` draws them; made
+        once per video (further paragraphs on it decode no frames)."""
         import matplotlib.image
         import numpy as np
 
         from hscnet.plotting import thumbnails
 
-        frames = thumbnails(video, lambda aspect: 10)
-        out = self.workdir / "thumbnails" / f"{job_id}.png"
-        out.parent.mkdir(exist_ok=True)
-        matplotlib.image.imsave(out, np.concatenate(list(frames), axis=1))
+        out = self.workdir / "thumbnails" / f"{video_id}.png"
+        if not out.is_file():
+            out.parent.mkdir(exist_ok=True)
+            matplotlib.image.imsave(out, np.concatenate(list(thumbnails(video, lambda aspect: 10)), axis=1))
         return out
 
 
