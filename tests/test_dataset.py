@@ -100,22 +100,23 @@ def test_missing_paragraph_names_the_text_file(synthetic):
         ParagraphDataset([p], synthetic["features"], synthetic["text"])
 
 
-def test_word_sentence_must_cover_every_sentence(synthetic):
-    paragraphs = load_normalised(synthetic["train"])
-    p = next(p for p in paragraphs if len(p.sentences) > 1)
+def _rewrite_word_sentence(synthetic, change) -> Paragraph:
+    """A paragraph of several sentences whose ``word_sentence`` in the text file becomes ``change(old)``."""
+    p = next(p for p in load_normalised(synthetic["train"]) if len(p.sentences) > 1)
     with h5py.File(synthetic["text"], "a") as text:
         ws = text[p.id]["word_sentence"]
-        ws[...] = ws[()][::-1]  # words out of sentence order
+        ws[...] = change(ws[()])
+    return p
+
+
+def test_word_sentence_must_cover_every_sentence(synthetic):
+    p = _rewrite_word_sentence(synthetic, lambda ws: ws[::-1])  # words out of sentence order
     with pytest.raises(ValueError, match=rf"paragraph '{p.id}': corrupt: word_sentence must be non-decreasing"):
         ParagraphDataset([p], synthetic["features"], synthetic["text"])
 
 
 def test_a_text_file_made_from_other_annotations_says_so(synthetic):
-    paragraphs = load_normalised(synthetic["train"])
-    p = next(p for p in paragraphs if len(p.sentences) > 1)
-    with h5py.File(synthetic["text"], "a") as text:
-        ws = text[p.id]["word_sentence"]
-        ws[...] = np.zeros_like(ws[()])  # the words of a one-sentence paragraph under this id
+    p = _rewrite_word_sentence(synthetic, np.zeros_like)  # the words of a one-sentence paragraph under this id
     with pytest.raises(
         ValueError,
         match=rf"paragraph '{p.id}': holds words of 1 sentences, the annotations give it {len(p.sentences)}; "
