@@ -23,7 +23,9 @@ from hscnet.errors import InputError, MissingInputError
 from hscnet.io import atomic_path
 from hscnet.model import ModelConfig, build_model
 
-CHECKPOINT_FORMAT = "hscnet-checkpoint-1"
+# 2: the grounding features g carry the attention-weighted clip positions (hscnet.model.encoder.aggregate).
+CHECKPOINT_FORMAT = "hscnet-checkpoint-2"
+EARLIER_FORMATS = {"hscnet-checkpoint-1": "its model predates the clip positions in the grounding features"}
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -44,6 +46,9 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... on bad files
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise InputError(f"{path}: not a readable checkpoint ({type(err).__name__}: {first_line})") from err
+    if isinstance(checkpoint, dict) and checkpoint.get("format") in EARLIER_FORMATS:
+        reason = EARLIER_FORMATS[checkpoint["format"]]
+        raise InputError(f"{path}: written by an earlier version of hscnet ({reason}); train it again")
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not an hscnet checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     return checkpoint

@@ -461,6 +461,20 @@ def test_corrupt_checkpoint_is_one_error_and_no_output(trained, tmp_path, caplog
     assert not pred.exists() and not (tmp_path / "m.json").exists()
 
 
+def test_a_checkpoint_of_the_earlier_model_says_so(trained, tmp_path, caplog):
+    """Format 1 predates the clip positions in g: its weights no longer fit, and the error says why."""
+    import torch
+
+    data, checkpoint = trained
+    old = tmp_path / "best.pt"
+    torch.save({**torch.load(checkpoint, weights_only=True), "format": "hscnet-checkpoint-1"}, old)
+    argv = ["evaluate", "--checkpoint", str(old), "--features", str(data["features"]), "--text", str(data["text"])]
+    argv += ["--annotations", str(data["test"]), "--predictions", str(tmp_path / "p.json")]
+    assert main(argv) == 1
+    assert f"{old}: written by an earlier version of hscnet" in caplog.text and "train it again" in caplog.text
+    assert not (tmp_path / "p.json").exists()
+
+
 def test_features_from_another_extractor_are_refused(trained, tmp_path):
     import h5py
 

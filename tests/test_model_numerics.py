@@ -86,11 +86,12 @@ class Reference:
         return x
 
     def aggregate(self, text: Tensor, video: Tensor) -> tuple[Tensor, Tensor]:
-        """Eqs. (5)-(6): A = cos(Q, V) / tau, g = [Q_bar; Softmax(A) V_bar]."""
+        """Eqs. (5)-(6): A = cos(Q, V) / tau, g = [Q_bar; Softmax(A) V_bar], and Softmax(A) P appended."""
         text = text / text.norm(dim=-1, keepdim=True)
         video = video / video.norm(dim=-1, keepdim=True)
         logits = text @ video.T / self.cfg.tau
-        return logits, torch.cat([text, torch.softmax(logits, -1) @ video], dim=-1)
+        weights = torch.softmax(logits, -1)
+        return logits, torch.cat([text, weights @ video, weights @ self.positions(len(video))], dim=-1)
 
     def level(self, prefix: str, video: Tensor, text: Tensor) -> tuple[Tensor, Tensor]:
         layers = getattr(self.cfg, f"{prefix}_layers")

@@ -77,7 +77,7 @@ class HierarchicalDecoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        d, g = cfg.hidden_dim, 2 * cfg.hidden_dim  # g^l = [Q_bar; Softmax(A) V_bar] has 2D channels
+        d, g = cfg.hidden_dim, 3 * cfg.hidden_dim  # g^l = [Q_bar; Softmax(A) V_bar; Softmax(A) P]: 3D channels
         self.use_paragraph = "paragraph" in cfg.levels
         self.use_word = "word" in cfg.levels
         if "paragraph" in cfg.decoders:
@@ -102,9 +102,9 @@ class HierarchicalDecoder(nn.Module):
         num_sentences = sentence_mask.shape[1]
         out: dict[str, Tensor] = {}
 
-        g_s = encoded["g_sentence"]  # (B, N_S, 2D)
+        g_s = encoded["g_sentence"]  # (B, N_S, 3D)
         if self.use_paragraph:
-            g_p = encoded["g_paragraph"][:, 0]  # (B, 2D)
+            g_p = encoded["g_paragraph"][:, 0]  # (B, 3D)
             if "paragraph" in self.cfg.decoders:
                 out["paragraph_span"] = spans_from_logits(self.paragraph_head(self.paragraph_linear(g_p)))
             g_s = torch.cat([g_s, g_p[:, None].expand(-1, num_sentences, -1)], dim=-1)
@@ -116,7 +116,7 @@ class HierarchicalDecoder(nn.Module):
             return out
 
         # Only real sentences go through the word LSTM and the selection: a padded sentence has no words.
-        g_w, word_mask = regroup_words(encoded["g_word"], batch["word_sentence"], num_sentences)  # (B, N_S, M, 2D)
+        g_w, word_mask = regroup_words(encoded["g_word"], batch["word_sentence"], num_sentences)  # (B, N_S, M, 3D)
         g_w, word_mask, g_sp_real = g_w[sentence_mask], word_mask[sentence_mask], g_sp[sentence_mask]  # (K, M, .)
         if "word" in self.cfg.decoders:
             context = g_sp_real[:, None].expand(-1, g_w.shape[1], -1)

@@ -68,16 +68,22 @@ def pool_groups(tokens: Tensor, group: Tensor, num_groups: int) -> Tensor:
     return total / one_hot.sum(1).clamp(min=1)[..., None]
 
 
-def aggregate(text: Tensor, video: Tensor, video_mask: Tensor, tau: float) -> tuple[Tensor, Tensor]:
-    """Visual-to-textual semantic aggregation, eqs. (5)-(6).
+def aggregate(
+    text: Tensor, video: Tensor, video_mask: Tensor, tau: float, clip_positions: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Visual-to-textual semantic aggregation, eqs. (5)-(6), plus where the query attends.
 
-    text (B, N_Q, D), video (B, N_V, D), video_mask (B, N_V) ->
-    A (B, N_Q, N_V) similarity logits with -inf on padded clips, g (B, N_Q, 2D) = [Q_bar; Softmax(A) V_bar].
+    text (B, N_Q, D), video (B, N_V, D), video_mask (B, N_V), clip_positions (N_V, D) ->
+    A (B, N_Q, N_V) similarity logits with -inf on padded clips,
+    g (B, N_Q, 3D) = [Q_bar; Softmax(A) V_bar; Softmax(A) P]. The last part is not in eq. (6): the
+    attention-weighted clip position codes hand the decoder *where* the matched clips are, which it
+    otherwise has to untangle from V_bar (hscnet/DESIGN.md, "Training recipe choices").
     """
     text = F.normalize(text, dim=-1)
     video = F.normalize(video, dim=-1)
     logits = (text @ video.transpose(1, 2) / tau).masked_fill(~video_mask[:, None, :], float("-inf"))
-    return logits, torch.cat([text, logits.softmax(-1) @ video], dim=-1)
+    weights = logits.softmax(-1)  # (B, N_Q, N_V)
+    return logits, torch.cat([text, weights @ video, weights @ clip_positions], dim=-1)
 
 
 class HierarchicalEncoder(nn.Module):
@@ -87,8 +93,8 @@ class HierarchicalEncoder(nn.Module):
     level pools and attends over the feature-encoder words F^W and re-encodes F^V.
 
     Clip positions are added to the video tokens entering every multi-modal layer (as DETR adds
-    them at every layer), not only at the input: the decoder must read *where* the matched
-    clips are from g = [Q; Softmax(A) V], so V has to keep carrying time through all the layers.
+    them at every layer), not only at the input, so that the similarity A can depend on time; the
+    decoder reads *where* the matched clips are from the Softmax(A) P part of g (``aggregate``).
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -126,7 +132,7 @@ class HierarchicalEncoder(nn.Module):
         return video, text
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Batch of the contract -> {"align_<level>": A (B, N_Q, N_V), "g_<level>": g (B, N_Q, 2D)}
+        """Batch of the contract -> {"align_<level>": A (B, N_Q, N_V), "g_<level>": g (B, N_Q, 3D)}
         for each enabled level, with N_Q = N_W, N_S and 1 for word, sentence and paragraph."""
         video_mask, word_mask, sentence_mask = batch["video_mask"], batch["word_mask"], batch["sentence_mask"]
         tau, out = self.cfg.tau, {}
@@ -136,13 +142,13 @@ class HierarchicalEncoder(nn.Module):
 
         if "word" in self.cfg.levels:
             video, words = self._run(self.word_layers, video, video_mask, clip_positions, words, word_mask)
-            out["align_word"], out["g_word"] = aggregate(words, video, video_mask, tau)
+            out["align_word"], out["g_word"] = aggregate(words, video, video_mask, tau, clip_positions)
 
         pooled = pool_groups(words, batch["word_sentence"], sentence_mask.shape[1])  # Omega^VS, eq. (3)
         sentences = self.sentence_query(pooled, words, word_mask)  # Q^VS(0), eq. (4)
         video = self.sentence_video(video, video, video_mask)  # V^VS(0)
         video, sentences = self._run(self.sentence_layers, video, video_mask, clip_positions, sentences, sentence_mask)
-        out["align_sentence"], out["g_sentence"] = aggregate(sentences, video, video_mask, tau)
+        out["align_sentence"], out["g_sentence"] = aggregate(sentences, video, video_mask, tau, clip_positions)
 
         if "paragraph" in self.cfg.levels:
             pooled = pool_groups(sentences, torch.where(sentence_mask, 0, -1), 1)  # sentence pooling (B, 1, D)
@@ -152,5 +158,5 @@ class HierarchicalEncoder(nn.Module):
             video, paragraph = self._run(
                 self.paragraph_layers, video, video_mask, clip_positions, paragraph, paragraph_mask
             )
-            out["align_paragraph"], out["g_paragraph"] = aggregate(paragraph, video, video_mask, tau)
+            out["align_paragraph"], out["g_paragraph"] = aggregate(paragraph, video, video_mask, tau, clip_positions)
         return out
