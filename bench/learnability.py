@@ -7,7 +7,9 @@ store's layout, trains the model on them with ``hscnet.train`` and scores, on th
 (b) an alignment with nothing learned: per paragraph, a dynamic program that gives every sentence, in
     order, one contiguous run of clips, runs not overlapping, maximising the summed (row-standardised)
     cosine similarity between the sentence's mean word vector and the clips' features;
-(c) the even-split prior (``hscnet.baselines``, ``uniform``).
+(c) the even-split prior (``hscnet.baselines``, ``uniform``);
+(d) with ``--real-features``, what those features allow without the model: a ridge map from them to
+    the noise-free ideal features, fitted on the training videos, then (b) on the test videos.
 
 Ideal features: clip j of a video covers [j, j+1) * duration / num_clips (the model's own clip grid);
 its vector is a fixed random projection (300 -> ``--dim``) of the mean word vector of the words naming
@@ -166,6 +168,21 @@ def alignment_predictions(paragraphs, features: dict, text_path: Path) -> list[d
     return predictions
 
 
+def ridge_alignment_miou(real_path: Path, features: dict, train_videos: set, test, text: Path, lam: float) -> float:
+    """What real clip features allow without the model: a ridge regression (dual form, standardised inputs)
+    from the real features of the training videos to their noise-free ideal features, then the
+    no-learning alignment on the test videos' predicted features -> test mIoU."""
+    with h5py.File(real_path, "r") as h5:
+        real = {video: h5[video][()] for video in h5}
+    x = np.concatenate([real[v] for v in sorted(train_videos)])
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    x = (x - mean) / scale
+    y = np.concatenate([features[v][0] for v in sorted(train_videos)])
+    weights = x.T @ np.linalg.solve(x @ x.T + lam * np.eye(len(x)), y)
+    predicted = {p.video: (((real[p.video] - mean) / scale) @ weights, *features[p.video][1:]) for p in test}
+    return miou_of(alignment_predictions(test, predicted, text), test)["mIoU"]
+
+
 def miou_of(predictions: list[dict], paragraphs, thresholds=IOU_THRESHOLDS) -> dict:
     return score(parse_predictions(predictions, "predictions"), paragraphs, thresholds)
 
@@ -210,6 +227,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sentence-subset", action="store_true", help="PRVG's random sentence subsets")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-training", action="store_true", help="score the prior and the alignment only")
+    parser.add_argument(
+        "--real-features", type=Path, help="also score a ridge map from these features (the demo's C3D) + alignment"
+    )
+    parser.add_argument("--ridge", type=float, nargs="+", default=[1e2, 1e3, 1e4], help="ridge lambdas")
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -231,6 +252,17 @@ def main(argv: list[str] | None = None) -> dict:
         "alignment_mIoU": round(miou_of(alignment_predictions(test, features, args.text), test)["mIoU"], 2),
         "model": {},
     }
+    if args.real_features:
+        noise_free = ideal_features(
+            events, read_vectors(args.demo / "glove.txt", "glove"), args.num_clips, args.dim, 0.0, args.feature_seed
+        )
+        train_videos = {p.video for p in load_normalised(args.annotations / "train.json")}
+        report["ridge_alignment_mIoU"] = {
+            f"{lam:g}": round(
+                ridge_alignment_miou(args.real_features, noise_free, train_videos, test, args.text, lam), 2
+            )
+            for lam in args.ridge
+        }
     print(json.dumps(report), flush=True)
     if not args.skip_training:
         for seed in args.seeds:

@@ -45,3 +45,27 @@ def test_tiny_model_on_ideal_features_beats_the_prior(tmp_path, monkeypatch):
     # Measured (2026-12-03): prior 45.4, alignment 59.3, the model 51.8-63.4 over seeds 0-2 at 12-20 epochs.
     assert report["alignment_mIoU"] >= report["prior_mIoU"] + 8, report
     assert model >= report["prior_mIoU"] + 5, report
+
+
+@pytest.mark.slow
+def test_the_ridge_measure_tells_informative_features_from_noise(tmp_path, monkeypatch):
+    """--real-features: features that carry the events let the ridge map + alignment come near the alignment
+    itself; features of pure noise, the same shapes, do not."""
+    import h5py
+
+    monkeypatch.setitem(demo.SIZES, "tiny", SIZE)
+    demo.generate_demo(tmp_path / "demo", size="tiny", seed=0, render_videos=False)
+    common = ["--demo", str(tmp_path / "demo"), "--num-clips", "8", "--dim", "64", "--skip-training"]
+    first = learnability.main([*common, "--out", str(tmp_path / "a")])
+    informative = tmp_path / "a" / "ideal_features.h5"
+    noise = tmp_path / "noise.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(informative, "r") as source, h5py.File(noise, "w") as h5:
+        for video in source:
+            h5.create_dataset(video, data=rng.normal(size=source[video].shape).astype(np.float32))
+    ridge = ["--ridge", "10"]
+    good = learnability.main([*common, "--out", str(tmp_path / "b"), "--real-features", str(informative), *ridge])
+    bad = learnability.main([*common, "--out", str(tmp_path / "c"), "--real-features", str(noise), *ridge])
+    good, bad = good["ridge_alignment_mIoU"]["10"], bad["ridge_alignment_mIoU"]["10"]
+    assert good >= first["alignment_mIoU"] - 10, (good, first)
+    assert bad <= good - 10, (bad, good)
