@@ -43,7 +43,10 @@ def test_scripts_time_events_within_video_with_gaps_and_one_clip_long(size):
             assert b.start - a.end >= 0.25, (a, b)  # an idle gap, never overlap
 
 
-def test_scripts_keep_objects_consistent_and_distinguishable():
+@pytest.mark.parametrize("max_on_stage", [1, 2])
+def test_scripts_keep_objects_consistent_and_distinguishable(monkeypatch, max_on_stage):
+    monkeypatch.setattr(demo_script, "MAX_OBJECTS_ON_STAGE", max_on_stage)
+    most_on_stage = 0
     for script, _ in _scripts("demo", 60):
         on_stage: dict[int, demo_script.ObjectState] = {}
         previous = None
@@ -63,7 +66,8 @@ def test_scripts_keep_objects_consistent_and_distinguishable():
             else:
                 del on_stage[event.object_id]
             states = list(on_stage.values())
-            assert len(states) <= demo_script.MAX_OBJECTS_ON_STAGE
+            assert len(states) <= max_on_stage
+            most_on_stage = max(most_on_stage, len(states))
             if len(states) == 2:
                 a, b = states
                 assert a.colour != b.colour
@@ -73,6 +77,7 @@ def test_scripts_keep_objects_consistent_and_distinguishable():
             previous = event
         lifetimes = np.bincount([e.object_id for e in script.events])
         assert lifetimes.max() <= demo_script.MAX_EVENTS_PER_OBJECT
+    assert most_on_stage == max_on_stage
 
 
 def test_scripts_use_every_action_colour_and_shape():
