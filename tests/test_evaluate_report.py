@@ -16,7 +16,7 @@ from hscnet.metrics import convention
 from hscnet.model import ModelConfig, ablation_config
 from hscnet.report.figures import plot_hierarchy
 from hscnet.report.page import render_page
-from hscnet.report.tables import build, runs_by_row, to_csv, to_markdown
+from hscnet.report.tables import build, orderings, runs_by_row, to_csv, to_markdown
 from hscnet.text.embed import read_tokens
 
 
@@ -140,6 +140,30 @@ def test_seeds_give_mean_and_sd(tmp_path, metrics_files):
     }
     missing = next(line for line in lines if line["row"] == "SL+PL" and line["metric"] == "R@0.3")
     assert missing["here_mean"] == "" and missing["paper"] == "53.73" and missing["note"] == "not trained here"
+
+
+def test_orderings_count_pairs_in_the_papers_order_and_apart_by_two_standard_errors(tmp_path):
+    base = ModelConfig.preset("tiny")
+    runs = [model_metrics(tmp_path / f"full{i}.json", base, miou) for i, miou in enumerate((40.0, 42.0, 44.0))]
+    for i, miou in enumerate((30.0, 31.0, 32.0)):  # SL: paper 32.66 < full 40.61, here 11 lower, 2 SE 2.58
+        runs.append(model_metrics(tmp_path / f"sl{i}.json", ablation_config(base, 2, "SL"), miou, "table2:SL"))
+    for i, miou in enumerate((45.0, 46.0, 47.0)):  # SD+WD: paper 39.10 < full, here 4 higher: against, apart
+        runs.append(model_metrics(tmp_path / f"sdwd{i}.json", ablation_config(base, 4, "SD+WD"), miou, "table4:SD+WD"))
+    # one run of "none" (paper 22.38): in the paper's order, but a single run is never apart
+    runs.append(model_metrics(tmp_path / "none.json", ablation_config(base, 3, "none"), 20.0, "table3:none"))
+    tables = build(runs, "demo")
+    pairs = {(p.table, p.higher, p.lower): p for p in orderings(tables)}
+    assert set(pairs) == {(2, "SL+PL+WL", "SL"), (3, "W+S+P", "none"), (4, "SD+PD+WD", "SD+WD")}
+    sl = pairs[2, "SL+PL+WL", "SL"]
+    assert sl.difference == pytest.approx(11.0) and sl.two_standard_errors == pytest.approx(2 * (5 / 3) ** 0.5)
+    assert sl.in_paper_order and sl.apart
+    assert pairs[3, "W+S+P", "none"].in_paper_order and not pairs[3, "W+S+P", "none"].apart
+    assert not pairs[4, "SD+PD+WD", "SD+WD"].in_paper_order and pairs[4, "SD+PD+WD", "SD+WD"].apart
+    md = to_markdown(tables)
+    assert "| 2 | 1 of 1 | 1 of 1 | 1 of 1 |" in md
+    assert "| 3 | 1 of 1 | 0 of 1 | 0 of 0 |" in md
+    assert "| 4 | 0 of 1 | 1 of 1 | 0 of 1 |" in md
+    assert "- Table 4: SD+PD+WD vs SD+WD: -4.00 (2 SE 2.58), against the paper's order" in md
 
 
 def test_not_a_metrics_file(tmp_path):

@@ -9,12 +9,18 @@ Every row of every table is shown, each with three lines: here (the runs measure
 are none), paper (its reported numbers, from ``hscnet.report.paper``, labelled with the dataset they were
 measured on: Table 1 the same dataset when the paper reports it, else TACoS; Tables 2-4 always TACoS)
 and difference (here - paper, where both exist). The CSV has the same numbers, one metric per line.
+
+Below the tables, the orderings: for every pair of rows of one ablation table that both have runs here
+and different paper mIoU, whether our means keep the paper's order, and whether they are apart by more
+than 2 standard errors of their difference (the values of two datasets cannot be compared; orderings can).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
 import os
 import statistics
 from collections.abc import Sequence
@@ -132,6 +138,75 @@ def build(metrics_files: Sequence[str | os.PathLike], dataset: str | None = None
     return Tables(dataset, rows, columns, runs)
 
 
+@dataclass(frozen=True)
+class PairOrder:
+    """Two rows of one ablation table: the one the paper ranks higher first."""
+
+    table: int
+    higher: str  # in the paper
+    lower: str
+    difference: float  # here: mean(higher) - mean(lower)
+    two_standard_errors: float | None  # of that difference; None when a row has a single run
+
+    @property
+    def in_paper_order(self) -> bool:
+        return self.difference > 0
+
+    @property
+    def apart(self) -> bool:
+        return self.two_standard_errors is not None and abs(self.difference) > self.two_standard_errors
+
+
+def orderings(tables: Tables, metric: str = "mIoU") -> list[PairOrder]:
+    """Every pair of rows of Tables 2-4 with runs here and different paper values of ``metric``."""
+    pairs = []
+    for table in ABLATION_TABLES:
+        rows = [r for r in tables.rows if r.table == table and r.here(metric) and (r.paper or {}).get(metric)]
+        for a, b in itertools.combinations(rows, 2):
+            if a.paper[metric] == b.paper[metric]:
+                continue
+            higher, lower = (a, b) if a.paper[metric] > b.paper[metric] else (b, a)
+            (mean_h, sd_h, n_h), (mean_l, sd_l, n_l) = higher.here(metric), lower.here(metric)
+            two_se = None if sd_h is None or sd_l is None else 2.0 * math.sqrt(sd_h**2 / n_h + sd_l**2 / n_l)
+            pairs.append(PairOrder(table, higher.name, lower.name, mean_h - mean_l, two_se))
+    return pairs
+
+
+def orderings_markdown(tables: Tables, metric: str = "mIoU") -> str:
+    """Per table: row pairs in the paper's order, and apart by more than 2 standard errors; then those pairs."""
+    pairs = orderings(tables, metric)
+    if not pairs:
+        return f"Orderings ({metric}): no pair of rows with runs here."
+    summary = []
+    for table in sorted({p.table for p in pairs}):
+        mine = [p for p in pairs if p.table == table]
+        apart = [p for p in mine if p.apart]
+        summary.append(
+            [
+                str(table),
+                f"{sum(p.in_paper_order for p in mine)} of {len(mine)}",
+                f"{len(apart)} of {len(mine)}",
+                f"{sum(p.in_paper_order for p in apart)} of {len(apart)}",
+            ]
+        )
+    header = ["Table", "pairs in the paper's order", "pairs apart by > 2 SE", "of those, in the paper's order"]
+    lines = [
+        f"Orderings ({metric}): pairs of rows of one table, compared as the paper ranks them (standard errors "
+        "from the runs' sample sd; rows with one run are never apart).",
+        "",
+        _markdown_table(header, summary),
+    ]
+    apart = [p for p in pairs if p.apart]
+    if apart:
+        lines += ["", "Pairs apart by more than 2 SE (paper's higher row first; difference here, 2 SE):", ""]
+        lines += [
+            f"- Table {p.table}: {p.higher} vs {p.lower}: {p.difference:+.2f} (2 SE {p.two_standard_errors:.2f}), "
+            + ("the paper's order" if p.in_paper_order else "against the paper's order")
+            for p in apart
+        ]
+    return "\n".join(lines)
+
+
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -216,6 +291,7 @@ def to_markdown(tables: Tables) -> str:
             for name, label, cells in row_lines(tables, row)
         ]
         parts += [title, "", _markdown_table(["Row", "Source", *tables.columns[table]], body), ""]
+    parts += [orderings_markdown(tables), ""]
     sources = "\n".join(f"- `{path}`: {what}" for path, what in source_lines(tables))
     parts += ["Sources:", "", sources, ""]
     return "\n".join(parts)
