@@ -164,6 +164,10 @@ def test_orderings_count_pairs_in_the_papers_order_and_apart_by_two_standard_err
     assert "| 3 | 1 of 1 | 0 of 1 | 0 of 0 |" in md
     assert "| 4 | 0 of 1 | 1 of 1 | 0 of 1 |" in md
     assert "- Table 4: SD+PD+WD vs SD+WD: -4.00 (2 SE 2.58), against the paper's order" in md
+    page = render_page(tables, [])  # the HTML report carries the same counts and pairs
+    assert "<tr><td>4</td><td>0 of 1</td><td>1 of 1</td><td>0 of 1</td></tr>" in page
+    assert "<li>Table 4: SD+PD+WD vs SD+WD: -4.00 (2 SE 2.58), against the paper&#x27;s order</li>" in page
+    assert "Table 3: W+S+P vs none" not in page  # not apart: counted, not listed
 
 
 def test_not_a_metrics_file(tmp_path):

@@ -14,7 +14,18 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from hscnet.report.tables import TABLE_TITLES, Tables, paper_note, row_lines, source_lines
+from hscnet.report.tables import (
+    ORDERINGS_HEADER,
+    TABLE_TITLES,
+    Tables,
+    apart_line,
+    orderings,
+    orderings_intro,
+    orderings_summary,
+    paper_note,
+    row_lines,
+    source_lines,
+)
 
 STYLE = """
 body { font-family: sans-serif; margin: 1.5em auto; max-width: 72em; color: #222; }
@@ -58,8 +69,24 @@ def _table_html(tables: Tables, table: int) -> str:
     return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _orderings_html(tables: Tables, metric: str = "mIoU") -> str:
+    """The paper's row orderings as in tables.md: a count per table, then the pairs apart by 2 SE."""
+    pairs = orderings(tables, metric)
+    if not pairs:
+        return f"<p>{html.escape(f'Orderings ({metric}): no pair of rows with runs here.')}</p>"
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in ORDERINGS_HEADER)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in orderings_summary(pairs)
+    )
+    items = "".join(f"<li>{html.escape(apart_line(p))}</li>" for p in pairs if p.apart)
+    return (
+        f'<p>{html.escape(orderings_intro(metric))}</p><table class="orderings"><thead><tr>{header}</tr></thead>'
+        f"<tbody>{body}</tbody></table>" + (f'<ul class="apart">{items}</ul>' if items else "")
+    )
+
+
 def render_page(tables: Tables, figures: Sequence[tuple[str, str | os.PathLike]]) -> str:
-    """The page: note, Tables 1-4, then each (caption, PNG file) of ``figures`` inlined."""
+    """The page: note, Tables 1-4, the paper's orderings, then each (caption, PNG file) of ``figures`` inlined."""
     title = f"HSCNet report{f': {tables.dataset}' if tables.dataset else ''}"
     parts = [
         "<!DOCTYPE html>",
@@ -76,6 +103,7 @@ def render_page(tables: Tables, figures: Sequence[tuple[str, str | os.PathLike]]
     ]
     for table, caption in TABLE_TITLES.items():
         parts += [f"<h2>{html.escape(caption)}</h2>", _table_html(tables, table)]
+    parts += ["<h2>Which of the paper's orderings hold</h2>", _orderings_html(tables)]
     if figures:
         parts.append("<h2>Figures</h2>")
     for caption, path in figures:

@@ -172,11 +172,11 @@ def orderings(tables: Tables, metric: str = "mIoU") -> list[PairOrder]:
     return pairs
 
 
-def orderings_markdown(tables: Tables, metric: str = "mIoU") -> str:
-    """Per table: row pairs in the paper's order, and apart by more than 2 standard errors; then those pairs."""
-    pairs = orderings(tables, metric)
-    if not pairs:
-        return f"Orderings ({metric}): no pair of rows with runs here."
+ORDERINGS_HEADER = ("Table", "pairs in the paper's order", "pairs apart by > 2 SE", "of those, in the paper's order")
+
+
+def orderings_summary(pairs: Sequence[PairOrder]) -> list[list[str]]:
+    """One row per table (cells of ``ORDERINGS_HEADER``): pairs in the paper's order, apart, apart in order."""
     summary = []
     for table in sorted({p.table for p in pairs}):
         mine = [p for p in pairs if p.table == table]
@@ -189,21 +189,35 @@ def orderings_markdown(tables: Tables, metric: str = "mIoU") -> str:
                 f"{sum(p.in_paper_order for p in apart)} of {len(apart)}",
             ]
         )
-    header = ["Table", "pairs in the paper's order", "pairs apart by > 2 SE", "of those, in the paper's order"]
-    lines = [
+    return summary
+
+
+def orderings_intro(metric: str) -> str:
+    return (
         f"Orderings ({metric}): pairs of rows of one table, compared as the paper ranks them (standard errors "
-        "from the runs' sample sd; rows with one run are never apart).",
-        "",
-        _markdown_table(header, summary),
-    ]
+        "from the runs' sample sd; rows with one run are never apart)."
+    )
+
+
+def apart_line(pair: PairOrder) -> str:
+    """``Table 3: W vs S: -8.71 (2 SE 3.54), against the paper's order``."""
+    order = "the paper's order" if pair.in_paper_order else "against the paper's order"
+    return (
+        f"Table {pair.table}: {pair.higher} vs {pair.lower}: {pair.difference:+.2f} "
+        f"(2 SE {pair.two_standard_errors:.2f}), {order}"
+    )
+
+
+def orderings_markdown(tables: Tables, metric: str = "mIoU") -> str:
+    """Per table: row pairs in the paper's order, and apart by more than 2 standard errors; then those pairs."""
+    pairs = orderings(tables, metric)
+    if not pairs:
+        return f"Orderings ({metric}): no pair of rows with runs here."
+    lines = [orderings_intro(metric), "", _markdown_table(ORDERINGS_HEADER, orderings_summary(pairs))]
     apart = [p for p in pairs if p.apart]
     if apart:
         lines += ["", "Pairs apart by more than 2 SE (paper's higher row first; difference here, 2 SE):", ""]
-        lines += [
-            f"- Table {p.table}: {p.higher} vs {p.lower}: {p.difference:+.2f} (2 SE {p.two_standard_errors:.2f}), "
-            + ("the paper's order" if p.in_paper_order else "against the paper's order")
-            for p in apart
-        ]
+        lines += [f"- {apart_line(p)}" for p in apart]
     return "\n".join(lines)
 
 
