@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import shutil
@@ -291,7 +292,7 @@ def test_tiny_dataset_end_to_end(tiny_workdir, tmp_path):
     assert planned_jobs(changed.stdout) == expected
 
 
-def test_the_python_api_grounds_like_the_command_and_extracts_a_video_once(tiny_workdir, tmp_path, monkeypatch):
+def test_the_python_api_grounds_like_the_command_and_extracts_a_video_once(tiny_workdir, tmp_path, monkeypatch, caplog):
     """``from hscnet import Grounder`` on the workflow's own checkpoint and a test video of the tiny demo."""
     from extractors.extract import C3DExtractor
     from hscnet import Grounder
@@ -318,6 +319,19 @@ def test_the_python_api_grounds_like_the_command_and_extracts_a_video_once(tiny_
     # a new process (a new Grounder) with the same cache directory reuses the features from disk
     fresh = Grounder.from_checkpoint(checkpoint, glove=glove, device="cpu", cache_dir=tmp_path / "cache")
     assert fresh.ground(video, second["sentences"]).spans == again.spans and len(extractions) == 1
+
+    # a damaged cache entry (cut short, or of another shape) is made again and replaced, with a warning
+    (stored,) = (tmp_path / "cache").glob("*.npz")
+    for damage in (lambda: stored.write_bytes(stored.read_bytes()[:100]), lambda: np.savez(stored, features=[[1.0]])):
+        damage()
+        with caplog.at_level(logging.WARNING, logger="hscnet.ground.grounder"):
+            caplog.clear()
+            redone = Grounder.from_checkpoint(checkpoint, glove=glove, device="cpu", cache_dir=tmp_path / "cache")
+            assert redone.ground(video, second["sentences"]).spans == again.spans
+        assert f"{stored}: " in caplog.text and "extracting again" in caplog.text
+    reread = Grounder.from_checkpoint(checkpoint, glove=glove, device="cpu", cache_dir=tmp_path / "cache")
+    assert reread.ground(video, second["sentences"]).spans == again.spans  # the replaced entry reads back
+    assert len(extractions) == 3
 
     # hscnet ground is a wrapper of the same object: the same spans for the same paragraph
     out = tmp_path / "grounded.json"

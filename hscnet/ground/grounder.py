@@ -39,6 +39,7 @@ import json
 import logging
 import os
 import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -330,13 +331,12 @@ class Grounder:
         key = self._cache_key(video, features)
         if key in self._features:
             return self._features[key]
+        num_clips = int(self.features_provenance["num_clips"])
         stored = self.cache_dir / f"{key}.npz" if self.cache_dir is not None else None
-        if stored is not None and stored.is_file():
-            with np.load(stored, allow_pickle=False) as cached:
-                clips = {"features": cached["features"], "duration": float(cached["duration"])}
+        clips = _read_cached(stored, num_clips, self.trained.cfg.video_dim) if stored is not None else None
+        if clips is not None:
             log.info("%s: features from the cache %s", video, stored)
         else:
-            num_clips = int(self.features_provenance["num_clips"])
             if features is not None:
                 clips = _given_features(self.source, str(features), video, num_clips)
             else:
@@ -374,6 +374,32 @@ class Grounder:
             known = fingerprint(path)
         self._fingerprints[key] = known
         return known["sha256"]
+
+
+def _read_cached(stored: Path, num_clips: int, dim: int) -> dict | None:
+    """A cache entry's ``{"features", "duration"}``, or None when there is none or it cannot be used: a
+    damaged or foreign file (the cache is written atomically, so only something outside us damages it)
+    is made again and replaced, with a warning naming it."""
+    if not stored.is_file():
+        return None
+    try:
+        with np.load(stored, allow_pickle=False) as cached:
+            features, duration = cached["features"], float(cached["duration"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        log.warning("%s: unreadable feature cache entry (%s); extracting again", stored, err)
+        return None
+    if features.shape != (num_clips, dim) or not np.isfinite(features).all() or not duration > 0:
+        log.warning(
+            "%s: feature cache entry of shape %s, duration %s where (%d, %d) and a positive duration were expected;"
+            " extracting again",
+            stored,
+            features.shape,
+            duration,
+            num_clips,
+            dim,
+        )
+        return None
+    return {"features": features.astype(np.float32, copy=False), "duration": duration}
 
 
 def ground(
