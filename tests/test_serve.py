@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from test_ground import setup  # noqa: F401 (the tiny trained model, glove and v
 
 from hscnet.cli import main
 from hscnet.errors import InputError
-from hscnet.ground.serve import GroundingService
+from hscnet.ground.serve import GroundingService, TooLarge
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARAGRAPH = "The square moves. The dog moves. The child moves."
@@ -70,6 +72,20 @@ def request(url: str, method: str = "GET", body: bytes | None = None, headers: d
             return answer.status, answer.headers, answer.read()
     except urllib.error.HTTPError as err:
         return err.code, err.headers, err.read()
+
+
+def raw_request(url: str, method: str, path: str, content_length: str) -> tuple[int, str]:
+    """(status, error) of a request that states ``content_length`` and sends no body."""
+    address = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    try:
+        connection.putrequest(method, path)
+        connection.putheader("Content-Length", content_length)
+        connection.endheaders()
+        answer = connection.getresponse()
+        return answer.status, json.loads(answer.read())["error"]
+    finally:
+        connection.close()
 
 
 def error_of(answer) -> str:
@@ -147,6 +163,17 @@ def test_bad_uploads_and_requests_get_one_line_errors(server, tmp_path):
     missing = request(ground, "POST", json.dumps({"video": "999", "paragraph": PARAGRAPH}).encode())
     assert missing[0] == 404 and error_of(missing) == "video '999': no such video on this server"
 
+    # Lengths over the limits are refused from the headers alone, before any body is sent.
+    assert raw_request(url, "PUT", "/api/videos?name=huge.mp4", str(10**13)) == (
+        413,
+        "huge.mp4: 9536743 MB; this server takes uploads of at most 2048 MB (hscnet serve --max-upload-mb)",
+    )
+    status, message = raw_request(url, "POST", "/api/ground", str(10**9))
+    assert status == 413 and message.startswith("1000000000 bytes: a grounding request takes at most")
+    assert raw_request(url, "POST", "/api/ground", "ten") == (400, "Content-Length 'ten': not a number of bytes")
+    negative = raw_request(url, "PUT", "/api/videos?name=a.mp4", "-5")
+    assert negative == (400, "Content-Length '-5': not a number of bytes")
+
     # The player seeks with byte ranges.
     size = video.stat().st_size
     status, headers, body = request(url + f"media/{entry['id']}", headers={"Range": "bytes=10-19"})
@@ -184,3 +211,11 @@ def test_an_upload_cut_short_or_filling_the_disk_is_one_line_and_leaves_nothing(
     assert service.user_message(full.value).startswith(f"big.mp4: no space left on the device of {small_disk}")
     assert list((small_disk / "uploads").iterdir()) == []
     assert service.video_list() == []
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(tmp_path):
+    service = GroundingService(ground_paragraph=None, workdir=tmp_path, max_upload_mb=1)
+    body = io.BytesIO(bytes(2**20 + 1))
+    with pytest.raises(TooLarge, match=r"^big\.mp4: 1 MB; this server takes uploads of at most 1 MB"):
+        service.add_upload("big.mp4", body, 2**20 + 1)
+    assert body.tell() == 0 and not (tmp_path / "uploads").exists() and service.video_list() == []

@@ -75,6 +75,12 @@ def register(subparsers) -> None:
     s.add_argument("--pca", help="PCA of the ActivityNet C3D release, as for hscnet ground")
     s.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
     s.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free one; the address is printed)")
+    s.add_argument(
+        "--max-upload-mb",
+        type=int,
+        default=serve.DEFAULT_MAX_UPLOAD_MB,
+        help="largest video the page accepts, in MB (default %(default)s); a larger one is refused before it is read",
+    )
     s.set_defaults(func=_serve)
 
 
@@ -97,6 +103,8 @@ def _run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from hscnet.ground.serve import serve
 
+    if args.max_upload_mb <= 0:
+        raise InputError(f"--max-upload-mb {args.max_upload_mb}: must be positive")
     # Loaded and checked once, before the server listens; each video's features are kept for its next paragraphs.
     grounder = Grounder.from_checkpoint(args.checkpoint, args.glove, args.c3d_weights, args.pca, args.device)
     if grounder.source.generic_dim is not None:
@@ -104,5 +112,5 @@ def _serve(args: argparse.Namespace) -> int:
             f"{args.checkpoint}: the model was trained on generic precomputed features, which the page cannot "
             "compute from a video; ground with hscnet ground --features FILE"
         )
-    serve(grounder.ground, args.port, args.videos)
+    serve(grounder.ground, args.port, args.videos, args.max_upload_mb)
     return 0

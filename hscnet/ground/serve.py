@@ -19,7 +19,8 @@ Why the standard library's HTTP server and no web framework: hscnet/DESIGN.md.
 The page talks to a small JSON API (all under ``/api``):
 
 * ``GET /api/videos``: the videos to pick, ``[{"id", "name"}]``;
-* ``PUT /api/videos?name=NAME`` with the file as the body: an upload; its id, name and duration, or an error;
+* ``PUT /api/videos?name=NAME`` with the file as the body: an upload; its id, name and duration, or an error
+  (413 above ``--max-upload-mb``, answered before the body is read);
 * ``POST /api/ground`` with ``{"video": id, "paragraph": text}``: starts a grounding, returns its job id;
 * ``GET /api/jobs/ID``: ``state`` (running, done, error), ``progress`` (stage, done, total), ``result``
   (duration, sentences, spans and the paragraph's span in seconds) or ``error`` (one line);
@@ -55,9 +56,15 @@ HOST = "127.0.0.1"  # the page runs models on uploads: never reachable from anot
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg"}
 THUMBNAIL_HEIGHT_PX = 90
 COPY_CHUNK = 1 << 20
+DEFAULT_MAX_UPLOAD_MB = 2048  # hscnet serve --max-upload-mb
+MAX_REQUEST_BYTES = 1 << 20  # a POST /api/ground body: a paragraph of text
 
 # (video path, sentences) -> a hscnet.ground.grounder.Grounding: duration, sentences, spans, paragraph_span
 GroundParagraph = Callable[[Path, Sequence[str]], object]
+
+
+class TooLarge(InputError):
+    """A request body over the server's limit: answered 413 before any of it is read."""
 
 
 @dataclasses.dataclass
@@ -86,9 +93,16 @@ class Job:
 class GroundingService:
     """The videos (picked or uploaded), the groundings and the temporary folder that holds what is written."""
 
-    def __init__(self, ground_paragraph: GroundParagraph, workdir: Path, videos_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        ground_paragraph: GroundParagraph,
+        workdir: Path,
+        videos_dir: Path | None = None,
+        max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
+    ) -> None:
         self.ground_paragraph = ground_paragraph
         self.workdir = workdir
+        self.max_upload_mb = max_upload_mb
         self.videos: dict[str, tuple[str, Path]] = {}  # id -> (name shown, path)
         self.jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
@@ -120,6 +134,11 @@ class GroundingService:
         safe_name = Path(name.replace("\\", "/")).name.strip()
         if safe_name in ("", ".", ".."):
             raise InputError(f"upload {name!r}: give the video's file name")
+        if length > self.max_upload_mb * 2**20:
+            raise TooLarge(
+                f"{safe_name}: {length / 2**20:.0f} MB; this server takes uploads of at most {self.max_upload_mb} MB"
+                " (hscnet serve --max-upload-mb)"
+            )
         video_id = self._new_id()
         folder = self.workdir / "uploads" / video_id
         folder.mkdir(parents=True)
@@ -247,28 +266,42 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send_json(404, {"error": f"{url.path}: no such upload address"})
             return
         name = urllib.parse.parse_qs(url.query).get("name", [""])[0]
-        length = int(self.headers.get("Content-Length") or 0)
         try:
+            length = self._content_length()
             if length <= 0:
                 raise InputError(f"{name or 'upload'}: video file is empty (0 bytes)")
             self._send_json(200, self.service.add_upload(name, self.rfile, length))
         except InputError as err:
             self.close_connection = True  # the rest of a refused body may still be on the way
-            self._send_json(400, {"error": self.service.user_message(err)})
+            self._send_json(413 if isinstance(err, TooLarge) else 400, {"error": self.service.user_message(err)})
 
     def do_POST(self) -> None:
         if urllib.parse.urlsplit(self.path).path != "/api/ground":
             self._send_json(404, {"error": f"{self.path}: no such address"})
             return
         try:
-            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            length = self._content_length()
+            if length > MAX_REQUEST_BYTES:
+                raise TooLarge(f"{length} bytes: a grounding request takes at most {MAX_REQUEST_BYTES} (one paragraph)")
+            request = json.loads(self.rfile.read(length) or b"{}")
             job_id = self.service.start(str(request.get("video", "")), str(request.get("paragraph", "")))
         except MissingInputError as err:
             self._send_json(404, {"error": str(err)})
-        except (InputError, json.JSONDecodeError, AttributeError) as err:
+        except TooLarge as err:
+            self.close_connection = True
+            self._send_json(413, {"error": str(err)})
+        except (InputError, json.JSONDecodeError, AttributeError, UnicodeDecodeError) as err:
+            self.close_connection = True
             self._send_json(400, {"error": str(err)})
         else:
             self._send_json(202, {"job": job_id})
+
+    def _content_length(self) -> int:
+        """The request's Content-Length; one without it has no body."""
+        value = (self.headers.get("Content-Length") or "0").strip()
+        if not value.isdigit():
+            raise InputError(f"Content-Length {value!r}: not a number of bytes")
+        return int(value)
 
     def _send_json(self, status: int, value) -> None:
         self._send(status, json.dumps(value).encode(), "application/json")
@@ -319,7 +352,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 remaining -= len(chunk)
 
 
-def serve(ground_paragraph: GroundParagraph, port: int = 8000, videos_dir: str | None = None) -> None:
+def serve(
+    ground_paragraph: GroundParagraph,
+    port: int = 8000,
+    videos_dir: str | None = None,
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
+) -> None:
     """Serve the page on 127.0.0.1 until interrupted; the temporary folder goes with it."""
     videos = Path(videos_dir) if videos_dir else None
     if videos is not None and not videos.is_dir():
@@ -332,7 +370,7 @@ def serve(ground_paragraph: GroundParagraph, port: int = 8000, videos_dir: str |
         raise InputError(f"--port {port}: already in use on {HOST}; pass another, or 0 for any free one") from err
     server.daemon_threads = True
     with tempfile.TemporaryDirectory(prefix="hscnet-serve-") as workdir, server:
-        server.service = GroundingService(ground_paragraph, Path(workdir), videos)
+        server.service = GroundingService(ground_paragraph, Path(workdir), videos, max_upload_mb)
         print(f"hscnet serve: http://{HOST}:{server.server_address[1]}/ (Ctrl-C stops it)", flush=True)
         try:
             server.serve_forever()
