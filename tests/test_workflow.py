@@ -495,6 +495,20 @@ def test_forcerun_trains_from_scratch_with_the_first_runs_results(tiny_workdir, 
     assert not (work / TINY_RUN / "in_progress.pt").exists()
 
 
+def test_a_datasets_scoring_convention_rescores_without_retraining(tiny_workdir, tmp_path):
+    """hit_rule and clamp in a dataset's config reach its test metrics; the run is not trained again."""
+    work = copy_of(tiny_workdir, tmp_path)
+    before = json.loads((work / TINY_TARGET).read_text())
+    override = tmp_path / "scoring.yaml"
+    override.write_text(yaml.safe_dump({"datasets": {"tiny": {"hit_rule": "gt", "clamp": False}}}))
+    plan = planned_jobs(snakemake(work, "-n", TINY_TARGET, configfiles=[override]).stdout)
+    assert plan == {"evaluate_full": 1, "total": 1}, plan
+    snakemake(work, "--cores", "2", TINY_TARGET, configfiles=[override])
+    after = json.loads((work / TINY_TARGET).read_text())
+    assert before["convention"] == {"hit_rule": "ge", "clamp": True}
+    assert after["convention"] == {"hit_rule": "gt", "clamp": False} and after["epoch"] == before["epoch"]
+
+
 @pytest.mark.slow
 def test_changed_features_retrain_from_scratch(tiny_workdir, tmp_path):
     """New feature bytes: Snakemake reruns training, which must not continue the old run's weights."""

@@ -55,6 +55,14 @@ def ds(wildcards):
     return DATASETS[wildcards.dataset]
 
 
+def scoring(wildcards):
+    """How a dataset's test spans are scored (hscnet evaluate's options): R@m thresholds, hit rule, clamping.
+    Training's validation keeps the defaults: it picks the best epoch by mIoU, which no hit rule changes."""
+    d = ds(wildcards)
+    thresholds = " ".join(map(str, d["iou_thresholds"]))
+    return f"--iou {thresholds} --hit-rule {d.get('hit_rule', 'ge')}" + ("" if d.get("clamp", True) else " --no-clamp")
+
+
 for _name, _ds in DATASETS.items():
     # normpath first: data/<name>/../../elsewhere would pass a check of the first two parts and read elsewhere
     _outside = [

@@ -22,12 +22,12 @@ rule evaluate:
         runtime=120,
         gpu=gpus(config["train"]["device"]),
     params:
-        iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
+        scoring=scoring,
         device=config["train"]["device"],
         precision=config["train"]["precision"],
     shell:
         "python -m hscnet evaluate --checkpoint {input.checkpoint} --features {input.features} --text {input.text}"
-        " --annotations {input.annotations} --iou {params.iou} --device {params.device} --precision {params.precision}"
+        " --annotations {input.annotations} {params.scoring} --device {params.device} --precision {params.precision}"
         " --threads {threads} --predictions {output.predictions} --metrics {output.metrics} 2> {log}"
 
 
@@ -83,7 +83,7 @@ rule baseline:
         mem_mb=1000,
         runtime=10,
     params:
-        iou=lambda w: " ".join(map(str, ds(w)["iou_thresholds"])),
+        scoring=scoring,
     shell:
-        "python -m hscnet baseline --kind {wildcards.kind} --annotations {input} --iou {params.iou}"
+        "python -m hscnet baseline --kind {wildcards.kind} --annotations {input} {params.scoring}"
         " --predictions {output.predictions} --metrics {output.metrics} 2> {log}"
