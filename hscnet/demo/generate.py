@@ -68,7 +68,7 @@ SIZES: dict[str, DemoSize] = {
     # the even split is a weak prior (about 20 mIoU; shorter videos of fewer events raise it to 28-34).
     # 16 validation and 16 test videos so that a test mIoU and the choice of the best epoch are not decided
     # by 4 videos; 32 training videos. The cost of the clips: config.yaml's num_clips. Why these sizes:
-    # docs/results.md, "The demo's sizes".
+    # docs/results.md, "The demo".
     "demo": DemoSize(
         num_videos=64,
         held_out_videos=16,
