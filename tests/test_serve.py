@@ -171,8 +171,9 @@ def test_bad_uploads_and_requests_get_one_line_errors(server, tmp_path):
     status, message = raw_request(url, "POST", "/api/ground", str(10**9))
     assert status == 413 and message.startswith("1000000000 bytes: a grounding request takes at most")
     assert raw_request(url, "POST", "/api/ground", "ten") == (400, "Content-Length 'ten': not a number of bytes")
-    negative = raw_request(url, "PUT", "/api/videos?name=a.mp4", "-5")
-    assert negative == (400, "Content-Length '-5': not a number of bytes")
+    for length in ("-5", "\u00b2"):  # a superscript two is a digit to str.isdigit, not to int()
+        answer = raw_request(url, "PUT", "/api/videos?name=a.mp4", length)
+        assert answer == (400, f"Content-Length {length!r}: not a number of bytes")
 
     # The player seeks with byte ranges.
     size = video.stat().st_size

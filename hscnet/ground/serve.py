@@ -299,7 +299,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _content_length(self) -> int:
         """The request's Content-Length; one without it has no body."""
         value = (self.headers.get("Content-Length") or "0").strip()
-        if not value.isdigit():
+        if not re.fullmatch(r"[0-9]+", value):  # not str.isdigit: it takes "²", which int() refuses
             raise InputError(f"Content-Length {value!r}: not a number of bytes")
         return int(value)
 
