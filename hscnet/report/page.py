@@ -73,14 +73,14 @@ def _orderings_html(tables: Tables, metric: str = "mIoU") -> str:
     """The paper's row orderings as in tables.md: a count per table, then the pairs apart by 2 SE."""
     pairs = orderings(tables, metric)
     if not pairs:
-        return f"<p>{html.escape(f'Orderings ({metric}): no pair of rows with runs here.')}</p>"
+        return f"<p>{html.escape(orderings_intro(metric, pairs))}</p>"
     header = "".join(f"<th>{html.escape(c)}</th>" for c in ORDERINGS_HEADER)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in orderings_summary(pairs)
     )
     items = "".join(f"<li>{html.escape(apart_line(p))}</li>" for p in pairs if p.apart)
     return (
-        f'<p>{html.escape(orderings_intro(metric))}</p><table class="orderings"><thead><tr>{header}</tr></thead>'
+        f'<p>{html.escape(orderings_intro(metric, pairs))}</p><table class="orderings"><thead><tr>{header}</tr></thead>'
         f"<tbody>{body}</tbody></table>" + (f'<ul class="apart">{items}</ul>' if items else "")
     )
 

@@ -192,7 +192,10 @@ def orderings_summary(pairs: Sequence[PairOrder]) -> list[list[str]]:
     return summary
 
 
-def orderings_intro(metric: str) -> str:
+def orderings_intro(metric: str, pairs: Sequence[PairOrder]) -> str:
+    """The sentence above the counts, or the one that says there is nothing to count."""
+    if not pairs:
+        return f"Orderings ({metric}): no pair of rows with runs here."
     return (
         f"Orderings ({metric}): pairs of rows of one table, compared as the paper ranks them (standard errors "
         "from the runs' sample sd; rows with one run are never apart)."
@@ -212,8 +215,8 @@ def orderings_markdown(tables: Tables, metric: str = "mIoU") -> str:
     """Per table: row pairs in the paper's order, and apart by more than 2 standard errors; then those pairs."""
     pairs = orderings(tables, metric)
     if not pairs:
-        return f"Orderings ({metric}): no pair of rows with runs here."
-    lines = [orderings_intro(metric), "", _markdown_table(ORDERINGS_HEADER, orderings_summary(pairs))]
+        return orderings_intro(metric, pairs)
+    lines = [orderings_intro(metric, pairs), "", _markdown_table(ORDERINGS_HEADER, orderings_summary(pairs))]
     apart = [p for p in pairs if p.apart]
     if apart:
         lines += ["", "Pairs apart by more than 2 SE (paper's higher row first; difference here, 2 SE):", ""]
