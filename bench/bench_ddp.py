@@ -3,7 +3,8 @@
     python bench/bench_ddp.py --data results/demo --repeats 3 [--configs 1x1 1x2 2x1]
 
 DATA is a dataset's results folder (``features/c3d.h5``, ``text/glove.h5``, ``annotations/``), e.g. of
-``snakemake --cores 2 results/demo/features/c3d.h5 results/demo/text/glove.h5``. The configurations
+``snakemake --cores 2 results/demo/features/c3d.h5 results/demo/text/glove.h5`` (``--features FILE``,
+relative to DATA, names another extractor's store). The configurations
 take turns, so that load from other jobs spreads over all of them. The epoch time is the
 ``seconds`` column of history.csv: training plus validation (rank 0 validates alone), without the
 process start. Prints one JSON object: every time per configuration and the ratio of medians.
@@ -41,14 +42,14 @@ CONFIGS = {  # processes x threads each: launcher, --threads of the job
 }
 
 
-def epoch_seconds(launcher: list[str], threads: int, data: Path, preset: str, out: Path) -> float:
+def epoch_seconds(launcher: list[str], threads: int, data: Path, preset: str, out: Path, features: str) -> float:
     cmd = [
         *launcher,
         "-m",
         "hscnet",
         "train",
         "--features",
-        str(data / "features/c3d.h5"),
+        str(data / features),
         "--text",
         str(data / "text/glove.h5"),
         "--train",
@@ -76,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--preset", default="demo")
+    parser.add_argument("--features", default="features/c3d.h5", help="feature store, relative to --data")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--configs",
@@ -91,7 +93,7 @@ def main() -> None:
             for name in args.configs:
                 launcher, threads = CONFIGS[name]
                 out = Path(tmp) / f"{repeat}-{name}"
-                times[name].append(epoch_seconds(launcher, threads, args.data, args.preset, out))
+                times[name].append(epoch_seconds(launcher, threads, args.data, args.preset, out, args.features))
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(
         json.dumps(

@@ -48,8 +48,8 @@ def synchronize(device: torch.device) -> None:
 def bench_c3d(device: torch.device, precision: str, batch_size: int, rounds: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the random-init warning: speed does not depend on the weights
-        plain = load_c3d(None).to(device)
-        channels_last = load_c3d(None).to(device, memory_format=torch.channels_last_3d)
+        plain = load_c3d("random")[0].to(device)
+        channels_last = load_c3d("random")[0].to(device, memory_format=torch.channels_last_3d)
     clips = torch.randn(batch_size, 3, 16, 112, 112, generator=torch.Generator().manual_seed(0)).to(device)
 
     @torch.inference_mode()

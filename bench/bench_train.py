@@ -50,7 +50,7 @@ def generate(workdir: Path, num_clips: int, video_dim: int, word_dim: int, scale
     workdir.mkdir(parents=True, exist_ok=True)
     with h5py.File(workdir / "features.h5", "w") as feats, h5py.File(workdir / "text.h5", "w") as text:
         feats.attrs.update(
-            extractor="c3d-fc6",
+            extractor="c3d",
             weights="random-seed-0",
             source="video",
             num_clips=num_clips,

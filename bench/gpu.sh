@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-run GPU benchmark, prepared for when a GPU machine is lent (under 8 minutes on one H200):
 #   1. C3D extraction clips/s, fp32 against bf16 autocast (+ channels_last_3d), bare forward against the
-#      whole stage (decode + preprocess + forward): which of decoding and the GPU is the limit;
+#      whole stage (decode + preprocess + forward): which of decoding and the GPU is the limit; then every
+#      registered extractor (C3D, torchvision's video models), fp32 and bf16: clips/s and peak memory;
 #   2. training seconds per epoch of the tacos preset on TACoS-sized synthetic data, fp32 / bf16 / fp16
 #      (loss scaling), with evaluation seconds and peak GPU memory (bench/bench_train.py);
 #   3. one training step of the tacos preset on 16 real TACoS paragraphs, forward / loss / backward /
@@ -40,10 +41,12 @@ log="$out/log.txt"
 work="$out/work"  # generated videos and TACoS-sized data, reused by a rerun
 if [ "$dry" = 1 ]; then
     device=cpu; clips=2; batch=2; preset=tiny; train_limit="--scale 0.02 --threads 1"; step_timeout=300
+    extractors="c3d r3d_18"; extractor_clips=1; extractor_batch=1
     step_limit="--batch 4 --runs 1"
     gpus=2  # gloo processes stand in for GPUs
 else
     device=cuda; clips=256; batch=32; preset=tacos; train_limit=""; step_timeout=170
+    extractors=$("$PYTHON" -m hscnet extract-features --list | cut -d' ' -f1); extractor_clips=64; extractor_batch=16
     step_limit="--runs 5"
     gpus=$("$PYTHON" -c 'import torch; print(torch.cuda.device_count())')
 fi
@@ -79,6 +82,12 @@ for variant in "fp32" "bf16" "bf16 --channels-last" "bf16 --channels-last --deco
         $extra --clips "$clips" --batch-size "$batch" --repeats 2 --json "$out/$name.json"
 done
 
+# Every extractor in a step of its own (fp32, and bf16 where native): a failed one does not stop the others.
+for name in $extractors; do
+    step "extractor-$name" "$PYTHON" bench/bench_extract.py --parts d --extractors "$name" --workdir "$work" \
+        --device "$device" --clips "$extractor_clips" --batch-size "$extractor_batch" --json "$out/extractor-$name.json"
+done
+
 for precision in fp32 bf16 fp16; do
     # shellcheck disable=SC2086
     step "train-$precision" "$PYTHON" bench/bench_train.py --workdir "$work/data-$preset" --preset "$preset" --device "$device" \
@@ -109,19 +118,19 @@ else
     grep -q "world size 2" "$log" || ddp_note="the 2-process run did not report 'world size 2': not distributed"
 fi
 
-"$PYTHON" - "$out" "$dry" "$ddp_note" <<'EOF'
+"$PYTHON" - "$out" "$dry" "$ddp_note" $extractors <<'EOF'
 """Render OUT/gpu.md from the JSON results; a missing result is a row that says so."""
 import csv, json, sys
 from pathlib import Path
 
-out, dry, ddp_note = Path(sys.argv[1]), sys.argv[2] == "1", sys.argv[3]
+out, dry, ddp_note, extractors = Path(sys.argv[1]), sys.argv[2] == "1", sys.argv[3], sys.argv[4:]
 load = lambda name: json.loads((out / f"{name}.json").read_text()) if (out / f"{name}.json").is_file() else None
 lines = [f"# bench/gpu.sh{' --dry (toy sizes on the CPU)' if dry else ''}", ""]
 lines += ["## C3D extraction (bench/bench_extract.py part a)", "",
           "| variant | device | bare forward clips/s | whole stage clips/s | network idle waiting for decoding | limit |",
           "|---|---|---|---|---|---|"]
 for name in ("c3d-fp32", "c3d-bf16", "c3d-bf16--channels-last", "c3d-bf16--channels-last--decoder-threads4"):
-    r = load(name)
+    r = (load(name) or {}).get("a")
     label = name.removeprefix("c3d-").replace("--", " + ").replace("threads4", "threads 4")
     skipped = out / f"{name}.skipped"
     if skipped.is_file():
@@ -133,6 +142,17 @@ for name in ("c3d-fp32", "c3d-bf16", "c3d-bf16--channels-last", "c3d-bf16--chann
     limit = "decoding" if r["decode_wait"] > 0.2 else "network"
     lines.append(f"| {label} | {r['device']} | {r['bare_clips_per_s']:.1f} | {r['full_clips_per_s']:.1f} "
                  f"| {r['decode_wait']:.0%} | {limit} |")
+lines += ["", "## Every extractor, random weights (bench/bench_extract.py part d)", "",
+          "| extractor | precision | device | clips | clips/s | peak RSS MiB | peak GPU MiB |", "|---|---|---|---|---|---|---|"]
+for name in extractors:
+    rows = (load(f"extractor-{name}") or {}).get("d") or [{"precision": "failed or not run"}]
+    for r in rows:
+        if "clips_per_s" not in r:
+            lines.append(f"| {name} | {r['precision']} | | | | | |")
+            continue
+        gpu = "n/a (CPU)" if r["peak_cuda_mib"] is None else f"{r['peak_cuda_mib']:.0f}"
+        lines.append(f"| {name} | {r['precision']} | {r['device']} | {r['clips']} | {r['clips_per_s']:.2f} "
+                     f"| {r['peak_rss_mib']:.0f} | {gpu} |")
 lines += ["", "## Training, one epoch of TACoS-sized synthetic data (bench/bench_train.py)", "",
           "| precision | device | preset | batches timed | s per batch | epoch s (estimate) | evaluation s | peak GPU MiB |",
           "|---|---|---|---|---|---|---|---|"]

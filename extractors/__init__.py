@@ -1,19 +1,23 @@
-"""Video feature extractors: probing, clip sampling and C3D features (``extract(path) -> dict``).
+"""Video feature extractors: any registered backbone turns a video's clips into (T, D) rows.
 
 One concern per module:
 
+* ``base``: the extractor interface (name, dimension, clip sampling, frame preprocessing, weights and
+  their provenance) and ``Backbone``, a loaded network.
+* ``registry``: extractors by name; plug-ins from ``HSCNET_EXTRACTORS`` (docs/extending.md).
+* ``c3d``: the C3D network, its weight formats (c3d.pickle, mmaction2) and their preprocessing.
+* ``torchvision_video``: torchvision's Kinetics-400 video models, recipes read from their weights.
+* ``extract``: ``FeatureExtractor`` (any backbone: ``extract(video, clips) -> (T, D)``) and shard extraction.
+* ``recipe``: what a checkpoint's training features need to be made again from a new video (``hscnet ground``).
 * ``probe``: fps, frame count, duration of a video (decord, PyAV fallback), clear errors for bad files.
-* ``clips``: uniform sampling of N^V 16-frame clips and their spans in seconds (pure functions).
+* ``clips``: uniform clip layouts and their spans in seconds (pure functions).
 * ``decode``: streaming frame readers returning only the frames of one batch of clips.
-* ``preprocess``: C3D input normalisation per weight format (c3d.pickle vs mmaction2).
-* ``c3d``: the C3D network and its weight loading with key/shape checks.
-* ``extract``: ``C3DExtractor`` (video -> (N^V, 4096) features) and shard extraction.
+* ``clip_index``: the per-shard JSON of probes and clip layouts of one extractor.
 * ``store``: the HDF5 feature store of the data contract, shard merging.
-* ``precomputed``: import of public TACoS / ActivityNet C3D features, resampled to N^V clips, and how
-  each release was made.
+* ``precomputed``: import of public TACoS / ActivityNet C3D features and generic per-video arrays,
+  resampled to N^V clips, and how each release was made.
 * ``release_features``: a new video's features made by a release's recipe (for ``hscnet ground``).
 * ``videos``: video ids -> files, video lists, stable shard assignment.
-* ``clip_index``: the per-shard JSON of probes and clip layouts.
 * ``synthetic``: tiny generated videos for tests and benchmarks.
-* ``cli``: the ``hscnet`` subcommands clip-index, extract-c3d, merge-features, import-features.
+* ``command``: the ``hscnet`` subcommands clip-index, extract-features, merge-features, import-features.
 """

@@ -11,9 +11,26 @@ model, ``conv1 ... conv5b, fc6, fc7, fc8``):
   ``cls_head.*``, which is ignored. A bare backbone state dict (keys without ``backbone.``) is
   accepted too. mmaction2 has no fc8; ours keeps its seeded initialisation and is never used.
 
-Each format has its own input preprocessing (``extractors.preprocess.PREPROCESSING``). Without
-weights the network is randomly initialised from a seed, with a loud warning: such features only
-make sense for the generated demo dataset.
+Each format has its own input preprocessing (``PREPROCESSING``). Without weights (``--weights
+random``) the network is randomly initialised from a seed, with a loud warning: such features only
+make sense for the generated demo dataset. C3D has no official download: ``pretrained`` is refused.
+
+Input preprocessing. Both weight formats were trained on frames resized to 128x171 (height x width,
+aspect ratio not kept) and centre-cropped to 112x112, with pixel values in 0..255 and a per-channel
+mean subtracted (no division by a standard deviation). They differ in channel order and mean:
+
+* ``c3d-pickle``: the widely used ``c3d.pickle`` (DavideA/c3d-pytorch) is a direct conversion of
+  the original Caffe Sports-1M model, whose data layer read frames with OpenCV, i.e. in BGR order,
+  and subtracted the Sports-1M mean cube (``sports1m_train16_128_mean``, 3x16x128x171). We
+  follow the original: BGR input minus the mean cube's per-channel means B=90.25, G=97.66,
+  R=101.41 (the usual approximation of the cube in PyTorch C3D ports).
+  Note that DavideA's own demo feeds RGB frames without any mean subtraction ("performances
+  tested only qualitatively"); we do not copy that.
+* ``mmaction2``: mmaction2's C3D configs (``c3d_sports1m_16x1x1_45e_ucf101_rgb``) decode RGB frames
+  and normalise with ``mean=[104, 117, 128], std=[1, 1, 1], to_bgr=False``.
+* ``random``: seeded random weights (demo only) use the ``c3d-pickle`` recipe.
+
+Clips are 16 consecutive frames at the video's own frame rate, as C3D was trained on Sports-1M.
 """
 
 from __future__ import annotations
@@ -22,18 +39,37 @@ import logging
 import os
 import pickle
 import re
-import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from extractors.base import (
+    NO_WEIGHTS,
+    RANDOM_WEIGHTS,
+    Backbone,
+    ClipSampling,
+    Extractor,
+    FramePreprocessing,
+    WeightsInfo,
+    check_keys,
+    seeded,
+)
+from extractors.clips import CLIP_LEN
 from hscnet.errors import InputError, MissingInputError
 from hscnet.fingerprint import sha256_file
 
 log = logging.getLogger(__name__)
 
 FEATURE_DIM = 4096
+RESIZE = (128, 171)  # (height, width) frames are scaled to before cropping
+CROP = 112
+_SPORTS1M_BGR_MEAN = (90.25, 97.66, 101.41)
+PREPROCESSING = {
+    "c3d-pickle": FramePreprocessing(RESIZE, CROP, _SPORTS1M_BGR_MEAN, (1.0, 1.0, 1.0), "bgr", scale=1.0),
+    "mmaction2": FramePreprocessing(RESIZE, CROP, (104.0, 117.0, 128.0), (1.0, 1.0, 1.0), "rgb", scale=1.0),
+    RANDOM_WEIGHTS: FramePreprocessing(RESIZE, CROP, _SPORTS1M_BGR_MEAN, (1.0, 1.0, 1.0), "bgr", scale=1.0),
+}
 
 
 class C3D(nn.Module):
@@ -65,9 +101,6 @@ class C3D(nn.Module):
         self.fc7 = nn.Linear(4096, 4096)
         self.fc8 = nn.Linear(4096, 487)  # Sports-1M classes; kept so full checkpoints load strictly
         self.relu = nn.ReLU()
-        # Provenance, set by load_c3d: which preprocessing applies and what to record in outputs.
-        self.weights_format = "random"
-        self.weights_id = "random-seed-0"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, 16, 112, 112) -> (B, 4096)
         r = self.relu
@@ -88,43 +121,49 @@ _MMACTION2_CONV = re.compile(r"(?:backbone\.)?(?P<module>conv\w+)\.conv\.(?P<par
 _MMACTION2_FC = re.compile(r"(?:backbone\.)?(?P<module>fc6|fc7)\.(?P<param>weight|bias)")
 
 
-def load_c3d(weights_path: str | os.PathLike | None = None, layer: str = "fc6", seed: int = 0) -> C3D:
-    """C3D in eval mode with weights from ``weights_path`` (c3d.pickle or mmaction2 checkpoint).
+class C3DExtractor(Extractor):
+    """C3D fc6 (``c3d``) or fc7 (``c3d_fc7``), 4096-d after ReLU, of 16 consecutive frames at 112x112."""
 
-    ``weights_path=None`` gives a seeded random initialisation (demo use only, with a warning).
-    The result's ``weights_format`` ("c3d-pickle", "mmaction2" or "random") selects the input
-    preprocessing; ``weights_id`` is the sha256 of the weights file or ``random-seed-<seed>``.
-    Raises FileNotFoundError/ValueError naming the file for a missing, unreadable or mismatched
-    checkpoint.
-    """
-    if weights_path is None:
-        warnings.warn(
-            "C3D has no pretrained weights: using a seeded RANDOM initialisation. "
-            "Features are only meaningful for the generated demo dataset.",
-            stacklevel=2,
+    feature_dim = FEATURE_DIM
+    sampling = ClipSampling(CLIP_LEN)
+
+    def __init__(self, layer: str = "fc6"):
+        self.layer = layer
+        self.name = "c3d" if layer == "fc6" else f"c3d_{layer}"
+        self.description = f"C3D {layer} (Sports-1M c3d.pickle or an mmaction2 checkpoint)"
+
+    def load(self, weights: str | None, seed: int = 0) -> Backbone:
+        network, info = load_c3d(weights, self.layer, seed)
+        return Backbone(
+            self.name, FEATURE_DIM, self.sampling, PREPROCESSING[info.format], info, network, {"layer": self.layer}
         )
-        model = _seeded_c3d(layer, seed)
-        model.weights_id = f"random-seed-{seed}"
-        return model.eval()
 
-    path = Path(weights_path)
+
+def load_c3d(weights: str | os.PathLike | None, layer: str = "fc6", seed: int = 0) -> tuple[C3D, WeightsInfo]:
+    """C3D in eval mode with weights from ``weights`` (c3d.pickle or mmaction2 checkpoint), and their provenance.
+
+    ``"random"`` gives a seeded random initialisation (demo use only, with a warning). The provenance's
+    ``format`` ("c3d-pickle", "mmaction2" or "random") selects the input preprocessing; its ``id`` is the
+    sha256 of the weights file or ``random-seed-<seed>``. Raises InputError naming the file for a
+    missing, unreadable or mismatched checkpoint.
+    """
+    if weights in (None, "pretrained", NO_WEIGHTS):
+        raise InputError(
+            "C3D has no official download: pass the Sports-1M c3d.pickle (github.com/DavideA/c3d-pytorch) or an "
+            "mmaction2 C3D checkpoint as the weights, or 'random' for a seeded random init (the demo only)"
+        )
+    if weights == RANDOM_WEIGHTS:
+        info = WeightsInfo.random_init("C3D", seed)
+        return seeded(lambda: C3D(layer), seed).eval(), info
+
+    path = Path(weights)
     weights_format, state_dict = convert_state_dict(_read_checkpoint(path), path)
-    model = _seeded_c3d(layer, seed)  # seeded too: mmaction2 checkpoints leave fc8 at its init
-    check_state_dict(model, state_dict, path, strict_fc8=weights_format == "c3d-pickle")
+    model = seeded(lambda: C3D(layer), seed)  # seeded too: mmaction2 checkpoints leave fc8 at its init
+    check_keys(model, state_dict, path, "C3D", skip=() if weights_format == "c3d-pickle" else ("fc8.",))
     model.load_state_dict(state_dict, strict=False)  # keys checked above; mmaction2 may omit fc8
-    model.weights_format = weights_format
-    model.weights_id = sha256_file(path)
-    log.info("loaded C3D %s weights from %s (sha256 %s)", weights_format, path, model.weights_id[:12])
-    return model.eval()
-
-
-def _seeded_c3d(layer: str, seed: int) -> C3D:
-    """C3D initialised from ``seed`` without disturbing the global RNG of the caller."""
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    model = C3D(layer)
-    torch.random.set_rng_state(generator_state)
-    return model
+    info = WeightsInfo(sha256_file(path), f"file {path.name}", weights_format)
+    log.info("loaded C3D %s weights from %s (sha256 %s)", weights_format, path, info.id[:12])
+    return model.eval(), info
 
 
 def convert_state_dict(checkpoint: object, path: Path) -> tuple[str, dict[str, torch.Tensor]]:
@@ -161,29 +200,6 @@ def _rename_mmaction2(state: dict[str, torch.Tensor], path: Path) -> dict[str, t
     if unexpected:
         raise InputError(f"{path}: unexpected keys in mmaction2 C3D checkpoint: {', '.join(unexpected)}")
     return renamed
-
-
-def check_state_dict(model: C3D, state: dict[str, torch.Tensor], path: Path, strict_fc8: bool = True) -> None:
-    """Raise ValueError listing every missing, unexpected and mis-shaped key of ``state``."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    if not strict_fc8:
-        expected = {k: s for k, s in expected.items() if not k.startswith("fc8.")}
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    misshaped = [
-        f"{k} {tuple(state[k].shape)} (expected {expected[k]})"
-        for k in expected
-        if k in state and tuple(state[k].shape) != expected[k]
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {', '.join(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {', '.join(unexpected)}")
-    if misshaped:
-        problems.append(f"mis-shaped keys: {'; '.join(misshaped)}")
-    if problems:
-        raise InputError(f"{path}: C3D weights do not match the network: " + " | ".join(problems))
 
 
 def _read_checkpoint(path: Path) -> object:

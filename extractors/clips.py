@@ -1,4 +1,4 @@
-"""Uniform clip sampling: N^V clips of ``clip_len`` consecutive frames over the whole video.
+"""Uniform clip sampling: N^V clips, each covering ``clip_len`` frames, over the whole video.
 
 HSCNet (Sec. 4.1) "uniformly sample[s] 256 and 512 video clips" of 16 frames. Clip ``i`` starts at
 frame ``round(linspace(0, num_frames - clip_len, N^V)[i])`` (NumPy rounding, half to even), so
@@ -20,6 +20,10 @@ time there, so the clip starts are the frames nearest to ``N^V`` times spaced un
 the first frame and the last possible start frame, and a clip's span runs from its first frame's
 presentation time to the next clip-length frame's (``clip_spans_from_times``).
 
+An extractor that takes its frames at a lower rate than the video's (``ClipSampling.fps``) lays out
+clips of ``frames_per_clip * stride`` frames and reads every ``stride``-th of them
+(``clip_frame_indices``).
+
 All functions are pure and work on NumPy arrays.
 """
 
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-CLIP_LEN = 16  # frames per C3D clip
+CLIP_LEN = 16  # frames per clip unless an extractor says otherwise (C3D's; ``extractors.base.ClipSampling``)
 
 
 def clip_start_frames(num_frames: int, num_clips: int, clip_len: int = CLIP_LEN) -> np.ndarray:
@@ -72,10 +76,11 @@ def clip_spans_from_times(
     return np.clip(np.stack([times[starts], end_times], axis=1), 0.0, duration)
 
 
-def clip_frame_indices(starts: np.ndarray, num_frames: int, clip_len: int = CLIP_LEN) -> np.ndarray:
-    """Frame indices of each clip, (num_clips, clip_len) int64, clamped to ``num_frames - 1``."""
+def clip_frame_indices(starts: np.ndarray, num_frames: int, clip_len: int = CLIP_LEN, stride: int = 1) -> np.ndarray:
+    """Frame indices of each clip, (num_clips, clip_len) int64: every ``stride``-th frame from its start,
+    clamped to ``num_frames - 1``."""
     starts = np.asarray(starts, dtype=np.int64)
-    indices = starts[:, None] + np.arange(clip_len, dtype=np.int64)[None, :]
+    indices = starts[:, None] + stride * np.arange(clip_len, dtype=np.int64)[None, :]
     return np.minimum(indices, num_frames - 1)
 
 

@@ -70,6 +70,7 @@ class Release:
     extractor: str  # the feature store's ``extractor`` attr
     feature_dim: int
     layer: str  # C3D layer of every row
+    backbone: str  # the registry's extractor of that layer (``extractors.registry``)
     window: int  # frames one row covers (16 of them, evenly spaced, go through C3D)
     stride: int  # frames between the first frames of consecutive rows
     pca: bool  # rows were projected to ``feature_dim`` with the release's PCA
@@ -81,6 +82,7 @@ LAYOUTS = {
         "c3d-tall-precomputed",
         4096,
         layer="fc6",
+        backbone="c3d",
         window=64,
         stride=12,
         pca=False,
@@ -90,6 +92,7 @@ LAYOUTS = {
         "c3d-fc7-pca500",
         500,
         layer="fc7",
+        backbone="c3d_fc7",
         window=16,
         stride=8,
         pca=True,

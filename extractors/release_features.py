@@ -27,7 +27,7 @@ import numpy as np
 
 from extractors.c3d import FEATURE_DIM
 from extractors.clips import CLIP_LEN, uniform_spans
-from extractors.extract import C3DExtractor
+from extractors.extract import FeatureExtractor
 from extractors.precomputed import Release, resample_rows
 from extractors.probe import probe_video
 from hscnet.errors import InputError
@@ -79,17 +79,18 @@ def window_frame_indices(num_frames: int, window: int, stride: int, clip_len: in
 
 
 def release_features(
-    extractor: C3DExtractor, path: str | os.PathLike, release: Release, pca: PcaProjection | None = None
+    extractor: FeatureExtractor, path: str | os.PathLike, release: Release, pca: PcaProjection | None = None
 ) -> dict[str, np.ndarray]:
-    """``extractor.extract(path)``'s dict, with features made by ``release``'s recipe (N^V = extractor.num_clips)."""
-    if extractor.layer != release.layer:
-        raise InputError(f"the release rows are C3D {release.layer}, but the extractor gives {extractor.layer}")
+    """``extractor.extract_video(path)``'s dict, with features made by ``release``'s recipe (N^V =
+    extractor.num_clips)."""
+    if extractor.backbone.name != release.backbone:
+        raise InputError(f"the release rows are C3D {release.layer}, but the extractor gives {extractor.backbone.name}")
     if release.pca != (pca is not None):
         raise InputError(f"release {release.extractor}: a PCA projection is {'needed' if release.pca else 'not used'}")
     info = probe_video(path)
     indices = window_frame_indices(info.num_frames, release.window, release.stride)
     with progress(total=len(indices), desc=os.path.basename(info.path), unit="clip", leave=False) as bar:
-        rows = extractor.extract_frames(info, indices, bar.update)
+        rows = extractor.extract(info, indices, bar.update)
     if pca is not None:
         rows = pca.project(rows)
     return {

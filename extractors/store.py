@@ -2,12 +2,15 @@
 
 One dataset per video id at the root, shape (num_clips, feature_dim) float32, with attrs
 ``fps``, ``num_frames``, ``duration`` (s), ``clip_spans`` ((num_clips, 2) s), ``extractor``
-(e.g. "c3d-fc6"), ``weights`` (sha256 of the weights file, "random-seed-<n>", or "precomputed")
+(e.g. "c3d"), ``weights`` (sha256 of the weights file, "random-seed-<n>", or "precomputed")
 and ``source`` ("video" or "precomputed:<layout>"). File attrs describe the whole file:
-``extractor``, ``weights``, ``source``, ``num_clips``, ``feature_dim`` and ``preprocessing``, and
-for features extracted here also how the network ran: ``precision`` ("fp32", "bf16", "fp16") and
-``layout`` ("contiguous" or "channels_last_3d"); merging refuses shards whose file attrs differ, so
-one store never mixes features of different extractors or precisions.
+``extractor`` (a name of ``extractors.registry``, or an imported release's), ``weights``, ``source``,
+``num_clips``, ``feature_dim`` and ``preprocessing``, and for features extracted here also where the
+weights came from (``weights_source``: "random init, seed 0", "file c3d.pickle", "torchvision
+R3D_18_Weights.KINETICS400_V1"), the extractor's ``recipe`` (JSON: frames per clip, frame rate, frame
+size, crop, normalisation and its own settings) and how the network ran: ``precision`` ("fp32",
+"bf16", "fp16") and ``layout`` ("contiguous" or "channels_last_3d"); merging refuses shards whose
+file attrs differ, so one store never mixes features of different extractors or precisions.
 
 Shard files (one per extraction job) have the same layout; ``merge_feature_files`` joins them into
 the final store. Every output goes through ``hscnet.io.atomic_path``.
@@ -29,7 +32,7 @@ from hscnet.progress import progress
 log = logging.getLogger(__name__)
 
 FILE_ATTRS = ("extractor", "weights", "source", "num_clips", "feature_dim", "preprocessing")
-OPTIONAL_FILE_ATTRS = ("precision", "layout")  # absent from imported features and older stores
+OPTIONAL_FILE_ATTRS = ("weights_source", "recipe", "precision", "layout")  # absent from imported features
 
 
 def check_video_id(video_id: str) -> str:

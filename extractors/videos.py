@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,6 +23,15 @@ from hscnet.errors import InputError, MissingInputError
 from hscnet.io import read_json
 
 DURATION_TOLERANCE = 1e-3  # seconds; paragraphs of one video must agree on its duration
+# ActivityNet Captions keys are "v_" + the YouTube id, without the file's extension.
+ACTIVITYNET_ID = re.compile(r"v_[A-Za-z0-9_-]{11}")
+
+
+def annotation_video_id(video: str | os.PathLike) -> str:
+    """The video's key as the annotation formats spell it: ActivityNet's ``v_<YouTube id>`` without
+    the extension, any other name whole (TACoS: ``s13-d21.avi``)."""
+    path = Path(video)
+    return path.stem if ACTIVITYNET_ID.fullmatch(path.stem) else path.name
 
 
 def shard_of(video_id: str, num_shards: int) -> int:

@@ -439,7 +439,7 @@ def register(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--features", required=True, help="visual features HDF5 (results/<ds>/features/c3d.h5)")
+    p.add_argument("--features", required=True, help="visual features HDF5 (results/<ds>/features/<extractor>.h5)")
     p.add_argument("--text", required=True, help="word vectors HDF5 (results/<ds>/text/glove.h5)")
     p.add_argument("--train", required=True, help="training paragraphs (normalised paragraph JSON)")
     p.add_argument("--val", required=True, help="validation paragraphs (normalised paragraph JSON)")

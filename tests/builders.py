@@ -39,7 +39,7 @@ def write_synthetic_dataset(
     with h5py.File(paths["features"], "w") as feats, h5py.File(paths["text"], "w") as text:
         # File attrs as the extractor and the text stage write them (grounding reads them back).
         feats.attrs.update(
-            extractor="c3d-fc6",
+            extractor="c3d",
             weights=f"random-seed-{seed}",
             source="video",
             num_clips=num_clips,

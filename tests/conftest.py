@@ -49,7 +49,7 @@ def pickle_weights(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("weights") / "c3d.pickle"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the seeded random initialisation warns
-        torch.save(load_c3d(None, seed=5).state_dict(), path)
+        torch.save(load_c3d("random", seed=5)[0].state_dict(), path)
     return path
 
 

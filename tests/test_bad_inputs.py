@@ -569,9 +569,11 @@ def test_extraction_killed_midway(tmp_path, sig):
         sys.executable,
         "-m",
         "hscnet",
-        "extract-c3d",
+        "extract-features",
         "--clips",
         str(index),
+        "--weights",
+        "random",
         "--batch-size",
         "1",
         "--device",
@@ -589,7 +591,12 @@ def test_extraction_killed_midway(tmp_path, sig):
     orphans = list(out.parent.glob(".c3d_0.h5.*.tmp.h5"))
     assert not out.exists()
     assert len(orphans) == (1 if sig == signal.SIGKILL else 0)
-    assert main(["extract-c3d", "--clips", str(index), "--device", "cpu", "--output", str(out)]) == 0
+    assert (
+        main(
+            ["extract-features", "--clips", str(index), "--weights", "random", "--device", "cpu", "--output", str(out)]
+        )
+        == 0
+    )
     assert [p.name for p in out.parent.iterdir()] == ["c3d_0.h5"]
 
 

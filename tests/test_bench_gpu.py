@@ -40,6 +40,11 @@ def test_gpu_benchmark_dry_mode_writes_the_table(tmp_path):
     )
     for variant in ("bf16", "bf16 \\+ channels-last", "bf16 \\+ channels-last \\+ decoder-threads 4"):
         assert re.search(rf"^\| {variant} {bf16_row}", table, re.M), variant
+    extractor_precisions = ("fp32", "bf16") if has_native_bf16(torch.device("cpu")) else ("fp32",)
+    for extractor in ("c3d", "r3d_18"):  # the dry mode's two; a GPU run lists every registered one
+        for precision in extractor_precisions:
+            row = rf"^\| {extractor} \| {precision} \| cpu \| 1 \| {number} \| \d+ \| n/a \(CPU\) \|$"
+            assert re.search(row, table, re.M), (extractor, precision)
     for precision in ("fp32", "bf16", "fp16"):
         assert re.search(
             rf"^\| {precision} \| cpu \| tiny \| \d+/\d+ \| {number} \| {number} \| {number} \| n/a \(CPU\) \|$",

@@ -1,4 +1,4 @@
-"""C3D weights (extractors.c3d) and input preprocessing (extractors.preprocess)."""
+"""C3D weights and input preprocessing (extractors.c3d, extractors.base.FramePreprocessing)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from extractors.c3d import C3D, check_state_dict, convert_state_dict, load_c3d, sha256_file
-from extractors.preprocess import PREPROCESSING, preprocess_clips
+from extractors.base import check_keys
+from extractors.c3d import C3D, PREPROCESSING, convert_state_dict, load_c3d, sha256_file
 
 
 def random_c3d(seed: int) -> C3D:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return load_c3d(None, seed=seed)
+        return load_c3d("random", seed=seed)[0]
 
 
 def small_state_dict() -> dict[str, torch.Tensor]:
@@ -56,12 +56,18 @@ def pickle_weights(tmp_path_factory, reference):
 
 def test_random_init_is_seeded_and_warns():
     with pytest.warns(UserWarning, match="RANDOM"):
-        a = load_c3d(None, seed=3)
+        a, info = load_c3d("random", seed=3)
     b, c = random_c3d(3), random_c3d(4)
     assert torch.equal(a.conv1.weight, b.conv1.weight)
     assert not torch.equal(a.conv1.weight, c.conv1.weight)
-    assert a.weights_format == "random" and a.weights_id == "random-seed-3"
+    assert info.format == "random" and info.id == "random-seed-3" and info.random
     assert not a.training
+
+
+@pytest.mark.parametrize("weights", [None, "pretrained"])
+def test_no_weights_is_refused_not_a_silent_random_init(weights):
+    with pytest.raises(ValueError, match="C3D has no official download.*'random' for a seeded random init"):
+        load_c3d(weights)
 
 
 def test_random_init_leaves_global_rng_alone():
@@ -86,9 +92,9 @@ def test_forward_shapes_and_layers(reference):
 
 @pytest.mark.slow
 def test_loads_c3d_pickle_format(pickle_weights, reference):
-    model = load_c3d(pickle_weights)
-    assert model.weights_format == "c3d-pickle"
-    assert model.weights_id == sha256_file(pickle_weights)
+    model, info = load_c3d(pickle_weights)
+    assert info.format == "c3d-pickle" and info.source == "file c3d.pickle"
+    assert info.id == sha256_file(pickle_weights)
     for key, value in reference.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
 
@@ -97,8 +103,8 @@ def test_loads_c3d_pickle_format(pickle_weights, reference):
 def test_loads_mmaction2_checkpoint(tmp_path, reference):
     path = tmp_path / "c3d_mmaction2.pth"
     torch.save({"meta": {"epoch": 45}, "state_dict": mmaction2_keys(reference.state_dict())}, path)
-    model = load_c3d(path, layer="fc7")
-    assert model.weights_format == "mmaction2"
+    model, info = load_c3d(path, layer="fc7")
+    assert info.format == "mmaction2"
     for key, value in reference.state_dict().items():
         if not key.startswith("fc8."):
             assert torch.equal(model.state_dict()[key], value), key
@@ -155,7 +161,7 @@ def test_mmaction2_missing_fc8_is_fine_but_other_keys_are_checked():
         model = C3D()
     state = convert_state_dict({"state_dict": mmaction2_keys(small_state_dict())}, "mm.pth")[1]
     with pytest.raises(ValueError) as err:
-        check_state_dict(model, state, "mm.pth", strict_fc8=False)
+        check_keys(model, state, "mm.pth", "C3D", skip=("fc8.",))
     assert "fc8" not in str(err.value)
     assert "conv5b.weight (1,)" in str(err.value)
 
@@ -180,8 +186,8 @@ def test_unrelated_or_unreadable_files(tmp_path):
 def test_preprocessing_channel_order_and_mean():
     clips = np.zeros((1, 16, 128, 171, 3), np.uint8)
     clips[..., 0], clips[..., 1], clips[..., 2] = 200, 100, 50  # R, G, B
-    caffe = preprocess_clips(clips, PREPROCESSING["c3d-pickle"])
-    mm = preprocess_clips(clips, PREPROCESSING["mmaction2"])
+    caffe = PREPROCESSING["c3d-pickle"](clips)
+    mm = PREPROCESSING["mmaction2"](clips)
     assert caffe.shape == mm.shape == (1, 3, 16, 112, 112) and caffe.dtype == torch.float32
     # c3d.pickle: BGR minus the Sports-1M per-channel mean; mmaction2: RGB minus [104, 117, 128].
     torch.testing.assert_close(caffe[0, :, 0, 0, 0], torch.tensor([50 - 90.25, 100 - 97.66, 200 - 101.41]))
@@ -191,7 +197,7 @@ def test_preprocessing_channel_order_and_mean():
 def test_preprocessing_centre_crop():
     clips = np.zeros((1, 16, 128, 171, 3), np.uint8)
     clips[:, :, 8:120, 29:141] = 255  # exactly the centre crop region
-    x = preprocess_clips(clips, PREPROCESSING["mmaction2"])
+    x = PREPROCESSING["mmaction2"](clips)
     assert (x == 255 - torch.tensor([104.0, 117.0, 128.0]).view(1, 3, 1, 1, 1)).all()
-    with pytest.raises(ValueError, match="expected clips of shape"):
-        preprocess_clips(np.zeros((1, 16, 112, 112, 3), np.uint8), PREPROCESSING["mmaction2"])
+    with pytest.raises(ValueError, match=r"expected clips \(B, T, H >= 112"):
+        PREPROCESSING["mmaction2"](np.zeros((1, 16, 100, 112, 3), np.uint8))

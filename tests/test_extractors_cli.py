@@ -70,7 +70,22 @@ def test_index_extract_merge_in_two_shards(dataset, tmp_path):
         ids = [v["id"] for v in json.loads(index.read_text())["videos"]]
         assert all(shard_of(v, 2) == shard for v in ids)
         out = tmp_path / f"shard_{shard}.h5"
-        assert run("extract-c3d", "--clips", index, "--batch-size", 2, "--device", "cpu", "--output", out) == 0
+        assert (
+            run(
+                "extract-features",
+                "--clips",
+                index,
+                "--weights",
+                "random",
+                "--batch-size",
+                2,
+                "--device",
+                "cpu",
+                "--output",
+                out,
+            )
+            == 0
+        )
         shards.append(out)
     merged = tmp_path / "features" / "c3d.h5"
     assert run("merge-features", *shards, "--annotations", dataset / "train.json", "--output", merged) == 0
@@ -78,7 +93,7 @@ def test_index_extract_merge_in_two_shards(dataset, tmp_path):
         assert sorted(h5) == ["clip3.mp4", "v_one", "v_two"]
         assert h5["v_two"].shape == (2, 4096) and h5["v_two"].dtype == np.float32
         assert h5["v_two"].attrs["fps"] == pytest.approx(12.0)
-    assert read_file_attrs(merged)["extractor"] == "c3d-fc6"
+    assert read_file_attrs(merged)["extractor"] == "c3d"
 
 
 def test_clip_index_from_list_and_from_arguments(dataset, tmp_path):
@@ -179,9 +194,32 @@ def test_extract_with_bad_weights_file(dataset, tmp_path, caplog):
     weights.write_bytes(b"garbage")
     out = tmp_path / "shard.h5"
     with caplog.at_level(logging.ERROR):
-        assert run("extract-c3d", "--clips", index, "--weights", weights, "--output", out) == 1
+        assert run("extract-features", "--clips", index, "--weights", weights, "--output", out) == 1
     assert f"{weights}: cannot be read as a PyTorch checkpoint" in caplog.text
     assert not out.exists()
+
+
+def test_extract_features_lists_the_registry(capsys):
+    assert run("extract-features", "--list") == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert {"c3d", "c3d_fc7", "r3d_18", "r2plus1d_18", "s3d", "mvit_v2_s", "swin3d_t"} <= set(listed)
+
+
+def test_extract_without_weights_or_with_another_extractors_index(dataset, tmp_path, caplog):
+    video = f"v_one={dataset / 'videos' / 'v_one.mp4'}"
+    index = tmp_path / "clips.json"
+    assert run("clip-index", "--videos", video, "--num-clips", 2, "--output", index) == 0
+    with caplog.at_level(logging.ERROR):
+        assert run("extract-features", "--clips", index, "--output", tmp_path / "a.h5") == 1
+    assert "C3D has no official download" in caplog.text  # no silent random init
+    caplog.clear()
+    r3d = tmp_path / "r3d_clips.json"
+    assert run("clip-index", "--videos", video, "--extractor", "r3d_18", "--num-clips", 2, "--output", r3d) == 0
+    entry = json.loads(r3d.read_text())
+    assert (entry["extractor"], entry["frames_per_clip"], entry["fps"]) == ("r3d_18", 16, 15.0)
+    with caplog.at_level(logging.ERROR):
+        assert run("clip-index", "--videos", video, "--extractor", "i3d", "--num-clips", 2, "--output", index) == 1
+    assert "unknown extractor 'i3d'; known: c3d, c3d_fc7, r3d_18" in caplog.text
 
 
 def test_import_features(dataset, tmp_path):

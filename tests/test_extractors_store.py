@@ -15,7 +15,7 @@ from extractors.store import merge_feature_files, write_file_attrs, write_video_
 from extractors.videos import read_paragraph_videos, read_video_list, resolve_video_path, resolve_videos, shard_of
 
 ATTRS = {
-    "extractor": "c3d-fc6",
+    "extractor": "c3d",
     "weights": "random-seed-0",
     "source": "video",
     "num_clips": 2,
@@ -53,7 +53,7 @@ def test_merge_keeps_every_video_and_its_attrs(tmp_path):
         features, attrs = read_video_features(output, video_id)
         np.testing.assert_array_equal(features, np.full((2, 3), value))
         assert attrs["fps"] == 25.0 and attrs["num_frames"] == 100 and attrs["duration"] == 4.0
-        assert attrs["extractor"] == "c3d-fc6" and attrs["source"] == "video"
+        assert attrs["extractor"] == "c3d" and attrs["source"] == "video"
         np.testing.assert_array_equal(attrs["clip_spans"], [[0, 2], [2, 4]])
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from feature_stores import read_video_features
 
+from extractors import registry
 from extractors.clip_index import build_clip_index, read_clip_index, write_clip_index
 from extractors.clips import (
     clip_spans_from_times,
@@ -20,12 +21,14 @@ from extractors.clips import (
     clip_start_frames_in_time,
 )
 from extractors.decode import open_frames
-from extractors.extract import C3DExtractor, extract_shard
+from extractors.extract import FeatureExtractor, extract_shard
 from extractors.probe import probe_video, probe_video_with_times
 from extractors.synthetic import frame_level, variable_rate_times, write_video
 
 TIMES = variable_rate_times([(10, 5), (5, 50)])
 NUM_CLIPS = 8
+
+C3D = registry.get("c3d")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +72,7 @@ def test_real_video_is_constant_rate(real_video):
 
 @pytest.mark.parametrize("backend", ["decord", "pyav"])
 def test_clip_index_lays_clips_uniformly_in_time(vfr_mp4, backend):
-    [entry] = build_clip_index({"v": vfr_mp4}, NUM_CLIPS, backend=backend)["videos"]
+    [entry] = build_clip_index({"v": vfr_mp4}, NUM_CLIPS, C3D.name, C3D.sampling, backend=backend)["videos"]
     starts, spans = np.array(entry["clip_starts"]), np.array(entry["clip_spans"])
     assert entry["variable_frame_rate"]
     np.testing.assert_allclose(spans[:, 0], TIMES[starts], atol=1e-3)  # reported times are the frames' own
@@ -86,14 +89,14 @@ def test_clip_index_lays_clips_uniformly_in_time(vfr_mp4, backend):
 
 @pytest.mark.slow
 def test_feature_store_reports_the_clip_index_times(vfr_mp4, tmp_path, one_thread):
-    index = build_clip_index({"v": vfr_mp4}, 2)
+    index = build_clip_index({"v": vfr_mp4}, 2, C3D.name, C3D.sampling)
     path = tmp_path / "index.json"
     write_clip_index(path, index)
-    num_clips, videos = read_clip_index(path)
+    indexed = read_clip_index(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # random-init warning
-        extractor = C3DExtractor(num_clips=num_clips, batch_size=2, device="cpu")
-    extract_shard(videos, num_clips, tmp_path / "c3d.h5", extractor)
+        extractor = FeatureExtractor.named("c3d", "random", num_clips=indexed.num_clips, batch_size=2, device="cpu")
+    extract_shard(indexed.videos, indexed.num_clips, tmp_path / "c3d.h5", extractor)
     _, attrs = read_video_features(tmp_path / "c3d.h5", "v")
     np.testing.assert_allclose(attrs["clip_spans"], index["videos"][0]["clip_spans"])
     assert attrs["clip_spans"][1, 0] == pytest.approx(14.68, abs=1e-3)  # the average rate would say 284 / 20 = 14.2

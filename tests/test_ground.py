@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import re
 import shutil
+import warnings
 
 import h5py
 import matplotlib.image
@@ -15,10 +18,12 @@ from builders import NUM_CONCEPTS, write_synthetic_dataset
 from test_release_features import write_pca
 
 from extractors.precomputed import LAYOUTS, import_precomputed
+from extractors.recipe import ExtractedRecipe, ReleaseRecipe, feature_recipe
 from extractors.synthetic import write_video
+from extractors.videos import annotation_video_id
 from hscnet.checkpoint import read_checkpoint, save_checkpoint
 from hscnet.cli import main
-from hscnet.ground.grounder import FeatureSource, annotation_video_id, feature_source, ground
+from hscnet.ground.grounder import ground
 from hscnet.text.glove import convert_vectors
 from hscnet.text.tokenize import split_paragraph
 from hscnet.train import train
@@ -131,9 +136,9 @@ def test_a_paragraph_longer_than_the_model_reads_is_refused_before_extraction(se
     _, checkpoint, glove, video = setup
 
     def no_extraction(*args, **kwargs):
-        raise AssertionError("C3D ran before the paragraph was checked")
+        raise AssertionError("the extractor ran before the paragraph was checked")
 
-    monkeypatch.setattr("extractors.extract.C3DExtractor.extract", no_extraction)
+    monkeypatch.setattr("extractors.extract.FeatureExtractor.extract", no_extraction)
     long_sentence = " ".join(["square"] * 4097)
     argv = ["ground", "--video", str(video), "--sentences", long_sentence, "--checkpoint", str(checkpoint)]
     assert main([*argv, "--glove", str(glove)]) == 1
@@ -154,18 +159,29 @@ def test_pretrained_feature_weights_must_be_given_and_match(setup, tmp_path):
     state["data"]["features"]["weights"] = "ab" * 32  # trained on pretrained C3D features
     pretrained = tmp_path / "best.pt"
     save_checkpoint(pretrained, {k: v for k, v in state.items() if k != "format"})
-    with pytest.raises(ValueError, match=r"pretrained C3D weights \(sha256 abab.*pass them with --c3d-weights"):
+    with pytest.raises(ValueError, match=r"pretrained c3d weights \(sha256 abab.*pass that file with --weights"):
         ground(video, ["square"], pretrained, glove, device="cpu")
 
 
-def test_feature_source_follows_the_feature_file():
-    assert feature_source({"extractor": "c3d-fc7", "weights": "random-seed-3"}, None) == FeatureSource("fc7", 3)
-    with pytest.raises(ValueError, match="RANDOMLY initialised C3D"):
-        feature_source({"extractor": "c3d-fc6", "weights": "random-seed-0"}, "c3d.pickle")
-    with pytest.raises(ValueError, match="'i3d' features; hscnet ground makes C3D fc6/fc7 features and those of TALL"):
-        feature_source({"extractor": "i3d"}, None)
+def test_feature_recipe_follows_the_feature_file():
+    recipe = feature_recipe({"extractor": "c3d-fc7", "weights": "random-seed-3", "num_clips": 4})  # an older store
+    assert isinstance(recipe, ExtractedRecipe)
+    assert (recipe.extractor, recipe.weights, recipe.feature_dim, recipe.num_clips) == ("c3d_fc7", "random", 4096, 4)
+    r3d = feature_recipe({"extractor": "r3d_18", "weights": "random-seed-0"})
+    assert (r3d.extractor, r3d.feature_dim) == ("r3d_18", 512)
+    with pytest.raises(ValueError, match="RANDOMLY initialised c3d"):
+        feature_recipe({"extractor": "c3d", "weights": "random-seed-0"}, "c3d.pickle")
+    with pytest.raises(ValueError, match="'i3d' features; features can be made of c3d, c3d_fc7, r3d_18"):
+        feature_recipe({"extractor": "i3d"})
     with pytest.raises(ValueError, match="--pca p.h5: .* not PCA-reduced ones; drop --pca"):
-        feature_source({"extractor": "c3d-fc6", "weights": "random-seed-0"}, None, "p.h5")
+        feature_recipe({"extractor": "c3d", "weights": "random-seed-0"}, None, "p.h5")
+
+
+def test_grounding_with_another_extractor_is_refused_naming_both():
+    trained = {"extractor": "c3d", "weights": "random-seed-0"}
+    assert feature_recipe(trained, extractor="c3d").extractor == "c3d"  # its own: fine
+    with pytest.raises(ValueError, match="--extractor r3d_18: the model was trained on 'c3d' features"):
+        feature_recipe(trained, extractor="r3d_18")
 
 
 def test_release_sources_refuse_up_front_naming_what_is_missing(tmp_path):
@@ -173,12 +189,13 @@ def test_release_sources_refuse_up_front_naming_what_is_missing(tmp_path):
     with pytest.raises(
         ValueError,
         match=r"TALL's TACoS C3D features .* C3D fc6 of the Sports-1M model; pass those "
-        r"weights with --c3d-weights c3d.pickle",
+        r"weights with --weights c3d.pickle",
     ):
-        feature_source(tall, None)
+        feature_recipe(tall)
     with pytest.raises(ValueError, match="which no PCA reduced; drop --pca"):
-        feature_source(tall, "c3d.pickle", "p.h5")
-    assert feature_source(tall, "c3d.pickle") == FeatureSource("fc6", 0, LAYOUTS["tacos"])
+        feature_recipe(tall, "c3d.pickle", "p.h5")
+    recipe = feature_recipe(tall, "c3d.pickle")
+    assert isinstance(recipe, ReleaseRecipe) and recipe.release == LAYOUTS["tacos"] and recipe.pca is None
 
     anet = {"extractor": "c3d-fc7-pca500", "weights": "precomputed", "source": "precomputed:activitynet"}
     with pytest.raises(
@@ -186,13 +203,14 @@ def test_release_sources_refuse_up_front_naming_what_is_missing(tmp_path):
         match=r"reduced to 500-d by the release's PCA; grounding needs that projection: "
         r"pass PCA_activitynet_v1-3.hdf5 .* with --pca",
     ):
-        feature_source(anet, "c3d.pickle")
+        feature_recipe(anet, "c3d.pickle")
     with pytest.raises(FileNotFoundError, match="none.h5: PCA file not found"):
-        feature_source(anet, "c3d.pickle", str(tmp_path / "none.h5"))
+        feature_recipe(anet, "c3d.pickle", str(tmp_path / "none.h5"))
     pca = write_pca(tmp_path / "pca.h5", num_axes=500)
-    source = feature_source(anet, "c3d.pickle", str(pca))
-    assert (source.layer, source.release, source.feature_dim) == ("fc7", LAYOUTS["activitynet"], 500)
-    assert source.pca.components.shape == (4096, 500)
+    recipe = feature_recipe(anet, "c3d.pickle", str(pca))
+    assert (recipe.release.layer, recipe.release, recipe.feature_dim) == ("fc7", LAYOUTS["activitynet"], 500)
+    assert recipe.pca.components.shape == (4096, 500)
+    assert recipe.files == {"weights": "c3d.pickle", "pca": str(pca)}
 
 
 def release_checkpoint(root, layout: str):
@@ -247,14 +265,14 @@ def test_ground_with_a_checkpoint_trained_on_a_release(layout, setup, tmp_path, 
         str(glove),
         "--device",
         "cpu",
-        "--c3d-weights",
+        "--c3d-weights",  # the former name of --weights still works
         str(pickle_weights),
     ]
     if layout == "activitynet":
         # Without the PCA file: refused before any C3D is built or any frame decoded.
         with monkeypatch.context() as patched:
             patched.setattr(
-                "hscnet.ground.grounder.C3DExtractor", lambda *a, **k: pytest.fail("C3D built before the check")
+                "extractors.recipe.FeatureExtractor", lambda *a, **k: pytest.fail("C3D built before the check")
             )
             assert main(argv) == 1
         assert "grounding needs that projection: pass PCA_activitynet_v1-3.hdf5" in caplog.text
@@ -397,10 +415,91 @@ def test_the_feature_cache_key_follows_the_contents_of_the_weights_and_pca_files
 
     def key(pca_file):
         grounder = Grounder.from_checkpoint(checkpoint, glove, str(weights), str(pca_file), device="cpu")
-        return grounder._cache_key(video, None)
+        return grounder.feature_key(video)
 
     first = key(pca)
     assert key(same_pca) == first  # same contents elsewhere: the same features
     assert key(other_pca) != first
     weights.write_bytes(b"other weights")
     assert key(pca) != first
+
+
+# ------------------------------------------------------------- what a Grounder refuses or repairs (no NaN leaves it)
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "message"),
+    [
+        ([], "paragraph: give one text, or a non-empty list of sentences"),
+        ([5, "x"], "paragraph: sentence 1 is int, not text"),
+        (["a square", None], "paragraph: sentence 2 is NoneType, not text"),
+        (b"a square", "paragraph: give one text, or a non-empty list of sentences"),
+    ],
+)
+def test_a_paragraph_is_text_or_a_list_of_texts(setup, paragraph, message):
+    _, checkpoint, glove, video = setup
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ground(video, paragraph, checkpoint, glove, device="cpu")
+
+
+def test_features_beyond_float32_are_refused_after_the_conversion(setup, generic_checkpoint, tmp_path):
+    """Finite float64 rows of 1e300 overflow to inf as float32: refused, not grounded into NaN spans."""
+    _, _, glove, video = setup
+    huge = tmp_path / "huge.npy"
+    np.save(huge, np.full((30, 24), 1e300))
+    with pytest.raises(ValueError, match=r"huge\.npy: features are not finite as float32"):
+        ground(video, ["concept0"], generic_checkpoint, glove, device="cpu", features=str(huge))
+
+
+@pytest.fixture
+def cached_grounder(setup, tmp_path):
+    """A Grounder with a feature cache, the video's features made once, and the path of their cache entry."""
+    from hscnet import Grounder
+
+    _, checkpoint, glove, video = setup
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random-init C3D
+        grounder = Grounder.from_checkpoint(checkpoint, glove, device="cpu", cache_dir=tmp_path / "cache")
+        expected = grounder.ground(video, ["concept1 the square"]).spans
+    return grounder, tmp_path / "cache" / f"{grounder.feature_key(video)}.npz", expected
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"features": np.zeros((4, 4096)), "duration": np.inf},
+        {"features": np.zeros((4, 4096)), "duration": np.array([6.0, 6.0])},
+        {"features": np.zeros((4, 4096), np.int64), "duration": 6.0},
+        {"features": np.zeros((4, 4096), np.complex64) + 1j, "duration": 6.0},
+        {"features": np.full((4, 4096), 1e300), "duration": 6.0},
+    ],
+    ids=["inf duration", "duration of shape (2,)", "int features", "complex features", "beyond float32"],
+)
+def test_an_unusable_cache_entry_is_made_again(setup, cached_grounder, entry, caplog):
+    from hscnet import Grounder
+
+    _, checkpoint, glove, video = setup
+    _, stored, expected = cached_grounder
+    np.savez(stored, **entry)
+    fresh = Grounder.from_checkpoint(checkpoint, glove, device="cpu", cache_dir=stored.parent)
+    with warnings.catch_warnings(), caplog.at_level(logging.WARNING, logger="hscnet.ground.feature_cache"):
+        warnings.simplefilter("ignore")
+        spans = fresh.ground(video, ["concept1 the square"]).spans
+    assert str(stored) in caplog.text and "extracting again" in caplog.text
+    assert spans == expected and np.isfinite(spans).all()
+
+
+def test_a_directory_in_the_caches_way_or_a_file_as_cache_is_one_error(setup, cached_grounder, tmp_path):
+    from hscnet import Grounder
+
+    _, checkpoint, glove, video = setup
+    grounder, stored, _ = cached_grounder
+    stored.unlink()
+    stored.mkdir()
+    fresh = Grounder.from_checkpoint(checkpoint, glove, device="cpu", cache_dir=stored.parent)
+    with pytest.raises(ValueError, match=rf"{re.escape(str(stored))}: something other than a file is in the way"):
+        fresh.ground(video, ["concept1"])
+    not_a_dir = tmp_path / "cache.txt"
+    not_a_dir.write_text("x")
+    with pytest.raises(ValueError, match=r"cache\.txt: the feature cache must be a directory, and this is a file"):
+        Grounder.from_checkpoint(checkpoint, glove, device="cpu", cache_dir=not_a_dir)

@@ -7,9 +7,9 @@ import h5py
 import numpy as np
 import pytest
 
-from extractors.extract import C3DExtractor
+from extractors.c3d import PREPROCESSING, RESIZE
+from extractors.extract import FeatureExtractor
 from extractors.precomputed import LAYOUTS, resample_rows
-from extractors.preprocess import PREPROCESSING, RESIZE, preprocess_clips
 from extractors.release_features import load_pca, release_features, window_frame_indices
 from extractors.synthetic import write_video
 
@@ -76,14 +76,14 @@ def test_release_features_follow_the_recipe(tmp_path, pickle_weights, one_thread
     video = tmp_path / "clip.mp4"
     write_video(video, num_frames=80, fps=10)
     pca = load_pca(write_pca(tmp_path / "pca.h5", num_axes=500), 500) if release.pca else None
-    extractor = C3DExtractor(pickle_weights, layer=release.layer, num_clips=3, device="cpu")
+    extractor = FeatureExtractor.named(release.backbone, str(pickle_weights), num_clips=3, device="cpu")
     got = release_features(extractor, video, release, pca)
 
     frames = decord.VideoReader(str(video), width=RESIZE[1], height=RESIZE[0]).get_batch(list(range(80))).asnumpy()
     starts = range(0, 80 - release.window + 1, release.stride)  # 2 TALL rows, 9 ActivityNet rows
     step = release.window // 16
     clips = np.stack([frames[s : s + release.window : step] for s in starts])
-    rows = extractor.forward(preprocess_clips(clips, PREPROCESSING["c3d-pickle"]))
+    rows = extractor.forward(PREPROCESSING["c3d-pickle"](clips))
     if pca is not None:
         rows = (rows - pca.mean) @ pca.components
     assert got["features"].shape == (3, release.feature_dim)

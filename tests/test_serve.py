@@ -192,7 +192,7 @@ def test_serve_refuses_what_every_grounding_would_before_listening(setup, tmp_pa
     weights.write_bytes(b"weights")
     argv = ["serve", "--checkpoint", str(checkpoint), "--glove", str(glove), "--c3d-weights", str(weights)]
     assert main([*argv, "--port", "0"]) == 1
-    assert f"drop --c3d-weights {weights}" in caplog.text
+    assert f"drop --weights {weights}" in caplog.text
     caplog.clear()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

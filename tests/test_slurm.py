@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 ACCOUNT = PARTITION = "ci"  # made by .ci/slurm-cluster
 TARGET = "results/tiny/metrics.json"
-CPU_ONLY = {"c3d": {"device": "cpu"}, "train": {"device": "cpu"}}  # the CI cluster has no GPUs
+CPU_ONLY = {"extraction": {"device": "cpu"}, "train": {"device": "cpu"}}  # the CI cluster has no GPUs
 SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+)", re.MULTILINE)
 
 
@@ -175,7 +175,7 @@ def test_tiny_workflow_through_slurm_equals_local_run_and_resumes(cluster, tmp_p
     first = _start(_slurm_command(TARGET), repo, tmp_path / "interrupted.log")
     deadline = time.monotonic() + 300
     while not _extraction_running(repo):
-        assert first.poll() is None and time.monotonic() < deadline, "no extract_c3d job ever ran on SLURM"
+        assert first.poll() is None and time.monotonic() < deadline, "no extract_features job ever ran on SLURM"
         time.sleep(1)
     time.sleep(3)  # inside the job's Python by now
     first.send_signal(signal.SIGINT)
@@ -239,7 +239,7 @@ def _extraction_running(repo: Path) -> bool:
     jobs = subprocess.run(
         ["squeue", "-h", "-t", "RUNNING", "-o", "%Z|%k"], capture_output=True, text=True, check=True
     ).stdout
-    return any(line.startswith(f"{repo}|rule_extract_c3d_") for line in jobs.splitlines())
+    return any(line.startswith(f"{repo}|rule_extract_features_") for line in jobs.splitlines())
 
 
 def test_the_cluster_comes_up_beside_a_database_that_has_other_slurm_users(cluster):

@@ -49,10 +49,10 @@ def snakemake_command(workdir: Path, *args: str, configfiles: list[Path] = ()) -
 
 
 def snakemake(
-    workdir: Path, *args: str, configfiles: list[Path] = (), check: bool = True
+    workdir: Path, *args: str, configfiles: list[Path] = (), check: bool = True, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     cmd = snakemake_command(workdir, *args, configfiles=configfiles)
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
@@ -210,11 +210,31 @@ def test_missing_videos_are_named(tmp_path, shared_data):
     override = _real_data_override(tmp_path, shared_data)
     extra = tmp_path / "videos.yaml"
     extra.write_text(
-        yaml.safe_dump({"datasets": {"tacos": {"visual_features": "videos", "video_dir": str(tmp_path / "none")}}})
+        yaml.safe_dump(
+            {
+                "datasets": {
+                    "tacos": {"visual_features": "videos", "weights": "random", "video_dir": str(tmp_path / "none")}
+                }
+            }
+        )
     )
     result = snakemake(tmp_path, "-n", "results/tacos/features/c3d.h5", configfiles=[override, extra], check=False)
     assert result.returncode != 0
     assert "videos not found" in result.stdout + result.stderr
+
+
+def test_videos_without_weights_or_of_another_extractor_are_refused(tmp_path, shared_data):
+    override = _real_data_override(tmp_path, shared_data)
+    extra = tmp_path / "videos.yaml"
+    extra.write_text(yaml.safe_dump({"datasets": {"tacos": {"visual_features": "videos", "extractor": "r3d_18"}}}))
+    result = snakemake(tmp_path, "-n", "results/tacos/metrics.json", configfiles=[override, extra], check=False)
+    assert result.returncode != 0
+    assert "dataset 'tacos' extracts r3d_18 features from videos but sets no weights" in result.stdout + result.stderr
+    result = snakemake(tmp_path, "-n", "results/tiny/features/r3d_18.h5", check=False)
+    assert result.returncode != 0
+    assert "dataset 'tiny' extracts with 'c3d' (config.yaml datasets.tiny.extractor), not 'r3d_18'" in (
+        result.stdout + result.stderr
+    )
 
 
 def test_a_generated_datasets_path_may_not_climb_out_of_its_folder(tmp_path):
@@ -260,10 +280,11 @@ def test_tiny_dataset_end_to_end(tiny_workdir, tmp_path):
         assert 0 <= metrics[f"R@{m}"] <= 100
     predictions = json.loads((tmp_path / "results/tiny/predictions.json").read_text())
     assert len(predictions) == metrics["num_paragraphs"]
-    for rule_log in ("demo_data", "extract_c3d_0", "train_full", "evaluate_full"):
+    for rule_log in ("demo_data", "extract_features_c3d_0", "train_full", "evaluate_full"):
         assert (tmp_path / "logs/tiny" / f"{rule_log}.log").is_file()
     # The store says how C3D ran: config.yaml's precision "auto" resolved for this CPU, channels_last.
     features = read_file_attrs(tmp_path / "results/tiny/features/c3d.h5")
+    assert (features["extractor"], features["weights"], features["feature_dim"]) == ("c3d", "random-seed-0", 4096)
     assert (features["precision"], features["layout"]) == (
         resolve_precision("auto", torch.device("cpu")),
         "channels_last_3d",
@@ -282,7 +303,7 @@ def test_tiny_dataset_end_to_end(tiny_workdir, tmp_path):
     video = annotations[0]["video"]
     videos = sorted((tmp_path / "data/tiny/videos").glob("*.mp4"))
     video_file = next(v for v in videos if v.stem == video)
-    expected = {"clip_index": 1, "extract_c3d": 1, "merge_features": 1, "train": 1, "evaluate_full": 1, "total": 5}
+    expected = {"clip_index": 1, "extract_features": 1, "merge_features": 1, "train": 1, "evaluate_full": 1, "total": 5}
     os.utime(video_file)
     touched = snakemake(tmp_path, TINY_TARGET, "-n", "--max-checksum-file-size", "0")
     assert planned_jobs(touched.stdout) == expected
@@ -294,7 +315,7 @@ def test_tiny_dataset_end_to_end(tiny_workdir, tmp_path):
 
 def test_the_python_api_grounds_like_the_command_and_extracts_a_video_once(tiny_workdir, tmp_path, monkeypatch, caplog):
     """``from hscnet import Grounder`` on the workflow's own checkpoint and a test video of the tiny demo."""
-    from extractors.extract import C3DExtractor
+    from extractors.extract import FeatureExtractor
     from hscnet import Grounder
 
     checkpoint = tiny_workdir / TINY_RUN / "best.pt"
@@ -304,9 +325,9 @@ def test_the_python_api_grounds_like_the_command_and_extracts_a_video_once(tiny_
     video = tiny_workdir / "data/tiny/videos" / f"{first['video']}.mp4"
     second = next(p for p in paragraphs[1:] if p["video"] == first["video"])  # another paragraph, same video
     extractions = []
-    real_extract = C3DExtractor.extract
+    real_extract = FeatureExtractor.extract
     monkeypatch.setattr(
-        C3DExtractor, "extract", lambda self, *a, **k: extractions.append(a) or real_extract(self, *a, **k)
+        FeatureExtractor, "extract", lambda self, *a, **k: extractions.append(a) or real_extract(self, *a, **k)
     )
 
     grounder = Grounder.from_checkpoint(checkpoint, glove=glove, device="cpu", cache_dir=tmp_path / "cache")
@@ -324,7 +345,7 @@ def test_the_python_api_grounds_like_the_command_and_extracts_a_video_once(tiny_
     (stored,) = (tmp_path / "cache").glob("*.npz")
     for damage in (lambda: stored.write_bytes(stored.read_bytes()[:100]), lambda: np.savez(stored, features=[[1.0]])):
         damage()
-        with caplog.at_level(logging.WARNING, logger="hscnet.ground.grounder"):
+        with caplog.at_level(logging.WARNING, logger="hscnet.ground.feature_cache"):
             caplog.clear()
             redone = Grounder.from_checkpoint(checkpoint, glove=glove, device="cpu", cache_dir=tmp_path / "cache")
             assert redone.ground(video, second["sentences"]).spans == again.spans
@@ -469,7 +490,7 @@ def test_real_layout_rehearsal(tmp_path, shared_data):
         predictions = json.loads((tmp_path / f"results/{dataset}/predictions.json").read_text())
         assert len(predictions) == spec["test_counts"][0]
     # The generic store keeps the arrays' own dimension, and the model was built for it.
-    with h5py.File(tmp_path / "results/tacos_i3d/features/c3d.h5", "r") as store:
+    with h5py.File(tmp_path / "results/tacos_i3d/features/precomputed.h5", "r") as store:
         assert (store.attrs["extractor"], int(store.attrs["feature_dim"])) == ("generic-precomputed", 1024)
     assert read_checkpoint(tmp_path / "results/tacos_i3d/runs/full/best.pt")["model_config"]["video_dim"] == 1024
     assert list((tmp_path / "logs/vectors").glob("convert_*.log")), "the word vectors were never converted"

@@ -82,12 +82,13 @@ def clip_features(dataset_dir: Path, clips: list[ProbeClip], batch_size: int = 8
     The project's extractor (decoding, resize to 128 x 171, centre crop, mean subtraction, seeded
     random-init C3D) is run on the probe's clip start frames instead of its uniform ones.
     """
-    from extractors.extract import C3DExtractor
+    from extractors.clips import clip_frame_indices
+    from extractors.extract import FeatureExtractor
     from extractors.probe import probe_video
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="C3D has no pretrained weights")
-        extractor = C3DExtractor(weights_path=None, layer="fc6", batch_size=batch_size, seed=seed)
+        extractor = FeatureExtractor.named("c3d", "random", seed, batch_size=batch_size)
     by_video: dict[str, list[int]] = defaultdict(list)
     for i, clip in enumerate(clips):
         by_video[clip.video].append(i)
@@ -96,7 +97,8 @@ def clip_features(dataset_dir: Path, clips: list[ProbeClip], batch_size: int = 8
         info = probe_video(dataset_dir / "videos" / f"{video}.mp4")
         starts = np.array([clips[i].first_frame for i in indices])
         order = np.argsort(starts, kind="stable")  # the streaming decoder reads forwards
-        features[np.asarray(indices)[order]] = extractor.extract_clips(info, starts[order])
+        frames = clip_frame_indices(starts[order], info.num_frames)
+        features[np.asarray(indices)[order]] = extractor.extract(info, frames)
     return features
 
 

@@ -1,7 +1,7 @@
 """``hscnet ground``: where does each sentence of a paragraph happen in your own video?
 
     hscnet ground --video my.mp4 --paragraph "first sentence. second sentence." \\
-        --checkpoint results/demo/train/full/best.pt --glove results/demo/text/glove [--c3d-weights c3d.pickle] \\
+        --checkpoint results/demo/train/full/best.pt --glove results/demo/text/glove [--weights FILE] \\
         [--pca PCA_activitynet_v1-3.hdf5] [--output grounded.json] [--plot grounded.png]
 
 prints one line per sentence: predicted start and end in seconds, then the sentence.
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import argparse
 
+from extractors.videos import annotation_video_id
 from hscnet.errors import InputError
-from hscnet.ground.grounder import Grounder, annotation_video_id
+from hscnet.ground.grounder import Grounder
 from hscnet.io import write_json
 from hscnet.text.tokenize import split_paragraph
 
@@ -38,19 +39,11 @@ def register(subparsers) -> None:
     text.add_argument("--sentences", nargs="+", metavar="SENTENCE", help="the sentences, one argument each, in order")
     p.add_argument("--checkpoint", required=True, help="trained model (best.pt of hscnet train)")
     p.add_argument("--glove", required=True, help="word vectors directory from hscnet glove-convert")
-    p.add_argument(
-        "--c3d-weights", help="C3D weights the training features were extracted with (c3d.pickle / mmaction2)"
-    )
-    p.add_argument(
-        "--pca",
-        help="PCA of the ActivityNet C3D release (PCA_activitynet_v1-3.hdf5: HDF5 with U (4096, K) "
-        "and x_mean (4096,)), for models trained on those 500-d features",
-    )
+    _feature_arguments(p)
     p.add_argument(
         "--features",
         help="the video's own (T, D) features (.npy, or HDF5), for models trained on generic precomputed features",
     )
-    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
     p.add_argument("--output", help="also write the result as a predictions JSON (one paragraph) for hscnet evaluate")
     p.add_argument(
         "--video-id",
@@ -71,9 +64,7 @@ def register(subparsers) -> None:
     s.add_argument("--checkpoint", required=True, help="trained model (best.pt of hscnet train)")
     s.add_argument("--glove", required=True, help="word vectors directory from hscnet glove-convert")
     s.add_argument("--videos", help="a folder whose videos the page offers to pick (uploads work without it)")
-    s.add_argument("--c3d-weights", help="C3D weights of the training features, as for hscnet ground")
-    s.add_argument("--pca", help="PCA of the ActivityNet C3D release, as for hscnet ground")
-    s.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
+    _feature_arguments(s)
     s.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free one; the address is printed)")
     s.add_argument(
         "--max-upload-mb",
@@ -84,10 +75,36 @@ def register(subparsers) -> None:
     s.set_defaults(func=_serve)
 
 
+def _feature_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the video's features are made: by default as the checkpoint records; ``hscnet.ground.grounder``."""
+    parser.add_argument(
+        "--extractor",
+        help="the extractor of the training features (default: the checkpoint's own; any other is refused)",
+    )
+    parser.add_argument(
+        "--weights",
+        "--c3d-weights",
+        dest="weights",
+        help="the extractor's weights file the training features were made with (C3D: c3d.pickle or an mmaction2 "
+        "checkpoint; torchvision models: a state_dict, or 'pretrained' for torchvision's download)",
+    )
+    parser.add_argument(
+        "--pca",
+        help="PCA of the ActivityNet C3D release (PCA_activitynet_v1-3.hdf5: HDF5 with U (4096, K) "
+        "and x_mean (4096,)), for models trained on those 500-d features",
+    )
+    parser.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
+
+
+def _grounder(args: argparse.Namespace) -> Grounder:
+    return Grounder.from_checkpoint(
+        args.checkpoint, args.glove, args.weights, args.pca, args.device, extractor=args.extractor
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     sentences = args.sentences or split_paragraph(args.paragraph)
-    grounder = Grounder.from_checkpoint(args.checkpoint, args.glove, args.c3d_weights, args.pca, args.device)
-    result = grounder.ground(args.video, sentences, args.features)
+    result = _grounder(args).ground(args.video, sentences, args.features)
     print(f"# {args.video}: {result.duration:.2f} s, {len(result.sentences)} sentences (start, end in seconds)")
     for (start, end), sentence in zip(result.spans, result.sentences, strict=True):
         print(f"{start:8.2f} {end:8.2f}  {sentence}")
@@ -106,8 +123,8 @@ def _serve(args: argparse.Namespace) -> int:
     if args.max_upload_mb <= 0:
         raise InputError(f"--max-upload-mb {args.max_upload_mb}: must be positive")
     # Loaded and checked once, before the server listens; each video's features are kept for its next paragraphs.
-    grounder = Grounder.from_checkpoint(args.checkpoint, args.glove, args.c3d_weights, args.pca, args.device)
-    if grounder.source.generic_dim is not None:
+    grounder = _grounder(args)
+    if grounder.recipe.takes_given_features:
         raise InputError(
             f"{args.checkpoint}: the model was trained on generic precomputed features, which the page cannot "
             "compute from a video; ground with hscnet ground --features FILE"

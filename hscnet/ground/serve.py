@@ -1,7 +1,7 @@
 """``hscnet serve``: a grounding page in the browser, on this machine only (127.0.0.1).
 
     hscnet serve --checkpoint results/demo/runs/full/best.pt --glove results/vectors/data_demo_glove \\
-        [--videos data/demo/videos] [--c3d-weights c3d.pickle] [--pca PCA.hdf5] [--port 8000]
+        [--videos data/demo/videos] [--weights FILE] [--pca PCA.hdf5] [--port 8000]
 
 prints the page's address. On the page a user picks a video (from ``--videos``) or uploads one, types
 a paragraph and sees every sentence's span on a timeline under thumbnails of the video, with the

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,12 +47,24 @@ def english() -> Language:
     return nlp
 
 
-def split_paragraph(text: str) -> list[str]:
-    """Sentences of ``text`` (spaCy's rule-based sentencizer: ., ! and ? end a sentence)."""
-    sentences = [s.text.strip() for s in english()(text).sents if s.text.strip()]
+def split_paragraph(paragraph: str | Sequence[str]) -> list[str]:
+    """The sentences of ``paragraph``: one text, split by spaCy's rule-based sentencizer (., ! and ? end a
+    sentence), or a non-empty list of texts, taken in order."""
+    if not isinstance(paragraph, str):
+        return _listed_sentences(paragraph)
+    sentences = [s.text.strip() for s in english()(paragraph).sents if s.text.strip()]
     if not sentences:
         raise InputError("the paragraph is empty")
     return sentences
+
+
+def _listed_sentences(paragraph: Sequence[str]) -> list[str]:
+    if isinstance(paragraph, (bytes, bytearray)) or not isinstance(paragraph, Sequence) or not paragraph:
+        raise InputError("paragraph: give one text, or a non-empty list of sentences")
+    for number, sentence in enumerate(paragraph, 1):
+        if not isinstance(sentence, str):
+            raise InputError(f"paragraph: sentence {number} is {type(sentence).__name__}, not text")
+    return [sentence.strip() for sentence in paragraph]
 
 
 def tokenize_sentences(sentences: list[str], lowercase: bool = True) -> list[list[str]]:

@@ -75,6 +75,11 @@ for _name, _ds in DATASETS.items():
             f"config.yaml: generated dataset {_name!r} must keep its files under data/{_name}/, "
             f"not {', '.join(map(str, _outside))}"
         )
+    if _ds["visual_features"] == "videos" and not _ds["weights"]:
+        raise ValueError(
+            f"config.yaml: dataset {_name!r} extracts {_ds['extractor']} features from videos but sets no weights: "
+            "give a weights file, pretrained (torchvision models), random (a seeded random init, demo only) or none"
+        )
     if _ds["visual_features"] == "precomputed" and not (_ds["precomputed_features"] and _ds["precomputed_layout"]):
         raise ValueError(
             f"config.yaml: dataset {_name!r} uses precomputed features but precomputed_features/precomputed_layout are not set"
@@ -100,8 +105,36 @@ def dataset_videos(name):
 
 def shard_videos(wildcards):
     """Video files of one extraction shard (stable CRC-32 assignment)."""
-    n = config["c3d"]["shards"]
+    n = config["extraction"]["shards"]
     return [p for vid, p in dataset_videos(wildcards.dataset).items() if shard_of(vid, n) == int(wildcards.shard)]
+
+
+# The feature store of a dataset: results/<ds>/features/<extractor>.h5 from its videos, precomputed.h5 imported.
+PRECOMPUTED_FEATURES = "precomputed"
+
+
+def features_file(wildcards):
+    d = ds(wildcards)
+    name = d["extractor"] if d["visual_features"] == "videos" else PRECOMPUTED_FEATURES
+    return f"results/{wildcards.dataset}/features/{name}.h5"
+
+
+def dataset_extractor(wildcards):
+    """The dataset's extractor, which its clip and feature files must be named after."""
+    extractor = ds(wildcards)["extractor"]
+    if wildcards.extractor != extractor:
+        raise ValueError(
+            f"dataset {wildcards.dataset!r} extracts with {extractor!r} (config.yaml datasets.{wildcards.dataset}."
+            f"extractor), not {wildcards.extractor!r}"
+        )
+    return extractor
+
+
+def weights_file(wildcards):
+    """The dataset's weights file as an input ([] for pretrained, random and no weights)."""
+    dataset_extractor(wildcards)
+    weights = ds(wildcards)["weights"]
+    return [] if weights in ("pretrained", "random", "none") else [weights]
 
 
 def prepared(dataset, split):

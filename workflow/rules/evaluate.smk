@@ -2,7 +2,7 @@ rule evaluate:
     """Ground the test paragraphs with an ablation run's best checkpoint; R@m and mIoU on seconds."""
     input:
         checkpoint="results/{dataset}/runs/{run}/best.pt",
-        features="results/{dataset}/features/c3d.h5",
+        features=features_file,
         text="results/{dataset}/text/glove.h5",
         annotations="results/{dataset}/annotations/test.json",
     output:
@@ -34,7 +34,7 @@ rule evaluate:
 use rule evaluate as evaluate_full with:
     input:
         checkpoint="results/{dataset}/runs/full/best.pt",
-        features="results/{dataset}/features/c3d.h5",
+        features=features_file,
         text="results/{dataset}/text/glove.h5",
         annotations="results/{dataset}/annotations/test.json",
     output:
@@ -49,7 +49,7 @@ use rule evaluate as evaluate_full with:
 use rule evaluate as evaluate_seed with:
     input:
         checkpoint="results/{dataset}/seeds/{seed}/runs/{run}/best.pt",
-        features="results/{dataset}/features/c3d.h5",
+        features=features_file,
         text="results/{dataset}/text/glove.h5",
         annotations="results/{dataset}/annotations/test.json",
     output:

@@ -1,7 +1,7 @@
 rule train:
     """Train HSCNet (Adam, lr 1e-4, best checkpoint by validation mIoU)."""
     input:
-        features="results/{dataset}/features/c3d.h5",
+        features=features_file,
         text="results/{dataset}/text/glove.h5",
         train="results/{dataset}/annotations/train.json",
         val="results/{dataset}/annotations/val.json",

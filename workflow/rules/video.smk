@@ -1,14 +1,14 @@
 rule clip_index:
-    """Probe the videos of one shard (fps, frames, duration) and sample N^V clips of 16 frames."""
+    """Probe the videos of one shard (fps, frames, duration) and lay out N^V clips of the dataset's extractor."""
     input:
         annotations=lambda w: [prepared(w.dataset, s) for s in SPLITS],
         videos=shard_videos,
     output:
-        "results/{dataset}/video/clips_{shard}.json",
+        "results/{dataset}/video/{extractor}_clips_{shard}.json",
     log:
-        "logs/{dataset}/clip_index_{shard}.log",
+        "logs/{dataset}/clip_index_{extractor}_{shard}.log",
     benchmark:
-        "benchmarks/{dataset}/clip_index_{shard}.tsv"
+        "benchmarks/{dataset}/clip_index_{extractor}_{shard}.tsv"
     wildcard_constraints:
         dataset=datasets_where(lambda d: d["visual_features"] == "videos"),
         shard=r"\d+",
@@ -21,26 +21,27 @@ rule clip_index:
     params:
         video_dir=lambda w: ds(w)["video_dir"],
         extensions=lambda w: " ".join(ds(w)["video_extensions"]),
-        num_shards=config["c3d"]["shards"],
+        extractor=dataset_extractor,
+        num_shards=config["extraction"]["shards"],
         num_clips=lambda w: ds(w)["num_clips"],
     shell:
         "python -m hscnet clip-index --annotations {input.annotations} --video-dir {params.video_dir:q}"
-        " --extensions {params.extensions} --num-shards {params.num_shards} --shard {wildcards.shard}"
-        " --num-clips {params.num_clips} --output {output} 2> {log}"
+        " --extensions {params.extensions} --extractor {params.extractor} --num-shards {params.num_shards}"
+        " --shard {wildcards.shard} --num-clips {params.num_clips} --output {output} 2> {log}"
 
 
-rule extract_c3d:
-    """C3D features of one shard's clips (GPU when present), streamed per batch of clips."""
+rule extract_features:
+    """Features of one shard's clips with the dataset's extractor (GPU when present), streamed per batch of clips."""
     input:
-        clips="results/{dataset}/video/clips_{shard}.json",
+        clips="results/{dataset}/video/{extractor}_clips_{shard}.json",
         videos=shard_videos,
-        weights=[config["c3d"]["weights"]] if config["c3d"]["weights"] else [],
+        weights=weights_file,
     output:
-        "results/{dataset}/features/shards/c3d_{shard}.h5",
+        "results/{dataset}/features/shards/{extractor}_{shard}.h5",
     log:
-        "logs/{dataset}/extract_c3d_{shard}.log",
+        "logs/{dataset}/extract_features_{extractor}_{shard}.log",
     benchmark:
-        "benchmarks/{dataset}/extract_c3d_{shard}.tsv"
+        "benchmarks/{dataset}/extract_features_{extractor}_{shard}.tsv"
     wildcard_constraints:
         dataset=datasets_where(lambda d: d["visual_features"] == "videos"),
         shard=r"\d+",
@@ -50,17 +51,16 @@ rule extract_c3d:
     resources:
         mem_mb=4000,
         runtime=720,
-        gpu=gpus(config["c3d"]["device"]),
+        gpu=gpus(config["extraction"]["device"]),
     params:
-        weights=f"--weights {shlex.quote(config['c3d']['weights'])}" if config["c3d"]["weights"] else "",
-        layer=config["c3d"]["layer"],
-        batch_size=config["c3d"]["batch_size"],
-        device=config["c3d"]["device"],
-        precision=config["c3d"]["precision"],
-        channels_last="--channels-last" if config["c3d"]["channels_last"] else "",
+        weights=lambda w: shlex.quote(ds(w)["weights"]),
+        batch_size=config["extraction"]["batch_size"],
+        device=config["extraction"]["device"],
+        precision=config["extraction"]["precision"],
+        channels_last="--channels-last" if config["extraction"]["channels_last"] else "",
         seed=config["seed"],
     shell:
-        "python -m hscnet extract-c3d --clips {input.clips} {params.weights} --layer {params.layer}"
+        "python -m hscnet extract-features --clips {input.clips} --weights {params.weights}"
         " --batch-size {params.batch_size} --device {params.device} --precision {params.precision} {params.channels_last}"
         " --seed {params.seed} --threads {threads} --output {output} 2> {log}"
 
@@ -68,14 +68,16 @@ rule extract_c3d:
 rule merge_features:
     """Merge the extraction shards into one feature store (one dataset per video)."""
     input:
-        shards=expand("results/{{dataset}}/features/shards/c3d_{shard}.h5", shard=range(config["c3d"]["shards"])),
+        shards=expand(
+            "results/{{dataset}}/features/shards/{{extractor}}_{shard}.h5", shard=range(config["extraction"]["shards"])
+        ),
         annotations=lambda w: [prepared(w.dataset, s) for s in SPLITS],
     output:
-        "results/{dataset}/features/c3d.h5",
+        "results/{dataset}/features/{extractor}.h5",
     log:
-        "logs/{dataset}/merge_features.log",
+        "logs/{dataset}/merge_features_{extractor}.log",
     benchmark:
-        "benchmarks/{dataset}/merge_features.tsv"
+        "benchmarks/{dataset}/merge_features_{extractor}.tsv"
     wildcard_constraints:
         dataset=datasets_where(lambda d: d["visual_features"] == "videos"),
     conda:
@@ -94,7 +96,7 @@ rule import_features:
         features=lambda w: ds(w)["precomputed_features"],
         annotations=lambda w: [prepared(w.dataset, s) for s in SPLITS],
     output:
-        "results/{dataset}/features/c3d.h5",
+        f"results/{{dataset}}/features/{PRECOMPUTED_FEATURES}.h5",
     log:
         "logs/{dataset}/import_features.log",
     benchmark:
