@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -160,12 +161,51 @@ class GenericFeatures:
             node = self._h5[video_id]
             if not isinstance(node, h5py.Dataset):
                 raise InputError(f"{self.path}: {video_id!r} is a group, not a (T, D) dataset of features")
-            return _checked_rows(node[()], self.path, video_id)
+            return _checked_rows(_read_dataset(node, self.path), self.path, video_id)
         where = self._npy(video_id)
         return _checked_rows(_read_npy(where), where, video_id)
 
 
+def _read_dataset(node: h5py.Dataset, path: str | os.PathLike) -> np.ndarray:
+    """The dataset's array; one whose declared shape would not fit in memory is refused before it is read
+    (a tiny file can declare any shape, and HDF5 fills what was never written)."""
+    _check_fits_in_memory(node.shape, node.dtype, f"{path}: dataset {node.name!r}")
+    return node[()]
+
+
+def _check_fits_in_memory(shape: tuple[int, ...], dtype: np.dtype, where: str) -> None:
+    size = math.prod(shape) * dtype.itemsize
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if size > memory:
+        raise InputError(
+            f"{where}: declares {dtype} {shape}, {size / 2**30:.1f} GiB, more than this machine's memory "
+            f"({memory / 2**30:.1f} GiB): not one video's features"
+        )
+
+
+def _check_npy_size(path: Path) -> None:
+    """Refuse an .npy whose header declares more data than the file holds (NumPy would allocate it all first)."""
+    with open(path, "rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            shape, _fortran_order, dtype = _NPY_HEADER_READERS[version](f)
+        except (ValueError, KeyError, OSError):
+            return  # not an .npy header this can read: np.load says what is wrong
+        stored = os.fstat(f.fileno()).st_size - f.tell()
+    declared = math.prod(shape) * dtype.itemsize
+    if not dtype.hasobject and declared > stored:
+        raise InputError(
+            f"{path}: declares {dtype} {shape}, {declared} bytes, but holds {stored} bytes of data: truncated, "
+            "or not a features array"
+        )
+    _check_fits_in_memory(shape, dtype, str(path))
+
+
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
 def _read_npy(path: Path) -> np.ndarray:
+    _check_npy_size(path)
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, EOFError) as err:  # EOFError: an empty file
@@ -217,11 +257,11 @@ def source_rows(h5: h5py.File, video_id: str, layout: str, path: str | os.PathLi
     if layout == "tacos":
         if not isinstance(node, h5py.Dataset):
             raise InputError(f"{path}: {video_id!r} is a group, not a (T, 4096) dataset; is the layout activitynet?")
-        rows = node[()]
+        rows = _read_dataset(node, path)
     else:
         if not isinstance(node, h5py.Group) or "c3d_features" not in node:
             raise InputError(f"{path}: {video_id!r} has no 'c3d_features' dataset; is the layout tacos?")
-        rows = node["c3d_features"][()]
+        rows = _read_dataset(node["c3d_features"], path)
     expected_dim = LAYOUTS[layout].feature_dim
     if rows.ndim != 2 or rows.shape[1] != expected_dim or rows.shape[0] < 1:
         raise InputError(f"{path}: {video_id!r} features have shape {rows.shape}, expected (T>0, {expected_dim})")

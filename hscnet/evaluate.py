@@ -41,7 +41,14 @@ from hscnet.device import PRECISIONS, autocast, resolve_device, resolve_precisio
 from hscnet.errors import InputError
 from hscnet.inference import predict
 from hscnet.io import write_json
-from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, HIT_RULES, parse_predictions, read_predictions, score
+from hscnet.metrics import (
+    DEFAULT_IOU_THRESHOLDS,
+    HIT_RULES,
+    check_thresholds,
+    parse_predictions,
+    read_predictions,
+    score,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +126,20 @@ def _emit_metrics(metrics: dict, path: str | None) -> None:
     if path:
         write_json(path, metrics)
     else:
-        json.dump(metrics, sys.stdout, indent=1)
+        json.dump(metrics, sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """What can be refused before any scoring: thresholds outside (0, 1], an output path that is a directory."""
+    check_thresholds(args.iou)
+    for flag in ("metrics", "predictions"):
+        path = getattr(args, flag, None)
+        if path and Path(path).is_dir():
+            raise InputError(
+                f"--{flag} {path}: is a directory; the output must name the file to write, "
+                f"e.g. {Path(path) / f'{flag}.json'}"
+            )
 
 
 def _add_annotation_args(p: argparse.ArgumentParser) -> None:
@@ -205,6 +224,7 @@ def register(subparsers) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    _check_arguments(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.checkpoint:
@@ -242,6 +262,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _run_baseline(args: argparse.Namespace) -> int:
+    _check_arguments(args)
     paragraphs = _annotations(args)
     predictions = baseline_predictions(args.kind, paragraphs)
     metrics = score(

@@ -151,10 +151,14 @@ def _current_umask() -> int:
 
 
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 1) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically."""
+    """Write ``obj`` as strict JSON to ``path`` atomically: a NaN or Infinity, which strict parsers refuse,
+    is an error naming the file, and nothing is written."""
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=indent, ensure_ascii=False)
+            try:
+                json.dump(obj, fh, indent=indent, ensure_ascii=False, allow_nan=False)
+            except ValueError as err:
+                raise InputError(f"{path}: {err} (NaN or Infinity); nothing was written") from err
             fh.write("\n")
 
 

@@ -108,7 +108,10 @@ def parse_predictions(data: object, source: str) -> list[PredictedParagraph]:
                 and all(isinstance(x, int | float) and not isinstance(x, bool) for x in span)
             ):
                 raise InputError(f"{where}: timestamp {k} is not a [start, end] pair of numbers: {span!r}")
-            start, end = float(span[0]), float(span[1])
+            try:
+                start, end = float(span[0]), float(span[1])
+            except OverflowError:  # a JSON integer past float's range, e.g. 10**400
+                raise InputError(f"{where}: timestamp {k} is not finite: an integer too large for a float") from None
             if not (math.isfinite(start) and math.isfinite(end)):
                 raise InputError(f"{where}: timestamp {k} is not finite: {span!r}")
             checked.append((start, end))
@@ -239,12 +242,20 @@ def _checked_spans(matched: dict, paragraphs: Sequence, source: str, clamp: bool
     return result
 
 
+def check_thresholds(thresholds: Sequence[float]) -> None:
+    """IoU thresholds m of R@m lie in (0, 1]: at 0 or below every sentence is a hit, above 1 none, at NaN none."""
+    outside = [m for m in thresholds if not 0 < m <= 1]  # NaN fails both comparisons
+    if outside:
+        raise InputError(f"--iou {' '.join(f'{m:g}' for m in outside)}: an IoU threshold lies in (0, 1]")
+
+
 def recall_and_miou(ious: np.ndarray, thresholds: Sequence[float], hit_rule: str = "ge") -> dict[str, float]:
     """R@m for each threshold and mIoU, in percent, from per-sentence IoUs ``(N,)``; ``hit_rule`` of HIT_RULES."""
     if ious.size == 0:
         raise InputError("no sentences to score")
     if hit_rule not in HIT_RULES:
         raise InputError(f"unknown hit rule {hit_rule!r}; known: {', '.join(HIT_RULES)}")
+    check_thresholds(thresholds)
 
     def hits(m: float) -> np.ndarray:
         return ious >= m - HIT_TOLERANCE if hit_rule == "ge" else ious > m

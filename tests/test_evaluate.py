@@ -14,6 +14,7 @@ from hscnet.baselines import baseline_predictions, baseline_spans
 from hscnet.cli import main
 from hscnet.data.annotations import Paragraph, load_normalised
 from hscnet.evaluate import evaluate_checkpoint
+from hscnet.io import write_json
 from hscnet.metrics import parse_predictions, read_predictions, recall_and_miou, score
 from hscnet.train import train
 from hscnet.training_config import TrainSettings
@@ -323,6 +324,82 @@ def test_evaluate_needs_a_mode(tmp_path, caplog):
     assert "give a PREDICTIONS file to score, or --checkpoint" in caplog.text
     assert main(["evaluate", "--annotations", str(data["test"]), "--checkpoint", "x.pt"]) == 1
     assert "--checkpoint needs --features, --text, --predictions" in caplog.text
+
+
+def scored_files(tmp_path):
+    """Annotations of 2 paragraphs and their own spans as predictions, written as JSON text (editable)."""
+    data = write_synthetic_dataset(tmp_path / "data", splits={"test": 2})
+    annotations = json.loads(data["test"].read_text())
+    predictions = [{"id": p["id"], "video": p["video"], "timestamps": p["timestamps"]} for p in annotations]
+    return data["test"], json.dumps(annotations), json.dumps(predictions)
+
+
+def test_iou_thresholds_outside_0_1_are_refused_and_no_metrics_written(tmp_path, caplog):
+    """Issue 30, row 11: ``--iou 1.5 -0.1 nan`` gave R@-0.1 100.00 and a bare NaN in the metrics file."""
+    annotations, _, predictions = scored_files(tmp_path)
+    scored, metrics = tmp_path / "pred.json", tmp_path / "metrics.json"
+    scored.write_text(predictions)
+    base = ["--annotations", str(annotations), "--metrics", str(metrics)]
+    for thresholds, named in ((["1.5", "-0.1", "nan", "0.5"], "1.5 -0.1 nan"), (["0"], "0"), (["inf"], "inf")):
+        assert main(["evaluate", str(scored), *base, "--iou", *thresholds]) == 1
+        assert f"--iou {named}: an IoU threshold lies in (0, 1]" in caplog.text
+        baseline = ["baseline", *base, "--predictions", str(tmp_path / "u.json"), "--iou", *thresholds]
+        assert main(baseline) == 1
+        caplog.clear()
+    assert not metrics.exists() and not (tmp_path / "u.json").exists()
+    with pytest.raises(ValueError, match=r"--iou 1\.01: an IoU threshold lies in \(0, 1\]"):
+        recall_and_miou(np.array([0.5]), [1.01])
+    assert main(["evaluate", str(scored), *base, "--iou", "1"]) == 0
+    assert json.loads(metrics.read_text())["R@1"] == 100.0
+
+
+def test_metrics_and_every_json_output_are_strict_json(tmp_path):
+    """A NaN or Infinity, which strict parsers refuse, never reaches a JSON file: the write names the file."""
+    path = tmp_path / "metrics.json"
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=rf"^{path}: Out of range float values are not JSON compliant"):
+            write_json(path, {"mIoU": value})
+        assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def with_huge(entries: list, edit) -> str:
+    """``entries`` as JSON text with the field that ``edit`` sets to "HUGE" replaced by the integer 10**400."""
+    edit(entries[0])
+    return json.dumps(entries).replace('"HUGE"', "1" + "0" * 400)
+
+
+def test_a_timestamp_of_ten_to_the_400_is_one_line_naming_the_file(tmp_path, caplog):
+    """Issue 30: an integer past float's range in the predictions or the annotations gave an OverflowError."""
+    annotations, annotated, predictions = scored_files(tmp_path)
+    first_id = json.loads(predictions)[0]["id"]
+    scored = tmp_path / "pred.json"
+    scored.write_text(with_huge(json.loads(predictions), lambda entry: entry["timestamps"][0].__setitem__(1, "HUGE")))
+    assert main(["evaluate", str(scored), "--annotations", str(annotations)]) == 1
+    assert f"{scored}: entry 0 (id '{first_id}'): timestamp 0 is not finite: an integer too large" in caplog.text
+    scored.write_text(predictions)
+    edited = tmp_path / "annotations.json"
+    edits = {
+        "'duration'": lambda entry: entry.__setitem__("duration", "HUGE"),
+        "sentence 0: start": lambda entry: entry["timestamps"][0].__setitem__(0, "HUGE"),
+    }
+    for where, edit in edits.items():
+        edited.write_text(with_huge(json.loads(annotated), edit))
+        caplog.clear()
+        assert main(["evaluate", str(scored), "--annotations", str(edited)]) == 1
+        expected = f"{edited}: paragraph '{first_id}': {where}: expected a finite number, got an integer too large"
+        assert expected in caplog.text, caplog.text
+
+
+def test_metrics_naming_a_directory_is_refused_before_scoring(tmp_path, caplog):
+    """Issue 30: ``--metrics`` naming a directory gave an IsADirectoryError traceback after scoring."""
+    annotations, _, predictions = scored_files(tmp_path)
+    scored = tmp_path / "pred.json"
+    scored.write_text(predictions)
+    assert main(["evaluate", str(scored), "--annotations", str(annotations), "--metrics", str(tmp_path)]) == 1
+    assert f"--metrics {tmp_path}: is a directory; the output must name the file to write, e.g. " in caplog.text
+    argv = ["baseline", "--annotations", str(annotations), "--predictions", str(tmp_path)]
+    assert main(argv) == 1
+    assert f"--predictions {tmp_path}: is a directory" in caplog.text
 
 
 # ----------------------------------------------------------------------------- model evaluation

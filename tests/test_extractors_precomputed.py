@@ -189,3 +189,28 @@ def test_a_video_with_two_candidate_npy_files_is_refused_not_guessed(tmp_path):
     assert not (tmp_path / "out.h5").exists()
     # named explicitly (hscnet ground --features), the file given is the one read
     np.testing.assert_array_equal(single_video_rows(source / "s13-d21.npy", "s13-d21.avi"), np.ones((4, 8)))
+
+
+def test_a_tiny_file_declaring_a_huge_shape_is_refused_before_anything_is_allocated(tmp_path):
+    """Issue 30: a 200-byte .npy, or an HDF5 file of a few KB, declaring (10**7, 10**6) float32 (36 TiB) gave a
+    MemoryError traceback, both in import-features and in hscnet ground --features."""
+    npy = tmp_path / "feats" / "v.npy"
+    npy.parent.mkdir()
+    with npy.open("wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10**7, 10**6)})
+        f.write(bytes(64))
+    declared = r"declares float32 \(10000000, 1000000\)"
+    with pytest.raises(ValueError, match=rf"^{npy}: {declared}, 40000000000000 bytes, but holds 64 bytes of data"):
+        import_precomputed(npy.parent, "generic", 2, _durations(["v"]), tmp_path / "out.h5")
+    with pytest.raises(ValueError, match=rf"^{npy}: {declared}"):
+        single_video_rows(npy, "v")
+    h5_path = tmp_path / "feats.h5"
+    with h5py.File(h5_path, "w") as h5:
+        h5.create_dataset("v", shape=(10**7, 10**6), dtype="f4", chunks=(1, 1024))  # nothing written: fill values
+    assert h5_path.stat().st_size < 10_000
+    huge = rf"^{h5_path}: dataset '/v': {declared}, 37252\.9 GiB, more than this machine's memory \(.* GiB\)"
+    with pytest.raises(ValueError, match=huge):
+        import_precomputed(h5_path, "generic", 2, _durations(["v"]), tmp_path / "out.h5")
+    with pytest.raises(ValueError, match=huge):
+        single_video_rows(h5_path, "v")
+    assert not (tmp_path / "out.h5").exists()

@@ -368,9 +368,15 @@ def _string(value: Any, where: str) -> str:
 
 def _number(value: Any, where: str) -> float:
     # bool is an int subclass; json's NaN/Infinity extensions give non-finite floats.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{where}: expected a finite number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer past float's range, e.g. 10**400
+        raise InputError(f"{where}: expected a finite number, got an integer too large for a float") from None
+    if not math.isfinite(number):
+        raise InputError(f"{where}: expected a finite number, got {value!r}")
+    return number
 
 
 def _positive(value: Any, where: str) -> float:

@@ -1,8 +1,9 @@
 """The one page of ``hscnet serve``: pick or upload a video, type a paragraph, see and play each sentence's span.
 
-Self-contained (no script or style from elsewhere: the page works offline). ``<html data-state>`` says
-where the page is: idle, uploading, ready (a video chosen), grounding, done or error; ``#status`` says
-it in words (an error as the server's one line).
+Self-contained: its style and script are served beside it (``/page.css``, ``/page.js``), nothing comes
+from elsewhere (the page works offline), and its Content-Security-Policy lets no other script run.
+``<html data-state>`` says where the page is: idle, uploading, ready (a video chosen), grounding, done or
+error; ``#status`` says it in words (an error as the server's one line).
 """
 
 PAGE = """<!doctype html>
@@ -10,28 +11,7 @@ PAGE = """<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>HSCNet grounding</title>
-<style>
-  body { font-family: sans-serif; margin: 1.5em auto; max-width: 62em; color: #222; }
-  h1 { font-size: 1.3em; }
-  fieldset { border: 1px solid #ccc; margin-bottom: 1em; }
-  textarea { width: 100%; box-sizing: border-box; font-size: 1em; }
-  #status { min-height: 1.4em; margin: 0.6em 0; }
-  [data-state="error"] #status { color: #b00020; font-weight: bold; }
-  video { width: 100%; max-height: 24em; background: #000; }
-  #timeline { margin-top: 0.8em; }
-  #track { position: relative; }
-  #thumbnails { width: 100%; height: 60px; object-fit: fill; display: block; }
-  .row { position: relative; height: 1.5em; margin: 3px 0; background: #f3f3f3; }
-  .bar { position: absolute; top: 0; bottom: 0; border-radius: 3px; cursor: pointer; color: #fff;
-         font-size: 0.75em; line-height: 2em; padding-left: 3px; overflow: hidden; white-space: nowrap; }
-  .bar.paragraph { background: #888; cursor: default; }
-  #axis { position: relative; height: 1.3em; border-top: 1px solid #999; font-size: 0.75em; color: #555; }
-  .tick { position: absolute; top: 0; transform: translateX(-50%); padding-top: 2px; white-space: nowrap; }
-  .tick::before { content: ""; position: absolute; left: 50%; top: -1px; height: 4px; border-left: 1px solid #999; }
-  #cursor { position: absolute; top: 0; bottom: 0; width: 0; border-left: 2px solid #d00; pointer-events: none; }
-  #sentences li { cursor: pointer; margin: 0.2em 0; }
-  #sentences li.playing, .bar.playing { outline: 2px solid #000; }
-</style>
+<link rel="stylesheet" href="/page.css">
 </head>
 <body>
 <h1>HSCNet: where does each sentence happen in the video?</h1>
@@ -57,8 +37,34 @@ PAGE = """<!doctype html>
   <div id="axis"></div>
   <ol id="sentences"></ol>
 </div>
-<script>
-"use strict";
+<script src="/page.js"></script>
+</body>
+</html>
+"""
+
+STYLE = """  body { font-family: sans-serif; margin: 1.5em auto; max-width: 62em; color: #222; }
+  h1 { font-size: 1.3em; }
+  fieldset { border: 1px solid #ccc; margin-bottom: 1em; }
+  textarea { width: 100%; box-sizing: border-box; font-size: 1em; }
+  #status { min-height: 1.4em; margin: 0.6em 0; }
+  [data-state="error"] #status { color: #b00020; font-weight: bold; }
+  video { width: 100%; max-height: 24em; background: #000; }
+  #timeline { margin-top: 0.8em; }
+  #track { position: relative; }
+  #thumbnails { width: 100%; height: 60px; object-fit: fill; display: block; }
+  .row { position: relative; height: 1.5em; margin: 3px 0; background: #f3f3f3; }
+  .bar { position: absolute; top: 0; bottom: 0; border-radius: 3px; cursor: pointer; color: #fff;
+         font-size: 0.75em; line-height: 2em; padding-left: 3px; overflow: hidden; white-space: nowrap; }
+  .bar.paragraph { background: #888; cursor: default; }
+  #axis { position: relative; height: 1.3em; border-top: 1px solid #999; font-size: 0.75em; color: #555; }
+  .tick { position: absolute; top: 0; transform: translateX(-50%); padding-top: 2px; white-space: nowrap; }
+  .tick::before { content: ""; position: absolute; left: 50%; top: -1px; height: 4px; border-left: 1px solid #999; }
+  #cursor { position: absolute; top: 0; bottom: 0; width: 0; border-left: 2px solid #d00; pointer-events: none; }
+  #sentences li { cursor: pointer; margin: 0.2em 0; }
+  #sentences li.playing, .bar.playing { outline: 2px solid #000; }
+"""
+
+SCRIPT = """"use strict";
 const $ = (id) => document.getElementById(id);
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
@@ -69,9 +75,12 @@ function say(state, text) {
   $("status").textContent = text;
 }
 
-async function api(method, url, body) {
-  const response = await fetch(url, {method, body});
-  const answer = await response.json();
+// The server's answer; an error status throws its one line (JSON {"error"}, or plain text from uvicorn).
+async function api(method, url, body, type) {
+  const response = await fetch(url, {method, body, headers: type ? {"Content-Type": type} : {}});
+  const text = await response.text();
+  const json = (response.headers.get("Content-Type") || "").startsWith("application/json");
+  const answer = json ? JSON.parse(text) : {error: `${response.status}: ${text}`};
   if (!response.ok) throw new Error(answer.error);
   return answer;
 }
@@ -111,7 +120,7 @@ async function ground() {
   $("ground").disabled = true;
   try {
     const {job} = await api("POST", "/api/ground",
-                            JSON.stringify({video, paragraph: $("paragraph").value}));
+                            JSON.stringify({video, paragraph: $("paragraph").value}), "application/json");
     for (;;) {
       const status = await api("GET", "/api/jobs/" + job);
       if (video !== grounded) return;  // another video was chosen meanwhile
@@ -204,7 +213,4 @@ $("video-choice").addEventListener("change", (event) => choose(event.target.valu
 $("upload").addEventListener("change", (event) => { if (event.target.files[0]) upload(event.target.files[0]); });
 $("ground").addEventListener("click", ground);
 api("GET", "/api/videos").then((entries) => entries.forEach(addVideo), (error) => say("error", error.message));
-</script>
-</body>
-</html>
 """
