@@ -42,11 +42,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from hscnet.errors import InputError
 from hscnet.io import read_json
-from hscnet.spans import overlap_over_hull
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +275,11 @@ def score(
 
     ``clamp=False`` scores the predicted spans and the release's annotated spans as given (PRVG's way).
     """
+    # torch here only: the thresholds and hit rules above are read by the command line without it
+    import torch
+
+    from hscnet.spans import overlap_over_hull
+
     matched = match_predictions(predictions, paragraphs, source, clamp)
     pred = torch.tensor([span for spans in matched for span in spans], dtype=torch.float64)  # (N, 2)
     released = all(p.release_timestamps is not None for p in paragraphs)

@@ -26,7 +26,6 @@ kill and ``--resume``.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import csv
 import dataclasses
@@ -45,12 +44,12 @@ from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
 from hscnet.data.loader import make_loader
-from hscnet.device import PRECISIONS, autocast, grad_scaler, resolve_precision
+from hscnet.device import autocast, grad_scaler, resolve_precision
 from hscnet.distributed import ONE_PROCESS, World, all_sum, check_shares, cpu_threads, global_mean_weights, join, leave
 from hscnet.errors import InputError
 from hscnet.inference import predict
 from hscnet.io import atomic_path, write_json
-from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, score
+from hscnet.metrics import parse_predictions, score
 from hscnet.model import ModelConfig, ablation_config, build_criterion, build_model, total_loss
 from hscnet.progress import progress
 from hscnet.resume import (
@@ -430,99 +429,3 @@ def _finish(run: Run, best_written: bool) -> None:
     _write_history(out / "history.csv", run.history)
     save_checkpoint(out / LAST_NAME, run.state)
     (out / PROGRESS_NAME).unlink(missing_ok=True)
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "train",
-        help="train HSCNet; writes OUT/{best,last}.pt, history.csv, config.json",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--features", required=True, help="visual features HDF5 (results/<ds>/features/<extractor>.h5)")
-    p.add_argument("--text", required=True, help="word vectors HDF5 (results/<ds>/text/glove.h5)")
-    p.add_argument("--train", required=True, help="training paragraphs (normalised paragraph JSON)")
-    p.add_argument("--val", required=True, help="validation paragraphs (normalised paragraph JSON)")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--preset", default="demo", help="model preset: tacos, activitynet, demo, tiny (default demo)")
-    p.add_argument("--ablation", help="paper ablation row, 'table<N>:<row>', e.g. table2:SL, table3:W+S, table4:SD")
-    p.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
-    p.add_argument("--batch-size", type=int, help="paragraphs per batch (default: the preset's)")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
-    p.add_argument("--dropout", type=float, help="dropout rate (default: the preset's, 0.1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:1, ...")
-    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="CPU threads for torch (default: all cores; give the job's share when "
-        "jobs run side by side: more threads than free cores slow torch down a lot)",
-    )
-    p.add_argument(
-        "--iou", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS), help="validation IoU thresholds"
-    )
-    p.add_argument(
-        "--precision",
-        choices=("auto", *PRECISIONS),
-        default="fp32",
-        help="autocast of forward and loss: fp32 (off, default), bf16, fp16 with loss scaling, or auto: bf16 "
-        "where the device computes it natively, else fp32",
-    )
-    p.add_argument(
-        "--feature-norm",
-        choices=FEATURE_NORMS,
-        default="standardize",
-        help="standardize: z-score clip features with training-video statistics (default); none: raw",
-    )
-    p.add_argument(
-        "--temporal-crop",
-        action="store_true",
-        help="augmentation: half of the training draws cut the video to a random window of whole clips "
-        "around the paragraph",
-    )
-    p.add_argument(
-        "--sentence-subset",
-        action="store_true",
-        help="training recipe of PRVG's code: each time a paragraph is drawn, keep a random subset of 1..min(8, n) "
-        "of its n sentences, in order",
-    )
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from OUT/in_progress.pt (or a finished OUT/last.pt) when it exists and was written by "
-        "a run with the same model config, seed, training options and data files; refused otherwise",
-    )
-    p.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    for name in ("epochs", "batch_size", "num_workers", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < (0 if name == "num_workers" else 1):
-            raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
-    settings = TrainSettings(
-        features=args.features,
-        text=args.text,
-        train=args.train,
-        val=args.val,
-        out=args.out,
-        preset=args.preset,
-        ablation=args.ablation,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        dropout=args.dropout,
-        seed=args.seed,
-        device=args.device,
-        num_workers=args.num_workers,
-        threads=args.threads,
-        iou_thresholds=tuple(args.iou),
-        resume=args.resume,
-        feature_norm=args.feature_norm,
-        temporal_crop=args.temporal_crop,
-        sentence_subset=args.sentence_subset,
-        precision=args.precision,
-    )
-    train(settings)
-    return 0

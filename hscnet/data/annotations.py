@@ -53,7 +53,6 @@ with the same chunk sizes per video (a 9-sentence video becomes 8 + 1).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import os
@@ -411,31 +410,3 @@ def _spans(value: Any, num_sentences: int, where: str) -> list[tuple[float, floa
         start = _number(pair[0], f"{where}: sentence {k}: start")
         spans.append((start, _number(pair[1], f"{where}: sentence {k}: end")))
     return spans
-
-
-# ---------------------------------------------------------------- CLI
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "prepare-annotations",
-        help="normalise a TACoS / ActivityNet annotation file into the project's paragraph JSON",
-        description=__doc__.split("\n\n")[0],
-    )
-    parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt", help="input file format")
-    parser.add_argument("--input", required=True, type=Path, help="annotation file to read")
-    parser.add_argument("--split", required=True, help="split name, used in generated ids (train, val, test)")
-    parser.add_argument(
-        "--max-sentences",
-        type=int,
-        default=None,
-        help="chunk longer paragraphs into consecutive pieces of at most N sentences (default: no limit)",
-    )
-    parser.add_argument("--output", required=True, type=Path, help="paragraph JSON to write")
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> None:
-    paragraphs = load_paragraphs(args.input, args.fmt, args.split, args.max_sentences)
-    write_paragraphs(paragraphs, args.output)
-    log.info("wrote %s", args.output)

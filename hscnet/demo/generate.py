@@ -20,7 +20,6 @@ DIR is either complete or untouched.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import multiprocessing
@@ -310,28 +309,3 @@ def generate_demo(
         ", ".join(f"{s} {summary[s]['videos']} videos / {summary[s]['paragraphs']} paragraphs" for s in SPLITS),
     )
     return summary
-
-
-def _run(args: argparse.Namespace) -> int:
-    generate_demo(args.out, size=args.size, seed=args.seed, workers=args.workers)
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "demo-data",
-        help="generate the synthetic demo dataset (videos, paragraph annotations, word vectors)",
-        description="Generate a synthetic dataset shaped like TACoS (videos, paragraph annotations, GloVe-format "
-        "word vectors) that HSCNet can learn from scratch; everything follows from --seed.",
-    )
-    parser.add_argument("--size", choices=sorted(SIZES), default="tiny", help="demo (64 videos) or tiny (6, for tests)")
-    parser.add_argument("--seed", type=int, default=0, help="everything generated follows from this seed")
-    parser.add_argument("--out", required=True, type=Path, help="output directory (created or replaced as a whole)")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="processes rendering and encoding videos while the main one trains the word vectors "
-        "(default 1; the dataset is the same for any number)",
-    )
-    parser.set_defaults(func=_run)
