@@ -104,6 +104,12 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--iou", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS), help="validation IoU thresholds"
     )
+    _add_training_recipe(p)
+    p.set_defaults(func=_run_train)
+
+
+def _add_training_recipe(p: argparse.ArgumentParser) -> None:
+    """``hscnet train``'s options beyond the paper's recipe: precision, features, augmentation, resuming."""
     p.add_argument(
         "--precision",
         choices=PRECISION_CHOICES,
@@ -135,7 +141,6 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="continue from OUT/in_progress.pt (or a finished OUT/last.pt) when it exists and was written by "
         "a run with the same model config, seed, training options and data files; refused otherwise",
     )
-    p.set_defaults(func=_run_train)
 
 
 def _run_train(args: argparse.Namespace) -> int:

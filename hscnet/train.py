@@ -220,31 +220,8 @@ def _train(settings: TrainSettings, world: World, device: torch.device) -> list[
 
 def _setup(settings: TrainSettings, world: World, device: torch.device) -> Run:
     """Data, model, optimizer and loaders, seeded; nothing written yet."""
-    if not world.is_main:  # one log, one progress bar: rank 0's
-        logging.getLogger("hscnet").setLevel(logging.WARNING)
-    if settings.threads or world.size > 1:
-        torch.set_num_threads(cpu_threads(world, settings.threads))
-    if device.type == "cuda":
-        # Same seed, same GPU -> same run: deterministic cuBLAS (set before the first CUDA matmul) and
-        # kernels. Not on the CPU, whose kernels are deterministic already and where the switch costs
-        # seconds of torch._dynamo imports.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-    train_paragraphs = load_normalised(settings.train)
-    val_paragraphs = load_normalised(settings.val)
-    if settings.feature_norm not in FEATURE_NORMS:
-        raise InputError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
-    train_set = ParagraphDataset(
-        train_paragraphs,
-        settings.features,
-        settings.text,
-        temporal_crop=settings.temporal_crop,
-        sentence_subset=settings.sentence_subset,
-    )
-    if settings.feature_norm == "standardize":
-        train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
-    val_set = ParagraphDataset(val_paragraphs, settings.features, settings.text, train_set.feature_stats)
+    _configure_process(settings, world, device)
+    train_set, val_set = _datasets(settings)
     cfg = model_config_for(settings, train_set.video_dim, train_set.word_dim)
     train_cfg = settings.train_config()
     check_shares(len(train_set), train_cfg.batch_size, world)
@@ -260,18 +237,6 @@ def _setup(settings: TrainSettings, world: World, device: torch.device) -> Run:
     batch_size = train_cfg.batch_size
     train_loader = make_loader(train_set, batch_size, True, loader_generator, settings.num_workers, shard)
     val_loader = make_loader(val_set, batch_size, False, None, settings.num_workers)
-    if world.size > 1:
-        log.info(
-            "distributed: world size %d, backend %s, global batch %d (%d per rank), %d CPU threads per rank",
-            world.size,
-            world.backend,
-            batch_size,
-            batch_size // world.size,
-            torch.get_num_threads(),
-        )
-        model_in_training = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    else:
-        model_in_training = model
     return Run(
         settings=settings,
         world=world,
@@ -285,11 +250,59 @@ def _setup(settings: TrainSettings, world: World, device: torch.device) -> Run:
         val_loader=val_loader,
         loader_generator=loader_generator,
         model=model,
-        model_in_training=model_in_training,
+        model_in_training=_model_in_training(model, world, device, batch_size),
         criterion=criterion,
         optimizer=optimizer,
         scaler=scaler,
     )
+
+
+def _configure_process(settings: TrainSettings, world: World, device: torch.device) -> None:
+    """Logging of the non-main ranks, torch's threads, deterministic CUDA kernels."""
+    if not world.is_main:  # one log, one progress bar: rank 0's
+        logging.getLogger("hscnet").setLevel(logging.WARNING)
+    if settings.threads or world.size > 1:
+        torch.set_num_threads(cpu_threads(world, settings.threads))
+    if device.type == "cuda":
+        # Same seed, same GPU -> same run: deterministic cuBLAS (set before the first CUDA matmul) and
+        # kernels. Not on the CPU, whose kernels are deterministic already and where the switch costs
+        # seconds of torch._dynamo imports.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _datasets(settings: TrainSettings) -> tuple[ParagraphDataset, ParagraphDataset]:
+    """The training and validation sets; features standardised with the training videos' statistics."""
+    train_paragraphs = load_normalised(settings.train)
+    val_paragraphs = load_normalised(settings.val)
+    if settings.feature_norm not in FEATURE_NORMS:
+        raise InputError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
+    train_set = ParagraphDataset(
+        train_paragraphs,
+        settings.features,
+        settings.text,
+        temporal_crop=settings.temporal_crop,
+        sentence_subset=settings.sentence_subset,
+    )
+    if settings.feature_norm == "standardize":
+        train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
+    val_set = ParagraphDataset(val_paragraphs, settings.features, settings.text, train_set.feature_stats)
+    return train_set, val_set
+
+
+def _model_in_training(model: torch.nn.Module, world: World, device: torch.device, batch_size: int) -> torch.nn.Module:
+    """The model, wrapped in DistributedDataParallel when several processes train."""
+    if world.size == 1:
+        return model
+    log.info(
+        "distributed: world size %d, backend %s, global batch %d (%d per rank), %d CPU threads per rank",
+        world.size,
+        world.backend,
+        batch_size,
+        batch_size // world.size,
+        torch.get_num_threads(),
+    )
+    return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
 
 def _resume(run: Run) -> None:
@@ -347,7 +360,7 @@ def _write_config(run: Run) -> None:
 def _epoch_loop(run: Run) -> bool:
     """Train the remaining epochs; after each, rank 0 validates and writes best.pt (when it improved),
     in_progress.pt and history.csv. Returns whether best.pt was written."""
-    settings, world, out = run.settings, run.world, Path(run.settings.out)
+    settings, world = run.settings, run.world
     epochs = run.train_cfg.epochs
     best_written = False
     for epoch in range(len(run.history) + 1, epochs + 1):
@@ -378,44 +391,53 @@ def _epoch_loop(run: Run) -> bool:
         rng = gather_rng_states(run.loader_generator, world)  # after validation, which draws from the global RNG
         if not world.is_main:
             continue
-        val = {f"val_{k}": metrics[k] for k in (*(f"R@{m:g}" for m in settings.iou_thresholds), "mIoU")}
-        row = {"epoch": epoch, **losses, **val, "seconds": round(time.perf_counter() - started, 3)}
-        run.history.append(row)
-        snapshot = {
-            "model_config": run.cfg.to_dict(),
-            "train_config": run.train_cfg.to_dict(),
-            "model": run.model.state_dict(),
-            "epoch": epoch,
-            "val_metrics": metrics,
-            "identity": run.identity,
-            "ablation": settings.ablation,
-            "data": run.train_set.provenance,
-            "feature_stats": run.train_set.feature_stats.to_state() if run.train_set.feature_stats else None,
-        }
-        if metrics["mIoU"] > run.best["mIoU"]:
-            run.best, run.best_checkpoint = {"epoch": epoch, "mIoU": metrics["mIoU"]}, copy.deepcopy(snapshot)
-            save_checkpoint(out / BEST_NAME, run.best_checkpoint)
-            best_written = True
-        run.state = snapshot | {
-            "optimizer": run.optimizer.state_dict(),
-            "scaler": run.scaler.state_dict(),
-            "rng": rng,
-            "history": run.history,
-            "best": run.best,
-            "best_checkpoint": run.best_checkpoint,
-        }
-        save_checkpoint(out / PROGRESS_NAME, run.state)
-        _write_history(out / "history.csv", run.history)
-        log.info(
-            "epoch %d/%d %s | val %s | best mIoU %.2f @ %d | %.1f s",
-            epoch,
-            epochs,
-            " ".join(f"{k} {v:.4f}" for k, v in losses.items()),
-            " ".join(f"{k[4:]} {v:.2f}" for k, v in val.items()),
-            run.best["mIoU"],
-            run.best["epoch"],
-            row["seconds"],
-        )
+        best_written |= _record_epoch(run, epoch, losses, metrics, rng, started)
+    return best_written
+
+
+def _record_epoch(run: Run, epoch: int, losses: dict, metrics: dict, rng: Any, started: float) -> bool:
+    """Rank 0 after an epoch: the history row, best.pt when the validation mIoU improved, in_progress.pt,
+    history.csv and the log line. Returns whether best.pt was written."""
+    settings, out = run.settings, Path(run.settings.out)
+    val = {f"val_{k}": metrics[k] for k in (*(f"R@{m:g}" for m in settings.iou_thresholds), "mIoU")}
+    row = {"epoch": epoch, **losses, **val, "seconds": round(time.perf_counter() - started, 3)}
+    run.history.append(row)
+    snapshot = {
+        "model_config": run.cfg.to_dict(),
+        "train_config": run.train_cfg.to_dict(),
+        "model": run.model.state_dict(),
+        "epoch": epoch,
+        "val_metrics": metrics,
+        "identity": run.identity,
+        "ablation": settings.ablation,
+        "data": run.train_set.provenance,
+        "feature_stats": run.train_set.feature_stats.to_state() if run.train_set.feature_stats else None,
+    }
+    best_written = False
+    if metrics["mIoU"] > run.best["mIoU"]:
+        run.best, run.best_checkpoint = {"epoch": epoch, "mIoU": metrics["mIoU"]}, copy.deepcopy(snapshot)
+        save_checkpoint(out / BEST_NAME, run.best_checkpoint)
+        best_written = True
+    run.state = snapshot | {
+        "optimizer": run.optimizer.state_dict(),
+        "scaler": run.scaler.state_dict(),
+        "rng": rng,
+        "history": run.history,
+        "best": run.best,
+        "best_checkpoint": run.best_checkpoint,
+    }
+    save_checkpoint(out / PROGRESS_NAME, run.state)
+    _write_history(out / "history.csv", run.history)
+    log.info(
+        "epoch %d/%d %s | val %s | best mIoU %.2f @ %d | %.1f s",
+        epoch,
+        run.train_cfg.epochs,
+        " ".join(f"{k} {v:.4f}" for k, v in losses.items()),
+        " ".join(f"{k[4:]} {v:.2f}" for k, v in val.items()),
+        run.best["mIoU"],
+        run.best["epoch"],
+        row["seconds"],
+    )
     return best_written
 
 

@@ -172,3 +172,38 @@ def test_import_hscnet_stays_light_and_hands_on_the_grounder():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(source: str, path: str = "<source>") -> list[str]:
+    """``path:line name (N lines)`` of every function or method longer than MAX_FUNCTION_LINES, counted from its
+    ``def`` line to its last line (decorators not counted, docstring and comments counted)."""
+    found = []
+    for node in ast.walk(ast.parse(source, path)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            lines = node.end_lineno - node.lineno + 1
+            if lines > MAX_FUNCTION_LINES:
+                found.append(f"{path}:{node.lineno} {node.name} ({lines} lines)")
+    return found
+
+
+def test_no_function_is_longer_than_60_lines():
+    """Short functions, held by a test as ruff holds their complexity (pyproject.toml: C90, PLR0912/0913/0915)."""
+    found = [
+        f
+        for package in PACKAGES
+        for path in sorted((REPO_ROOT / package).rglob("*.py"))
+        for f in long_functions(path.read_text(), path.relative_to(REPO_ROOT).as_posix())
+    ]
+    assert not found, f"functions longer than {MAX_FUNCTION_LINES} lines: {found}"
+
+
+def test_function_length_counts_from_def_to_last_line():
+    def statements(count: int, indent: str) -> str:
+        return "".join(f"{indent}x{i} = {i}\n" for i in range(count))
+
+    assert long_functions(f"@decorator\ndef f():\n{statements(59, '    ')}") == []  # 60 lines with its def
+    method = f"class C:\n    def m(self):\n{statements(60, '        ')}"
+    assert long_functions(method) == ["<source>:2 m (61 lines)"]

@@ -120,12 +120,7 @@ def load_paragraphs(path: str | os.PathLike, fmt: str, split: str, max_sentences
     returned list); ``max_sentences`` (None = no limit) is the chunk size. Raises
     FileNotFoundError / ValueError naming the file and the offending entry.
     """
-    if fmt not in FORMATS:
-        raise InputError(f"unknown annotation format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if not split or "/" in split:
-        raise InputError(f"split name must be non-empty and contain no '/', got {split!r}")
-    if max_sentences is not None and max_sentences < 1:
-        raise InputError(f"max_sentences must be at least 1, got {max_sentences}")
+    _check_arguments(fmt, split, max_sentences)
     path = Path(path)
     data = read_prvg_npy(path) if fmt == "prvg_npy" else read_json(path)
     stats = _CleaningStats()
@@ -135,7 +130,36 @@ def load_paragraphs(path: str | os.PathLike, fmt: str, split: str, max_sentences
         sources = _read_tacos(path, data, stats)
     else:
         sources = _read_activitynet(path, data, stats)
+    paragraphs, seen = _chunked_paragraphs(sources, split, max_sentences, stats)
+    for paragraph in paragraphs:
+        paragraph.video_sentences = seen[paragraph.video]
+    if not paragraphs:
+        why = (
+            f"all {len(stats.dropped)} spans have start >= end after clamping to [0, duration], "
+            f"e.g. {stats.dropped[:3]}"
+            if stats.dropped
+            else "it has no entries"
+        )
+        raise InputError(f"{path}: no paragraph left for split {split!r}: {why}")
+    _check_ids(path, paragraphs)
+    _log_stats(path, stats, paragraphs)
+    return paragraphs
 
+
+def _check_arguments(fmt: str, split: str, max_sentences: int | None) -> None:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown annotation format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if not split or "/" in split:
+        raise InputError(f"split name must be non-empty and contain no '/', got {split!r}")
+    if max_sentences is not None and max_sentences < 1:
+        raise InputError(f"max_sentences must be at least 1, got {max_sentences}")
+
+
+def _chunked_paragraphs(
+    sources: Iterable, split: str, max_sentences: int | None, stats: _CleaningStats
+) -> tuple[list[Paragraph], dict[str, int]]:
+    """The source paragraphs chunked into paragraphs with ids and release positions, and per video the number
+    of sentences of the file."""
     paragraphs: list[Paragraph] = []
     seen: dict[str, int] = {}  # per video: sentences of the file before the current source paragraph
     for given_id, video, duration, sentences, timestamps, raw_spans, kept, raw_count in sources:
@@ -165,19 +189,7 @@ def load_paragraphs(path: str | os.PathLike, fmt: str, split: str, max_sentences
                     release_timestamps=raw_spans[lo:hi],
                 )
             )
-    for paragraph in paragraphs:
-        paragraph.video_sentences = seen[paragraph.video]
-    if not paragraphs:
-        why = (
-            f"all {len(stats.dropped)} spans have start >= end after clamping to [0, duration], "
-            f"e.g. {stats.dropped[:3]}"
-            if stats.dropped
-            else "it has no entries"
-        )
-        raise InputError(f"{path}: no paragraph left for split {split!r}: {why}")
-    _check_ids(path, paragraphs)
-    _log_stats(path, stats, paragraphs)
-    return paragraphs
+    return paragraphs, seen
 
 
 def load_normalised(path: str | os.PathLike) -> list[Paragraph]:

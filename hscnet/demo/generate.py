@@ -237,25 +237,7 @@ def _build(out: Path, size: str, seed: int, workers: int, render_videos: bool = 
         _wait_for_videos(videos)
     for split in SPLITS:
         write_json(out / "annotations" / f"{split}.json", paragraphs[split])
-    write_json(
-        out / "events.json",
-        {
-            "size": size,
-            "seed": seed,
-            "fps": FPS,
-            "width": demo_script.FRAME_WIDTH,
-            "height": demo_script.FRAME_HEIGHT,
-            "videos": {
-                video: {
-                    "split": next(s for s in SPLITS if video in splits[s]),
-                    "num_frames": script.num_frames,
-                    "duration": script.duration,
-                    "events": [e.to_json() for e in script.events],
-                }
-                for video, script in scripts.items()
-            },
-        },
-    )
+    write_json(out / "events.json", _events_json(size, seed, scripts, splits))
     with atomic_path(out / "corpus.txt") as tmp:
         tmp.write_text("".join(f"{s}\n" for s in corpus), encoding="utf-8")
     with atomic_path(out / "glove.txt") as tmp:
@@ -274,6 +256,26 @@ def _build(out: Path, size: str, seed: int, workers: int, render_videos: bool = 
     with atomic_path(out / "README.txt") as tmp:
         tmp.write_text(_readme(size, seed, summary), encoding="utf-8")
     return summary
+
+
+def _events_json(size: str, seed: int, scripts: dict, splits: dict[str, list[str]]) -> dict:
+    """events.json: every video's split and full event script, with the settings they were made with."""
+    return {
+        "size": size,
+        "seed": seed,
+        "fps": FPS,
+        "width": demo_script.FRAME_WIDTH,
+        "height": demo_script.FRAME_HEIGHT,
+        "videos": {
+            video: {
+                "split": next(s for s in SPLITS if video in splits[s]),
+                "num_frames": script.num_frames,
+                "duration": script.duration,
+                "events": [e.to_json() for e in script.events],
+            }
+            for video, script in scripts.items()
+        },
+    }
 
 
 def generate_demo(
