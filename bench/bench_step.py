@@ -265,26 +265,10 @@ def profile_table(step: HSCNetStep, rows: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--paragraphs", type=Path, default=DEFAULT_PARAGRAPHS, help="PRVG's tacos_train.npy")
-    parser.add_argument("--batch", type=int, default=16, help="paragraphs in the batch (the tacos preset's 16)")
-    parser.add_argument("--runs", type=int, default=3, help="timed steps (after one warm-up step)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--preset", default="tacos", help="model and training preset (gpu.sh --dry: tiny)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (PRVG runs on the CPU only)")
-    parser.add_argument("--json", type=Path, help="also write the medians here")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--prvg", type=Path, help="a checkout of MCG-NJU/PRVG: time its step interleaved")
-    parser.add_argument("--top", type=int, default=20, help="profiler rows")
-    parser.add_argument("--no-profile", action="store_true", help="only the timings")
-    parser.add_argument("--eval", action="store_true", help="also time the evaluation forward")
-    parser.add_argument("--flops", action="store_true", help="also count each model's floating-point work")
-    args = parser.parse_args()
+    args = parse_args()
     torch.set_num_threads(args.threads)
 
     samples = real_paragraphs(args.paragraphs, args.batch, args.seed)
-    if args.prvg and args.device != "cpu":
-        parser.error("--prvg compares on the CPU only")
     hscnet = HSCNetStep(samples, args.seed, args.preset, args.device)
     b, n_v, _ = hscnet.batch["video"].shape
     print(
@@ -307,7 +291,46 @@ def main() -> int:
             times[name].append(step.step())
         if args.eval:
             evaluation.append(hscnet.evaluation_forward())
+    totals = print_timings(args, steps, times, evaluation)
+    if args.json:
+        write_medians(args, hscnet, times, totals, evaluation)
+    if args.flops:
+        print("\n| GFLOP of one step (forward + losses + backward) | total | by operator |\n|---|---|---|")
+        for name, step in steps.items():
+            total, by_op = step_flops(step)
+            ops = ", ".join(f"{op.removeprefix('aten.')} {value:.0f}" for op, value in by_op.items())
+            seconds = median(totals[name])
+            print(f"| {name} | {total:.0f} ({total / seconds:.0f} GFLOP/s at the median time) | {ops} |")
+    if not args.no_profile:
+        print_profile(hscnet, args.top)
+    return 0
 
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--paragraphs", type=Path, default=DEFAULT_PARAGRAPHS, help="PRVG's tacos_train.npy")
+    parser.add_argument("--batch", type=int, default=16, help="paragraphs in the batch (the tacos preset's 16)")
+    parser.add_argument("--runs", type=int, default=3, help="timed steps (after one warm-up step)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--preset", default="tacos", help="model and training preset (gpu.sh --dry: tiny)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (PRVG runs on the CPU only)")
+    parser.add_argument("--json", type=Path, help="also write the medians here")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prvg", type=Path, help="a checkout of MCG-NJU/PRVG: time its step interleaved")
+    parser.add_argument("--top", type=int, default=20, help="profiler rows")
+    parser.add_argument("--no-profile", action="store_true", help="only the timings")
+    parser.add_argument("--eval", action="store_true", help="also time the evaluation forward")
+    parser.add_argument("--flops", action="store_true", help="also count each model's floating-point work")
+    args = parser.parse_args()
+    if args.prvg and args.device != "cpu":
+        parser.error("--prvg compares on the CPU only")
+    return args
+
+
+def print_timings(
+    args: argparse.Namespace, steps: dict, times: dict[str, list[dict[str, float]]], evaluation: list[float]
+) -> dict[str, list[float]]:
+    """The table of median step phases; returns each model's forward + loss + backward seconds per run."""
     print(f"\n| step, median of {args.runs} (min-max) | " + " | ".join(steps) + " |")
     print("|---" * (len(steps) + 1) + "|")
     for phase in ("forward", "loss", "backward", "optimizer"):
@@ -331,41 +354,38 @@ def main() -> int:
             f"per pair {', '.join(f'{r:.2f}' for r in ratios)}; ratio of medians "
             f"{median(totals['HSCNet']) / median(totals['PRVG']):.2f}"
         )
+    return totals
 
-    if args.json:
-        result = {
-            "preset": args.preset,
-            "device": str(hscnet.device) if hscnet.device.type == "cpu" else torch.cuda.get_device_name(hscnet.device),
-            "paragraphs": b,
-            "runs": args.runs,
-            **{f"{phase}_s": median([t[phase] for t in times["HSCNet"]]) for phase in times["HSCNet"][0]},
-            "forward_loss_backward_s": median(totals["HSCNet"]),
-        }
-        if args.eval:
-            result["evaluation_forward_s"] = median(evaluation)
-        args.json.write_text(json.dumps(result, indent=1))
 
-    if args.flops:
-        print("\n| GFLOP of one step (forward + losses + backward) | total | by operator |\n|---|---|---|")
-        for name, step in steps.items():
-            total, by_op = step_flops(step)
-            ops = ", ".join(f"{op.removeprefix('aten.')} {value:.0f}" for op, value in by_op.items())
-            seconds = median(totals[name])
-            print(f"| {name} | {total:.0f} ({total / seconds:.0f} GFLOP/s at the median time) | {ops} |")
+def write_medians(
+    args: argparse.Namespace, hscnet: HSCNetStep, times: dict, totals: dict, evaluation: list[float]
+) -> None:
+    b = hscnet.batch["video"].shape[0]
+    result = {
+        "preset": args.preset,
+        "device": str(hscnet.device) if hscnet.device.type == "cpu" else torch.cuda.get_device_name(hscnet.device),
+        "paragraphs": b,
+        "runs": args.runs,
+        **{f"{phase}_s": median([t[phase] for t in times["HSCNet"]]) for phase in times["HSCNet"][0]},
+        "forward_loss_backward_s": median(totals["HSCNet"]),
+    }
+    if args.eval:
+        result["evaluation_forward_s"] = median(evaluation)
+    args.json.write_text(json.dumps(result, indent=1))
 
-    if not args.no_profile:
-        shares = module_shares(hscnet)
-        whole = shares.pop("whole forward")
-        print(f"\n| HSCNet module, one training forward ({whole:.2f} s) | seconds | share |\n|---|---|---|")
-        for name, seconds in shares.items():
-            print(f"| {name} | {seconds:.3f} | {100 * seconds / whole:.1f}% |")
-        print(
-            f"| rest (validation, aggregation, pooling) | {whole - sum(shares.values()):.3f} | "
-            f"{100 * (whole - sum(shares.values())) / whole:.1f}% |"
-        )
-        print("\nHSCNet, one step (forward + losses + backward + Adam), top operators by self CPU time:")
-        print(profile_table(hscnet, args.top))
-    return 0
+
+def print_profile(hscnet: HSCNetStep, top: int) -> None:
+    shares = module_shares(hscnet)
+    whole = shares.pop("whole forward")
+    print(f"\n| HSCNet module, one training forward ({whole:.2f} s) | seconds | share |\n|---|---|---|")
+    for name, seconds in shares.items():
+        print(f"| {name} | {seconds:.3f} | {100 * seconds / whole:.1f}% |")
+    print(
+        f"| rest (validation, aggregation, pooling) | {whole - sum(shares.values()):.3f} | "
+        f"{100 * (whole - sum(shares.values())) / whole:.1f}% |"
+    )
+    print("\nHSCNet, one step (forward + losses + backward + Adam), top operators by self CPU time:")
+    print(profile_table(hscnet, top))
 
 
 if __name__ == "__main__":

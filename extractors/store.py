@@ -13,7 +13,8 @@ size, crop, normalisation and its own settings) and how the network ran: ``preci
 file attrs differ, so one store never mixes features of different extractors or precisions.
 
 Shard files (one per extraction job) have the same layout; ``merge_feature_files`` joins them into
-the final store. Every output goes through ``hscnet.io.atomic_path``.
+the final store. Every output goes through ``hscnet.io.atomic_path``. Readers: ``read_file_attrs``,
+``read_video_features``, and ``read_attrs`` for the attrs of any open HDF5 node as plain values.
 """
 
 from __future__ import annotations
@@ -141,13 +142,41 @@ def _file_attrs(h5: h5py.File, path: str | os.PathLike) -> dict:
     missing = [k for k in FILE_ATTRS if k not in h5.attrs]
     if missing:
         raise InputError(f"{path}: not a feature store (file attrs lack {', '.join(missing)})")
-    return {k: _plain(h5.attrs[k]) for k in (*FILE_ATTRS, *OPTIONAL_FILE_ATTRS) if k in h5.attrs}
+    return {k: plain(h5.attrs[k]) for k in (*FILE_ATTRS, *OPTIONAL_FILE_ATTRS) if k in h5.attrs}
 
 
-def _plain(value):
-    """HDF5 attr -> plain Python value (str, int, float or ndarray) for comparison and JSON."""
+# ---------------------------------------------------------------- reading
+
+
+def read_file_attrs(path: str | os.PathLike) -> dict:
+    """The file attrs of the store at ``path``: every one of ``FILE_ATTRS`` (else it is no feature store) and
+    those of ``OPTIONAL_FILE_ATTRS`` it has, as plain values."""
+    with open_hdf5(path, "feature") as h5:
+        return _file_attrs(h5, path)
+
+
+def read_video_features(path: str | os.PathLike, video_id: str) -> tuple[np.ndarray, dict]:
+    """(features (num_clips, feature_dim), attrs) of one video of the store at ``path``; ``clip_spans`` stays an
+    array."""
+    with open_hdf5(path, "feature") as h5:
+        if video_id not in h5:
+            raise InputError(f"{path}: no features for video {video_id!r}")
+        dataset = h5[video_id]
+        return dataset[()], read_attrs(dataset)
+
+
+def read_attrs(node: h5py.File | h5py.Group | h5py.Dataset, lists: bool = False) -> dict:
+    """Every attr of an open HDF5 file, group or dataset as a plain value (``plain``)."""
+    return {key: plain(value, lists) for key, value in node.attrs.items()}
+
+
+def plain(value, lists: bool = False):
+    """HDF5 attr -> plain Python value for comparison and JSON: bytes decoded to str, a numpy scalar as int,
+    float, bool or str; an array stays an ndarray, or becomes nested lists with ``lists``."""
     if isinstance(value, bytes):
         return value.decode("utf-8")
     if isinstance(value, np.generic):
         return value.item()
+    if lists and isinstance(value, np.ndarray):
+        return value.tolist()
     return value

@@ -1,4 +1,5 @@
-"""Small synthetic videos for tests and benchmarks, written with PyAV (H.264 in MP4 by default).
+"""Small synthetic videos for tests and benchmarks (bench/bench_extract.py), written with PyAV (H.264 in MP4
+by default). Odd files that only tests need (audio only, no frames) are tests/synthetic_videos.py's.
 
 Frame ``i`` of ``write_video`` is a uniform grey of level ``frame_level(i)`` with a little texture,
 so a test can tell from a decoded frame's mean which frame it is (within codec error).
@@ -60,25 +61,11 @@ def write_video(
         for packet in stream.encode():
             container.mux(packet)
         if audio is not None:
-            _write_silence(container, audio, audio_seconds)
+            write_silence(container, audio, audio_seconds)
 
 
-def variable_rate_times(segments: list[tuple[float, float]]) -> np.ndarray:
-    """Frame times of consecutive (seconds, fps) segments, e.g. [(10, 5), (5, 50)]: 10 s at 5 fps then 5 s at 50 fps."""
-    times, start = [], 0.0
-    for seconds, fps in segments:
-        times.append(start + np.arange(round(seconds * fps)) / fps)
-        start += seconds
-    return np.concatenate(times)
-
-
-def write_audio_only(path: str | os.PathLike, seconds: float = 1.0) -> None:
-    """An AAC file with no video stream."""
-    with av.open(str(path), "w") as container:
-        _write_silence(container, container.add_stream("aac", rate=AUDIO_RATE), seconds)
-
-
-def _write_silence(container: av.container.OutputContainer, stream: av.audio.AudioStream, seconds: float) -> None:
+def write_silence(container: av.container.OutputContainer, stream: av.audio.AudioStream, seconds: float) -> None:
+    """``seconds`` of silence into an AAC ``stream`` of ``container``."""
     samples = 1024
     for i in range(int(seconds * AUDIO_RATE / samples)):
         frame = av.AudioFrame.from_ndarray(np.zeros((1, samples), np.float32), format="fltp", layout="mono")
@@ -87,11 +74,3 @@ def _write_silence(container: av.container.OutputContainer, stream: av.audio.Aud
             container.mux(packet)
     for packet in stream.encode():
         container.mux(packet)
-
-
-def write_frameless_video(path: str | os.PathLike) -> None:
-    """An AVI whose header declares a video stream but which holds no frame."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        container.start_encoding()

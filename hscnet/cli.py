@@ -1,9 +1,10 @@
 """The ``hscnet`` command: one subcommand per workflow stage.
 
-Each stage module defines ``register(subparsers)``, which adds its subcommand(s) and sets
-``func`` on the parser to a callable taking the parsed ``argparse.Namespace``. Only the module
-of the command being run is imported, so a light stage (annotations, tokenisation) does not pay
-for torch's import.
+Each package registers its subcommands in one module, ``command.py``, whose ``register(subparsers)``
+adds them and sets ``func`` on each parser to a callable taking the parsed ``argparse.Namespace``; logic
+modules hold no argparse code. Only the command module of the command being run is imported, and it
+imports heavy modules when a command runs, so a light stage (fetching, annotations, tokenisation) does
+not pay for torch's import.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ from hscnet.errors import InputError
 
 # Subcommand -> the module that registers it, in the order of the pipeline.
 STAGE_COMMANDS = {
-    "fetch": "hscnet.fetch",
-    "demo-data": "hscnet.demo.generate",
-    "prepare-annotations": "hscnet.data.annotations",
+    "fetch": "hscnet.command",
+    "demo-data": "hscnet.demo.command",
+    "demo-probe": "hscnet.demo.command",
+    "prepare-annotations": "hscnet.data.command",
     "clip-index": "extractors.command",
     "extract-features": "extractors.command",
     "merge-features": "extractors.command",
     "import-features": "extractors.command",
-    "tokenize": "hscnet.text.cli",
-    "glove-convert": "hscnet.text.cli",
-    "embed-words": "hscnet.text.cli",
-    "train": "hscnet.train",
-    "evaluate": "hscnet.evaluate",
-    "baseline": "hscnet.evaluate",
+    "tokenize": "hscnet.text.command",
+    "glove-convert": "hscnet.text.command",
+    "embed-words": "hscnet.text.command",
+    "train": "hscnet.command",
+    "evaluate": "hscnet.command",
+    "baseline": "hscnet.command",
     "report": "hscnet.report.command",
     "ground": "hscnet.ground.command",
     "serve": "hscnet.ground.command",

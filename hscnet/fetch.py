@@ -19,7 +19,6 @@ and what to do.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
@@ -275,30 +274,3 @@ def _unpack(archive: Path, member: str, target: Path) -> None:
                 shutil.copyfileobj(src, dst, CHUNK_BYTES)
     except zipfile.BadZipFile as err:
         raise InputError(f"{archive}: not a readable zip archive ({err}); delete it to download it again") from err
-
-
-# ---------------------------------------------------------------- CLI
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "fetch",
-        help="download one public input (resumable, verified), or say how to get it by hand",
-        description=__doc__.split("\n\n")[0],
-    )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--url", help="direct download address")
-    source.add_argument("--manual", metavar="INSTRUCTIONS", help="no direct address: stop with these instructions")
-    parser.add_argument("--sha256", help="expected sha256 of the downloaded file")
-    parser.add_argument("--size", type=int, help="expected size in bytes of the downloaded file")
-    parser.add_argument("--member", help="the download is a zip archive: unpack this member to --output")
-    parser.add_argument("--attempts", type=int, default=3, help="tries within one run after a dropped connection")
-    parser.add_argument("--output", required=True, type=Path, help="where the file goes")
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> None:
-    if args.manual is not None:
-        place_by_hand(args.output, args.manual)
-    else:
-        fetch(args.output, args.url, args.sha256, args.size, args.member, args.attempts)

@@ -42,11 +42,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from hscnet.errors import InputError
 from hscnet.io import read_json
-from hscnet.spans import overlap_over_hull
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +135,6 @@ def match_predictions(
     entry's ``video`` or ``sentences`` contradict the annotations, or a scored span is reversed.
     """
     by_id = {p.id: p for p in paragraphs}
-    of_video: dict[str, list] = {}
-    for p in paragraphs:
-        of_video.setdefault(p.video, []).append(p)
     positions, video_sentences = _release_positions(paragraphs)
     by_video: dict[str, list[PredictedParagraph]] = {}  # entries without id, in file order
     matched: dict[str, list[tuple[tuple[float, float], str | None]]] = {}  # id -> (span, predicted sentence)
@@ -155,19 +150,50 @@ def match_predictions(
         if target is None:
             unknown.append(pred.id)
             continue
-        if pred.video != target.video:
-            raise InputError(
-                f"{source}: the prediction for paragraph {target.id!r} is for video {pred.video!r}, "
-                f"but the annotations have that paragraph in video {target.video!r}"
-            )
-        if target.id in matched:
-            raise InputError(f"{source}: more than one prediction for paragraph {target.id!r}")
-        if len(pred.timestamps) != len(target.timestamps):
-            raise InputError(
-                f"{source}: paragraph {target.id!r} has {len(target.timestamps)} sentences but "
-                f"{len(pred.timestamps)} predicted spans"
-            )
+        _check_entry_with_id(pred, target, matched, source)
         matched[target.id] = list(zip(pred.timestamps, pred.sentences or [None] * len(pred.timestamps), strict=True))
+    _match_entries_without_id(by_video, paragraphs, positions, video_sentences, matched, source)
+    if unknown:
+        log.warning(
+            "%s: %d predictions match no annotated paragraph (ignored), e.g. %s", source, len(unknown), unknown[:3]
+        )
+    missing = [p.id for p in paragraphs if p.id not in matched]
+    if missing:
+        raise InputError(
+            f"{source}: no prediction for {len(missing)} of {len(paragraphs)} paragraphs, e.g. {missing[:3]}"
+        )
+    return _checked_spans(matched, paragraphs, source, clamp)
+
+
+def _check_entry_with_id(pred: PredictedParagraph, target, matched: dict, source: str) -> None:
+    """An entry with ``id`` predicts that paragraph once, in its video, one span per sentence."""
+    if pred.video != target.video:
+        raise InputError(
+            f"{source}: the prediction for paragraph {target.id!r} is for video {pred.video!r}, "
+            f"but the annotations have that paragraph in video {target.video!r}"
+        )
+    if target.id in matched:
+        raise InputError(f"{source}: more than one prediction for paragraph {target.id!r}")
+    if len(pred.timestamps) != len(target.timestamps):
+        raise InputError(
+            f"{source}: paragraph {target.id!r} has {len(target.timestamps)} sentences but "
+            f"{len(pred.timestamps)} predicted spans"
+        )
+
+
+def _match_entries_without_id(
+    by_video: dict[str, list[PredictedParagraph]],
+    paragraphs: Sequence,
+    positions: dict[str, list[int]],
+    video_sentences: dict[str, int],
+    matched: dict,
+    source: str,
+) -> None:
+    """Into ``matched``: the spans of each video's entries without id, concatenated in file order, given to
+    that video's paragraphs by release position."""
+    of_video: dict[str, list] = {}
+    for p in paragraphs:
+        of_video.setdefault(p.video, []).append(p)
     for video, entries in by_video.items():
         spans = [span for e in entries for span in e.timestamps]
         said = [s for e in entries for s in (e.sentences or [None] * len(e.timestamps))]
@@ -181,16 +207,6 @@ def match_predictions(
             if paragraph.id in matched:
                 raise InputError(f"{source}: paragraph {paragraph.id!r} is predicted by id and by video {video!r}")
             matched[paragraph.id] = [(spans[k], said[k]) for k in positions[paragraph.id]]
-    if unknown:
-        log.warning(
-            "%s: %d predictions match no annotated paragraph (ignored), e.g. %s", source, len(unknown), unknown[:3]
-        )
-    missing = [p.id for p in paragraphs if p.id not in matched]
-    if missing:
-        raise InputError(
-            f"{source}: no prediction for {len(missing)} of {len(paragraphs)} paragraphs, e.g. {missing[:3]}"
-        )
-    return _checked_spans(matched, paragraphs, source, clamp)
 
 
 def _release_positions(paragraphs: Sequence) -> tuple[dict[str, list[int]], dict[str, int]]:
@@ -277,6 +293,11 @@ def score(
 
     ``clamp=False`` scores the predicted spans and the release's annotated spans as given (PRVG's way).
     """
+    # torch here only: the thresholds and hit rules above are read by the command line without it
+    import torch
+
+    from hscnet.spans import overlap_over_hull
+
     matched = match_predictions(predictions, paragraphs, source, clamp)
     pred = torch.tensor([span for spans in matched for span in spans], dtype=torch.float64)  # (N, 2)
     released = all(p.release_timestamps is not None for p in paragraphs)

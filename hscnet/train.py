@@ -26,7 +26,6 @@ kill and ``--resume``.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import csv
 import dataclasses
@@ -45,12 +44,12 @@ from hscnet.data.annotations import load_normalised
 from hscnet.data.collate import to_device
 from hscnet.data.dataset import FeatureStats, ParagraphDataset
 from hscnet.data.loader import make_loader
-from hscnet.device import PRECISIONS, autocast, grad_scaler, resolve_precision
+from hscnet.device import autocast, grad_scaler, resolve_precision
 from hscnet.distributed import ONE_PROCESS, World, all_sum, check_shares, cpu_threads, global_mean_weights, join, leave
 from hscnet.errors import InputError
 from hscnet.inference import predict
 from hscnet.io import atomic_path, write_json
-from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, parse_predictions, score
+from hscnet.metrics import parse_predictions, score
 from hscnet.model import ModelConfig, ablation_config, build_criterion, build_model, total_loss
 from hscnet.progress import progress
 from hscnet.resume import (
@@ -221,31 +220,8 @@ def _train(settings: TrainSettings, world: World, device: torch.device) -> list[
 
 def _setup(settings: TrainSettings, world: World, device: torch.device) -> Run:
     """Data, model, optimizer and loaders, seeded; nothing written yet."""
-    if not world.is_main:  # one log, one progress bar: rank 0's
-        logging.getLogger("hscnet").setLevel(logging.WARNING)
-    if settings.threads or world.size > 1:
-        torch.set_num_threads(cpu_threads(world, settings.threads))
-    if device.type == "cuda":
-        # Same seed, same GPU -> same run: deterministic cuBLAS (set before the first CUDA matmul) and
-        # kernels. Not on the CPU, whose kernels are deterministic already and where the switch costs
-        # seconds of torch._dynamo imports.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-    train_paragraphs = load_normalised(settings.train)
-    val_paragraphs = load_normalised(settings.val)
-    if settings.feature_norm not in FEATURE_NORMS:
-        raise InputError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
-    train_set = ParagraphDataset(
-        train_paragraphs,
-        settings.features,
-        settings.text,
-        temporal_crop=settings.temporal_crop,
-        sentence_subset=settings.sentence_subset,
-    )
-    if settings.feature_norm == "standardize":
-        train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
-    val_set = ParagraphDataset(val_paragraphs, settings.features, settings.text, train_set.feature_stats)
+    _configure_process(settings, world, device)
+    train_set, val_set = _datasets(settings)
     cfg = model_config_for(settings, train_set.video_dim, train_set.word_dim)
     train_cfg = settings.train_config()
     check_shares(len(train_set), train_cfg.batch_size, world)
@@ -261,18 +237,6 @@ def _setup(settings: TrainSettings, world: World, device: torch.device) -> Run:
     batch_size = train_cfg.batch_size
     train_loader = make_loader(train_set, batch_size, True, loader_generator, settings.num_workers, shard)
     val_loader = make_loader(val_set, batch_size, False, None, settings.num_workers)
-    if world.size > 1:
-        log.info(
-            "distributed: world size %d, backend %s, global batch %d (%d per rank), %d CPU threads per rank",
-            world.size,
-            world.backend,
-            batch_size,
-            batch_size // world.size,
-            torch.get_num_threads(),
-        )
-        model_in_training = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    else:
-        model_in_training = model
     return Run(
         settings=settings,
         world=world,
@@ -286,11 +250,59 @@ def _setup(settings: TrainSettings, world: World, device: torch.device) -> Run:
         val_loader=val_loader,
         loader_generator=loader_generator,
         model=model,
-        model_in_training=model_in_training,
+        model_in_training=_model_in_training(model, world, device, batch_size),
         criterion=criterion,
         optimizer=optimizer,
         scaler=scaler,
     )
+
+
+def _configure_process(settings: TrainSettings, world: World, device: torch.device) -> None:
+    """Logging of the non-main ranks, torch's threads, deterministic CUDA kernels."""
+    if not world.is_main:  # one log, one progress bar: rank 0's
+        logging.getLogger("hscnet").setLevel(logging.WARNING)
+    if settings.threads or world.size > 1:
+        torch.set_num_threads(cpu_threads(world, settings.threads))
+    if device.type == "cuda":
+        # Same seed, same GPU -> same run: deterministic cuBLAS (set before the first CUDA matmul) and
+        # kernels. Not on the CPU, whose kernels are deterministic already and where the switch costs
+        # seconds of torch._dynamo imports.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _datasets(settings: TrainSettings) -> tuple[ParagraphDataset, ParagraphDataset]:
+    """The training and validation sets; features standardised with the training videos' statistics."""
+    train_paragraphs = load_normalised(settings.train)
+    val_paragraphs = load_normalised(settings.val)
+    if settings.feature_norm not in FEATURE_NORMS:
+        raise InputError(f"unknown feature normalisation {settings.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
+    train_set = ParagraphDataset(
+        train_paragraphs,
+        settings.features,
+        settings.text,
+        temporal_crop=settings.temporal_crop,
+        sentence_subset=settings.sentence_subset,
+    )
+    if settings.feature_norm == "standardize":
+        train_set.feature_stats = FeatureStats.of_videos(settings.features, (p.video for p in train_paragraphs))
+    val_set = ParagraphDataset(val_paragraphs, settings.features, settings.text, train_set.feature_stats)
+    return train_set, val_set
+
+
+def _model_in_training(model: torch.nn.Module, world: World, device: torch.device, batch_size: int) -> torch.nn.Module:
+    """The model, wrapped in DistributedDataParallel when several processes train."""
+    if world.size == 1:
+        return model
+    log.info(
+        "distributed: world size %d, backend %s, global batch %d (%d per rank), %d CPU threads per rank",
+        world.size,
+        world.backend,
+        batch_size,
+        batch_size // world.size,
+        torch.get_num_threads(),
+    )
+    return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
 
 def _resume(run: Run) -> None:
@@ -348,7 +360,7 @@ def _write_config(run: Run) -> None:
 def _epoch_loop(run: Run) -> bool:
     """Train the remaining epochs; after each, rank 0 validates and writes best.pt (when it improved),
     in_progress.pt and history.csv. Returns whether best.pt was written."""
-    settings, world, out = run.settings, run.world, Path(run.settings.out)
+    settings, world = run.settings, run.world
     epochs = run.train_cfg.epochs
     best_written = False
     for epoch in range(len(run.history) + 1, epochs + 1):
@@ -379,44 +391,53 @@ def _epoch_loop(run: Run) -> bool:
         rng = gather_rng_states(run.loader_generator, world)  # after validation, which draws from the global RNG
         if not world.is_main:
             continue
-        val = {f"val_{k}": metrics[k] for k in (*(f"R@{m:g}" for m in settings.iou_thresholds), "mIoU")}
-        row = {"epoch": epoch, **losses, **val, "seconds": round(time.perf_counter() - started, 3)}
-        run.history.append(row)
-        snapshot = {
-            "model_config": run.cfg.to_dict(),
-            "train_config": run.train_cfg.to_dict(),
-            "model": run.model.state_dict(),
-            "epoch": epoch,
-            "val_metrics": metrics,
-            "identity": run.identity,
-            "ablation": settings.ablation,
-            "data": run.train_set.provenance,
-            "feature_stats": run.train_set.feature_stats.to_state() if run.train_set.feature_stats else None,
-        }
-        if metrics["mIoU"] > run.best["mIoU"]:
-            run.best, run.best_checkpoint = {"epoch": epoch, "mIoU": metrics["mIoU"]}, copy.deepcopy(snapshot)
-            save_checkpoint(out / BEST_NAME, run.best_checkpoint)
-            best_written = True
-        run.state = snapshot | {
-            "optimizer": run.optimizer.state_dict(),
-            "scaler": run.scaler.state_dict(),
-            "rng": rng,
-            "history": run.history,
-            "best": run.best,
-            "best_checkpoint": run.best_checkpoint,
-        }
-        save_checkpoint(out / PROGRESS_NAME, run.state)
-        _write_history(out / "history.csv", run.history)
-        log.info(
-            "epoch %d/%d %s | val %s | best mIoU %.2f @ %d | %.1f s",
-            epoch,
-            epochs,
-            " ".join(f"{k} {v:.4f}" for k, v in losses.items()),
-            " ".join(f"{k[4:]} {v:.2f}" for k, v in val.items()),
-            run.best["mIoU"],
-            run.best["epoch"],
-            row["seconds"],
-        )
+        best_written |= _record_epoch(run, epoch, losses, metrics, rng, started)
+    return best_written
+
+
+def _record_epoch(run: Run, epoch: int, losses: dict, metrics: dict, rng: Any, started: float) -> bool:
+    """Rank 0 after an epoch: the history row, best.pt when the validation mIoU improved, in_progress.pt,
+    history.csv and the log line. Returns whether best.pt was written."""
+    settings, out = run.settings, Path(run.settings.out)
+    val = {f"val_{k}": metrics[k] for k in (*(f"R@{m:g}" for m in settings.iou_thresholds), "mIoU")}
+    row = {"epoch": epoch, **losses, **val, "seconds": round(time.perf_counter() - started, 3)}
+    run.history.append(row)
+    snapshot = {
+        "model_config": run.cfg.to_dict(),
+        "train_config": run.train_cfg.to_dict(),
+        "model": run.model.state_dict(),
+        "epoch": epoch,
+        "val_metrics": metrics,
+        "identity": run.identity,
+        "ablation": settings.ablation,
+        "data": run.train_set.provenance,
+        "feature_stats": run.train_set.feature_stats.to_state() if run.train_set.feature_stats else None,
+    }
+    best_written = False
+    if metrics["mIoU"] > run.best["mIoU"]:
+        run.best, run.best_checkpoint = {"epoch": epoch, "mIoU": metrics["mIoU"]}, copy.deepcopy(snapshot)
+        save_checkpoint(out / BEST_NAME, run.best_checkpoint)
+        best_written = True
+    run.state = snapshot | {
+        "optimizer": run.optimizer.state_dict(),
+        "scaler": run.scaler.state_dict(),
+        "rng": rng,
+        "history": run.history,
+        "best": run.best,
+        "best_checkpoint": run.best_checkpoint,
+    }
+    save_checkpoint(out / PROGRESS_NAME, run.state)
+    _write_history(out / "history.csv", run.history)
+    log.info(
+        "epoch %d/%d %s | val %s | best mIoU %.2f @ %d | %.1f s",
+        epoch,
+        run.train_cfg.epochs,
+        " ".join(f"{k} {v:.4f}" for k, v in losses.items()),
+        " ".join(f"{k[4:]} {v:.2f}" for k, v in val.items()),
+        run.best["mIoU"],
+        run.best["epoch"],
+        row["seconds"],
+    )
     return best_written
 
 
@@ -430,99 +451,3 @@ def _finish(run: Run, best_written: bool) -> None:
     _write_history(out / "history.csv", run.history)
     save_checkpoint(out / LAST_NAME, run.state)
     (out / PROGRESS_NAME).unlink(missing_ok=True)
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "train",
-        help="train HSCNet; writes OUT/{best,last}.pt, history.csv, config.json",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--features", required=True, help="visual features HDF5 (results/<ds>/features/<extractor>.h5)")
-    p.add_argument("--text", required=True, help="word vectors HDF5 (results/<ds>/text/glove.h5)")
-    p.add_argument("--train", required=True, help="training paragraphs (normalised paragraph JSON)")
-    p.add_argument("--val", required=True, help="validation paragraphs (normalised paragraph JSON)")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--preset", default="demo", help="model preset: tacos, activitynet, demo, tiny (default demo)")
-    p.add_argument("--ablation", help="paper ablation row, 'table<N>:<row>', e.g. table2:SL, table3:W+S, table4:SD")
-    p.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
-    p.add_argument("--batch-size", type=int, help="paragraphs per batch (default: the preset's)")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
-    p.add_argument("--dropout", type=float, help="dropout rate (default: the preset's, 0.1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:1, ...")
-    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="CPU threads for torch (default: all cores; give the job's share when "
-        "jobs run side by side: more threads than free cores slow torch down a lot)",
-    )
-    p.add_argument(
-        "--iou", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS), help="validation IoU thresholds"
-    )
-    p.add_argument(
-        "--precision",
-        choices=("auto", *PRECISIONS),
-        default="fp32",
-        help="autocast of forward and loss: fp32 (off, default), bf16, fp16 with loss scaling, or auto: bf16 "
-        "where the device computes it natively, else fp32",
-    )
-    p.add_argument(
-        "--feature-norm",
-        choices=FEATURE_NORMS,
-        default="standardize",
-        help="standardize: z-score clip features with training-video statistics (default); none: raw",
-    )
-    p.add_argument(
-        "--temporal-crop",
-        action="store_true",
-        help="augmentation: half of the training draws cut the video to a random window of whole clips "
-        "around the paragraph",
-    )
-    p.add_argument(
-        "--sentence-subset",
-        action="store_true",
-        help="training recipe of PRVG's code: each time a paragraph is drawn, keep a random subset of 1..min(8, n) "
-        "of its n sentences, in order",
-    )
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from OUT/in_progress.pt (or a finished OUT/last.pt) when it exists and was written by "
-        "a run with the same model config, seed, training options and data files; refused otherwise",
-    )
-    p.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    for name in ("epochs", "batch_size", "num_workers", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < (0 if name == "num_workers" else 1):
-            raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
-    settings = TrainSettings(
-        features=args.features,
-        text=args.text,
-        train=args.train,
-        val=args.val,
-        out=args.out,
-        preset=args.preset,
-        ablation=args.ablation,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        dropout=args.dropout,
-        seed=args.seed,
-        device=args.device,
-        num_workers=args.num_workers,
-        threads=args.threads,
-        iou_thresholds=tuple(args.iou),
-        resume=args.resume,
-        feature_norm=args.feature_norm,
-        temporal_crop=args.temporal_crop,
-        sentence_subset=args.sentence_subset,
-        precision=args.precision,
-    )
-    train(settings)
-    return 0

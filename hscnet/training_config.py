@@ -1,7 +1,8 @@
 """What ``hscnet train`` is told: the training preset (batch size, epochs, learning rate) and the run's settings.
 
 The model's architecture is ``hscnet.model.ModelConfig``; a preset name ("tacos", "activitynet", "demo",
-"tiny") selects both. The number of clips is the data's, set per dataset in ``config.yaml``.
+"tiny") selects both, from one table (``hscnet.presets``). The number of clips is the data's, set per
+dataset in ``config.yaml``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from hscnet.errors import InputError
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS
+from hscnet.presets import PRESETS
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,8 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "tacos": dict(batch_size=16, epochs=100),
-    "activitynet": dict(batch_size=32, epochs=30),
-    # The demo and test presets train the narrower models of hscnet.model.PRESETS, faster.
-    # 30 epochs on the 64-video demo: 60 scored within 2 standard errors of 30 over seeds 0-2, with twice the
-    # spread and the quick start's training time (hscnet/DESIGN.md, "The demo's epoch count").
-    "demo": dict(batch_size=8, epochs=30, lr=5e-4),
-    "tiny": dict(batch_size=4, epochs=3, lr=1e-3),
-}
+# Each preset's TrainConfig fields, from the one table of presets (hscnet.presets).
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {name: preset.train for name, preset in PRESETS.items()}
 
 FEATURE_NORMS = ("standardize", "none")
 

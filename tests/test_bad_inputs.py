@@ -22,8 +22,9 @@ import h5py
 import numpy as np
 import pytest
 from builders import write_synthetic_dataset
+from synthetic_videos import write_audio_only
 
-from extractors.synthetic import write_audio_only, write_video
+from extractors.synthetic import write_video
 from hscnet.cli import main
 from hscnet.errors import InputError
 from hscnet.io import atomic_directory, atomic_path

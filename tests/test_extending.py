@@ -18,12 +18,12 @@ import pytest
 import torch
 import yaml
 from conftest import REPO_ROOT
-from feature_stores import read_file_attrs
 from torch import nn
 from torch.nn import functional as F
 
 from extractors import registry
 from extractors.base import NO_WEIGHTS, Backbone, ClipSampling, Extractor, FramePreprocessing, WeightsInfo
+from extractors.store import read_file_attrs
 from extractors.videos import annotation_video_id
 from hscnet.errors import InputError
 

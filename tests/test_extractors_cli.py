@@ -8,8 +8,8 @@ import logging
 import h5py
 import numpy as np
 import pytest
-from feature_stores import read_file_attrs, read_video_features
 
+from extractors.store import read_file_attrs, read_video_features
 from extractors.synthetic import write_video
 from extractors.videos import shard_of
 from hscnet.cli import main

@@ -14,11 +14,11 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from feature_stores import read_file_attrs, read_video_features
 
 from extractors import registry
 from extractors.clip_index import build_clip_index, read_clip_index, write_clip_index
 from extractors.extract import FeatureExtractor, extract_shard
+from extractors.store import read_file_attrs, read_video_features
 from extractors.synthetic import write_video
 from hscnet.device import has_native_bf16
 

@@ -7,9 +7,9 @@ import math
 import h5py
 import numpy as np
 import pytest
-from feature_stores import read_file_attrs, read_video_features
 
 from extractors.precomputed import import_precomputed, resample_rows, single_video_rows
+from extractors.store import read_file_attrs, read_video_features
 
 
 def test_resample_averages_equal_bins():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from synthetic_videos import write_audio_only, write_frameless_video
 
 from extractors.probe import probe_video
-from extractors.synthetic import write_audio_only, write_frameless_video, write_video
+from extractors.synthetic import write_video
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from feature_stores import read_file_attrs, read_video_features
 
-from extractors.store import merge_feature_files, write_file_attrs, write_video_features
+from extractors.store import (
+    merge_feature_files,
+    read_file_attrs,
+    read_video_features,
+    write_file_attrs,
+    write_video_features,
+)
 from extractors.videos import read_paragraph_videos, read_video_list, resolve_video_path, resolve_videos, shard_of
 
 ATTRS = {

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from feature_stores import read_file_attrs
 
 from extractors import registry
 from extractors.base import NO_WEIGHTS, RANDOM_WEIGHTS
 from extractors.recipe import feature_recipe
+from extractors.store import read_file_attrs
 from extractors.torchvision_video import MODELS, PRETRAINED
 from hscnet.fingerprint import sha256_file
 

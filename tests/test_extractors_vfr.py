@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from feature_stores import read_video_features
+from synthetic_videos import variable_rate_times
 
 from extractors import registry
 from extractors.clip_index import build_clip_index, read_clip_index, write_clip_index
@@ -23,7 +23,8 @@ from extractors.clips import (
 from extractors.decode import open_frames
 from extractors.extract import FeatureExtractor, extract_shard
 from extractors.probe import probe_video, probe_video_with_times
-from extractors.synthetic import frame_level, variable_rate_times, write_video
+from extractors.store import read_video_features
+from extractors.synthetic import frame_level, write_video
 
 TIMES = variable_rate_times([(10, 5), (5, 50)])
 NUM_CLIPS = 8

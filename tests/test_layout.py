@@ -1,4 +1,4 @@
-"""The package layout: no import cycles, stage entry points imported by the CLI only, a torch-free driver."""
+"""The package layout: no import cycles, command modules reached by the CLI only, a torch-free driver."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import sys
 
 from conftest import REPO_ROOT
 
+from hscnet.cli import STAGE_COMMANDS
+
 PACKAGES = ("hscnet", "extractors")
-STAGE_ENTRY_POINTS = ("hscnet.train", "hscnet.evaluate", "hscnet.ground.command", "hscnet.report.command")
+# The stages at the package root, run only through the root's command module.
+STAGE_MODULES = ("hscnet.train", "hscnet.evaluate")
 
 
 def module_name(path) -> str:
@@ -77,14 +80,41 @@ def test_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-def test_stage_entry_points_are_imported_by_nobody():
-    """Stages share machinery through modules of their own (checkpoint, inference), never through each other;
-    the CLI reaches them by name (``hscnet.cli.STAGE_COMMANDS``)."""
+def test_command_modules_are_imported_by_nobody():
+    """The CLI reaches each package's ``command.py`` by name (``hscnet.cli.STAGE_COMMANDS``); no module imports
+    one, so stages share machinery through modules of their own (checkpoint, inference), never through each
+    other."""
+    graph = import_graph()
+    commands = set(STAGE_COMMANDS.values())
+    for module, imports in graph.items():
+        assert not imports & commands, f"{module} imports command module(s) {imports & commands}"
+
+
+def test_root_stages_are_imported_by_their_command_module_only():
     graph = import_graph()
     for module, imports in graph.items():
-        assert not imports & set(STAGE_ENTRY_POINTS), (
-            f"{module} imports stage entry point(s) {imports & set(STAGE_ENTRY_POINTS)}"
-        )
+        if module != "hscnet.command":
+            assert not imports & set(STAGE_MODULES), f"{module} imports stage module(s) {imports & set(STAGE_MODULES)}"
+
+
+def test_each_package_registers_its_commands_in_its_command_module():
+    """One way to add a subcommand: ``<package>/command.py`` with ``register(subparsers)``."""
+    assert all(name.rsplit(".", 1)[-1] == "command" for name in STAGE_COMMANDS.values()), STAGE_COMMANDS
+
+
+def test_only_command_modules_parse_arguments():
+    """Logic modules hold no argparse code: only ``command.py`` files (and the ``hscnet`` parser itself) import
+    argparse."""
+    parsers = []
+    for package in PACKAGES:
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            if path.name == "command.py" or module_name(path) == "hscnet.cli":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if "argparse" in names or (isinstance(node, ast.ImportFrom) and node.module == "argparse"):
+                    parsers.append(path.relative_to(REPO_ROOT).as_posix())
+    assert not parsers, f"argparse outside a command.py: {parsers}"
 
 
 def test_report_does_not_import_grounding():
@@ -142,3 +172,38 @@ def test_import_hscnet_stays_light_and_hands_on_the_grounder():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(source: str, path: str = "<source>") -> list[str]:
+    """``path:line name (N lines)`` of every function or method longer than MAX_FUNCTION_LINES, counted from its
+    ``def`` line to its last line (decorators not counted, docstring and comments counted)."""
+    found = []
+    for node in ast.walk(ast.parse(source, path)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            lines = node.end_lineno - node.lineno + 1
+            if lines > MAX_FUNCTION_LINES:
+                found.append(f"{path}:{node.lineno} {node.name} ({lines} lines)")
+    return found
+
+
+def test_no_function_is_longer_than_60_lines():
+    """Short functions, held by a test as ruff holds their complexity (pyproject.toml: C90, PLR0912/0913/0915)."""
+    found = [
+        f
+        for package in PACKAGES
+        for path in sorted((REPO_ROOT / package).rglob("*.py"))
+        for f in long_functions(path.read_text(), path.relative_to(REPO_ROOT).as_posix())
+    ]
+    assert not found, f"functions longer than {MAX_FUNCTION_LINES} lines: {found}"
+
+
+def test_function_length_counts_from_def_to_last_line():
+    def statements(count: int, indent: str) -> str:
+        return "".join(f"{indent}x{i} = {i}\n" for i in range(count))
+
+    assert long_functions(f"@decorator\ndef f():\n{statements(59, '    ')}") == []  # 60 lines with its def
+    method = f"class C:\n    def m(self):\n{statements(60, '        ')}"
+    assert long_functions(method) == ["<source>:2 m (61 lines)"]

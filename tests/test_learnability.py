@@ -5,16 +5,12 @@ video (or a training loop that cannot fit) fails here."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
 
+from bench import learnability
 from hscnet.demo import generate as demo
-
-sys.path.insert(0, str(REPO_ROOT / "bench"))
-import learnability  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -3,10 +3,13 @@
 import dataclasses
 
 import pytest
+import yaml
+from conftest import REPO_ROOT
 
+from hscnet import presets
 from hscnet.ablations import ablation_rows
-from hscnet.model import ABLATION_TABLES, ModelConfig, ablation_config
-from hscnet.training_config import TrainConfig
+from hscnet.model import ABLATION_TABLES, PRESETS, ModelConfig, ablation_config
+from hscnet.training_config import TRAIN_PRESETS, TrainConfig
 
 
 def test_paper_presets():
@@ -25,6 +28,20 @@ def test_paper_training_presets():
     tacos, anet = TrainConfig.preset("tacos"), TrainConfig.preset("activitynet")
     assert (tacos.batch_size, anet.batch_size, tacos.lr, anet.lr) == (16, 32, 1e-4, 1e-4)
     assert TrainConfig.preset("tacos", batch_size=None, lr=2e-4) == TrainConfig(batch_size=16, epochs=100, lr=2e-4)
+
+
+def test_model_and_training_presets_and_the_workflow_schema_share_one_table():
+    """A preset is added in hscnet/presets.py; the schema's enum (YAML, which cannot import it) must list it too."""
+    schema = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    dataset = schema["properties"]["datasets"]["additionalProperties"]["properties"]
+    names = list(presets.PRESETS)
+    assert dataset["model_preset"]["enum"] == names
+    assert list(PRESETS) == list(TRAIN_PRESETS) == names
+    for name, preset in presets.PRESETS.items():
+        assert PRESETS[name] == preset.model and TRAIN_PRESETS[name] == preset.train
+        # every field is one the configs know (an unknown one raises TypeError)
+        assert ModelConfig.preset(name) == ModelConfig(**preset.model)
+        assert TrainConfig.preset(name) == TrainConfig(**preset.train)
 
 
 def test_model_config_is_the_architecture_only():

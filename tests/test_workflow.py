@@ -21,8 +21,8 @@ import torch
 import yaml
 from browser import check_page_in_browser, png_size
 from conftest import REPO_ROOT, find_process
-from feature_stores import read_file_attrs
 
+from extractors.store import read_file_attrs
 from hscnet.checkpoint import read_checkpoint
 from hscnet.cli import main
 from hscnet.data.prvg import read_prvg_npy

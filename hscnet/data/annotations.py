@@ -53,7 +53,6 @@ with the same chunk sizes per video (a 9-sentence video becomes 8 + 1).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import os
@@ -121,12 +120,7 @@ def load_paragraphs(path: str | os.PathLike, fmt: str, split: str, max_sentences
     returned list); ``max_sentences`` (None = no limit) is the chunk size. Raises
     FileNotFoundError / ValueError naming the file and the offending entry.
     """
-    if fmt not in FORMATS:
-        raise InputError(f"unknown annotation format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if not split or "/" in split:
-        raise InputError(f"split name must be non-empty and contain no '/', got {split!r}")
-    if max_sentences is not None and max_sentences < 1:
-        raise InputError(f"max_sentences must be at least 1, got {max_sentences}")
+    _check_arguments(fmt, split, max_sentences)
     path = Path(path)
     data = read_prvg_npy(path) if fmt == "prvg_npy" else read_json(path)
     stats = _CleaningStats()
@@ -136,7 +130,36 @@ def load_paragraphs(path: str | os.PathLike, fmt: str, split: str, max_sentences
         sources = _read_tacos(path, data, stats)
     else:
         sources = _read_activitynet(path, data, stats)
+    paragraphs, seen = _chunked_paragraphs(sources, split, max_sentences, stats)
+    for paragraph in paragraphs:
+        paragraph.video_sentences = seen[paragraph.video]
+    if not paragraphs:
+        why = (
+            f"all {len(stats.dropped)} spans have start >= end after clamping to [0, duration], "
+            f"e.g. {stats.dropped[:3]}"
+            if stats.dropped
+            else "it has no entries"
+        )
+        raise InputError(f"{path}: no paragraph left for split {split!r}: {why}")
+    _check_ids(path, paragraphs)
+    _log_stats(path, stats, paragraphs)
+    return paragraphs
 
+
+def _check_arguments(fmt: str, split: str, max_sentences: int | None) -> None:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown annotation format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if not split or "/" in split:
+        raise InputError(f"split name must be non-empty and contain no '/', got {split!r}")
+    if max_sentences is not None and max_sentences < 1:
+        raise InputError(f"max_sentences must be at least 1, got {max_sentences}")
+
+
+def _chunked_paragraphs(
+    sources: Iterable, split: str, max_sentences: int | None, stats: _CleaningStats
+) -> tuple[list[Paragraph], dict[str, int]]:
+    """The source paragraphs chunked into paragraphs with ids and release positions, and per video the number
+    of sentences of the file."""
     paragraphs: list[Paragraph] = []
     seen: dict[str, int] = {}  # per video: sentences of the file before the current source paragraph
     for given_id, video, duration, sentences, timestamps, raw_spans, kept, raw_count in sources:
@@ -166,19 +189,7 @@ def load_paragraphs(path: str | os.PathLike, fmt: str, split: str, max_sentences
                     release_timestamps=raw_spans[lo:hi],
                 )
             )
-    for paragraph in paragraphs:
-        paragraph.video_sentences = seen[paragraph.video]
-    if not paragraphs:
-        why = (
-            f"all {len(stats.dropped)} spans have start >= end after clamping to [0, duration], "
-            f"e.g. {stats.dropped[:3]}"
-            if stats.dropped
-            else "it has no entries"
-        )
-        raise InputError(f"{path}: no paragraph left for split {split!r}: {why}")
-    _check_ids(path, paragraphs)
-    _log_stats(path, stats, paragraphs)
-    return paragraphs
+    return paragraphs, seen
 
 
 def load_normalised(path: str | os.PathLike) -> list[Paragraph]:
@@ -411,31 +422,3 @@ def _spans(value: Any, num_sentences: int, where: str) -> list[tuple[float, floa
         start = _number(pair[0], f"{where}: sentence {k}: start")
         spans.append((start, _number(pair[1], f"{where}: sentence {k}: end")))
     return spans
-
-
-# ---------------------------------------------------------------- CLI
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "prepare-annotations",
-        help="normalise a TACoS / ActivityNet annotation file into the project's paragraph JSON",
-        description=__doc__.split("\n\n")[0],
-    )
-    parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt", help="input file format")
-    parser.add_argument("--input", required=True, type=Path, help="annotation file to read")
-    parser.add_argument("--split", required=True, help="split name, used in generated ids (train, val, test)")
-    parser.add_argument(
-        "--max-sentences",
-        type=int,
-        default=None,
-        help="chunk longer paragraphs into consecutive pieces of at most N sentences (default: no limit)",
-    )
-    parser.add_argument("--output", required=True, type=Path, help="paragraph JSON to write")
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> None:
-    paragraphs = load_paragraphs(args.input, args.fmt, args.split, args.max_sentences)
-    write_paragraphs(paragraphs, args.output)
-    log.info("wrote %s", args.output)

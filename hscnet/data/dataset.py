@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from extractors.store import read_attrs
 from hscnet.errors import InputError, check_finite_rows
 from hscnet.io import open_hdf5
 
@@ -40,13 +41,6 @@ log = logging.getLogger(__name__)
 DURATION_MISMATCH_WARNING = 0.05
 
 MEMORY_CACHE_BYTES = 2 * 1024**3
-
-
-def _plain_attrs(h5: h5py.File) -> dict:
-    """File-level attrs as JSON-able Python values (numpy scalars and arrays converted)."""
-    return {
-        key: value.tolist() if isinstance(value, np.ndarray | np.generic) else value for key, value in h5.attrs.items()
-    }
 
 
 @dataclass(frozen=True)
@@ -122,6 +116,33 @@ def crop_window(spans: torch.Tensor, num_clips: int) -> tuple[int, int]:
     return first, stop
 
 
+def paragraph_item(
+    item_id: str,
+    video: np.ndarray,
+    words: np.ndarray,
+    word_sentence: np.ndarray,
+    duration: float,
+    feature_stats: FeatureStats | None = None,
+    spans: torch.Tensor | None = None,
+) -> dict:
+    """One item of ``ParagraphDataset`` (its docstring lists the keys), as ``collate_samples`` batches it: clip
+    features ``video`` (N_V, D_v), standardised with ``feature_stats`` when given, the paragraph's word vectors
+    (N_W, D_w) and their sentence indices (N_W,), the video's ``duration`` in seconds, and, for training and
+    validation, the annotated ``spans`` (N_S, 2) in [0, 1]. The Grounder builds its one item here too."""
+    # This item's own arrays (standardising makes one): cached ones are shared and read-only.
+    video = feature_stats.apply(video) if feature_stats is not None else video.copy()
+    item = {
+        "id": item_id,
+        "video": torch.from_numpy(video),
+        "words": torch.tensor(words),
+        "word_sentence": torch.tensor(word_sentence).long(),
+    }
+    if spans is not None:
+        item["spans"] = spans
+    item["duration"] = duration
+    return item
+
+
 class ParagraphDataset(Dataset):
     """Samples of one split.
 
@@ -176,10 +197,10 @@ class ParagraphDataset(Dataset):
         """Validate every entry the split needs; returns (video feature dim, word vector dim)."""
         with open_hdf5(self.features_path, "visual features") as feats:
             video_dim = self._check_features(feats)
-            self.provenance = {"features": _plain_attrs(feats)}
+            self.provenance = {"features": read_attrs(feats, lists=True)}
         with open_hdf5(self.text_path, "word vectors") as text:
             word_dim = self._check_text(text)
-            self.provenance["text"] = _plain_attrs(text)
+            self.provenance["text"] = read_attrs(text, lists=True)
         return video_dim, word_dim
 
     def _check_features(self, feats: h5py.File) -> int:
@@ -299,16 +320,9 @@ class ParagraphDataset(Dataset):
             video = video[first:stop]  # (stop - first, D_v)
             spans = (spans * num_clips - first) / (stop - first)
             duration *= (stop - first) / num_clips
-        # This item's own arrays (standardising makes one): the cached ones are shared and read-only.
-        video = self.feature_stats.apply(video) if self.feature_stats is not None else video.copy()
-        return {
-            "id": p.id,
-            "video": torch.from_numpy(video),
-            "words": torch.tensor(words),
-            "word_sentence": torch.tensor(word_sentence),
-            "spans": spans.clamp(0.0, 1.0),
-            "duration": duration,
-        }
+        return paragraph_item(
+            p.id, video, words, word_sentence, duration, self.feature_stats, spans=spans.clamp(0.0, 1.0)
+        )
 
     def __getstate__(self) -> dict:
         # h5py handles cannot be pickled (spawned workers); they are reopened on first access.

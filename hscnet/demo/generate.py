@@ -20,7 +20,6 @@ DIR is either complete or untouched.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import multiprocessing
@@ -238,25 +237,7 @@ def _build(out: Path, size: str, seed: int, workers: int, render_videos: bool = 
         _wait_for_videos(videos)
     for split in SPLITS:
         write_json(out / "annotations" / f"{split}.json", paragraphs[split])
-    write_json(
-        out / "events.json",
-        {
-            "size": size,
-            "seed": seed,
-            "fps": FPS,
-            "width": demo_script.FRAME_WIDTH,
-            "height": demo_script.FRAME_HEIGHT,
-            "videos": {
-                video: {
-                    "split": next(s for s in SPLITS if video in splits[s]),
-                    "num_frames": script.num_frames,
-                    "duration": script.duration,
-                    "events": [e.to_json() for e in script.events],
-                }
-                for video, script in scripts.items()
-            },
-        },
-    )
+    write_json(out / "events.json", _events_json(size, seed, scripts, splits))
     with atomic_path(out / "corpus.txt") as tmp:
         tmp.write_text("".join(f"{s}\n" for s in corpus), encoding="utf-8")
     with atomic_path(out / "glove.txt") as tmp:
@@ -275,6 +256,26 @@ def _build(out: Path, size: str, seed: int, workers: int, render_videos: bool = 
     with atomic_path(out / "README.txt") as tmp:
         tmp.write_text(_readme(size, seed, summary), encoding="utf-8")
     return summary
+
+
+def _events_json(size: str, seed: int, scripts: dict, splits: dict[str, list[str]]) -> dict:
+    """events.json: every video's split and full event script, with the settings they were made with."""
+    return {
+        "size": size,
+        "seed": seed,
+        "fps": FPS,
+        "width": demo_script.FRAME_WIDTH,
+        "height": demo_script.FRAME_HEIGHT,
+        "videos": {
+            video: {
+                "split": next(s for s in SPLITS if video in splits[s]),
+                "num_frames": script.num_frames,
+                "duration": script.duration,
+                "events": [e.to_json() for e in script.events],
+            }
+            for video, script in scripts.items()
+        },
+    }
 
 
 def generate_demo(
@@ -310,28 +311,3 @@ def generate_demo(
         ", ".join(f"{s} {summary[s]['videos']} videos / {summary[s]['paragraphs']} paragraphs" for s in SPLITS),
     )
     return summary
-
-
-def _run(args: argparse.Namespace) -> int:
-    generate_demo(args.out, size=args.size, seed=args.seed, workers=args.workers)
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "demo-data",
-        help="generate the synthetic demo dataset (videos, paragraph annotations, word vectors)",
-        description="Generate a synthetic dataset shaped like TACoS (videos, paragraph annotations, GloVe-format "
-        "word vectors) that HSCNet can learn from scratch; everything follows from --seed.",
-    )
-    parser.add_argument("--size", choices=sorted(SIZES), default="tiny", help="demo (64 videos) or tiny (6, for tests)")
-    parser.add_argument("--seed", type=int, default=0, help="everything generated follows from this seed")
-    parser.add_argument("--out", required=True, type=Path, help="output directory (created or replaced as a whole)")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="processes rendering and encoding videos while the main one trains the word vectors "
-        "(default 1; the dataset is the same for any number)",
-    )
-    parser.set_defaults(func=_run)

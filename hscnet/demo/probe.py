@@ -5,15 +5,13 @@ a linear probe (multinomial logistic regression) is trained to predict the event
 action and, for moves, its direction. Accuracy is cross-validated over videos (no video is in both
 the probe's training and test folds) and set against the majority-class baseline of each fold.
 
-    python -m hscnet.demo.probe data/demo [--videos 30] [--clips-per-event 1] [--out probe.json]
+    hscnet demo-probe data/demo [--videos 30] [--clips-per-event 1] [--out probe.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
-import sys
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from hscnet.io import atomic_path, read_json, write_json
+from hscnet.io import atomic_path, read_json
 from hscnet.progress import progress
 
 log = logging.getLogger(__name__)
@@ -193,27 +191,3 @@ def run_probe(
             features[keep], [getattr(clips[i], task) for i in keep], [clips[i].video for i in keep]
         )
     return results
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset_dir", type=Path, help="output directory of `hscnet demo-data`")
-    parser.add_argument("--videos", type=int, default=None, help="probe only the first N videos")
-    parser.add_argument("--clips-per-event", type=int, choices=(1, 2), default=1)
-    parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
-    parser.add_argument("--features", type=Path, default=None, help="also save clip features and labels (.npz)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    results = run_probe(args.dataset_dir, args.videos, args.clips_per_event, args.features)
-    for task, r in results.items():
-        print(
-            f"{task:10s} accuracy {r['accuracy']:.3f}  majority {r['majority_baseline']:.3f}  "
-            f"uniform {r['uniform_chance']:.3f}  clips {r['num_clips']}  classes {len(r['classes'])}"
-        )
-    if args.out:
-        write_json(args.out, results)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

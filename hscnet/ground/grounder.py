@@ -34,6 +34,7 @@ import torch
 from extractors.recipe import FeatureRecipe, feature_recipe
 from hscnet.checkpoint import TrainedModel, load_trained_model
 from hscnet.data.collate import collate_samples, to_device
+from hscnet.data.dataset import paragraph_item
 from hscnet.device import resolve_device
 from hscnet.errors import InputError, MissingInputError
 from hscnet.ground.feature_cache import FeatureCache
@@ -133,17 +134,8 @@ class Grounder:
         sentences = split_paragraph(paragraph)
         embedded = self._embed(sentences)  # text first: a bad paragraph is refused before any decoding
         clips = self.video_features(video, features)
-        duration = clips["duration"]
-        stats = self.trained.feature_stats
-        item = {
-            "id": str(video),
-            "video": torch.from_numpy(
-                clips["features"] if stats is None else stats.apply(clips["features"])
-            ),  # (N_V, D_v)
-            "words": torch.from_numpy(embedded.vectors),  # (N_W, D_w)
-            "word_sentence": torch.from_numpy(embedded.word_sentence).long(),  # (N_W,)
-            "duration": duration,
-        }
+        duration, stats = clips["duration"], self.trained.feature_stats
+        item = paragraph_item(str(video), clips["features"], embedded.vectors, embedded.word_sentence, duration, stats)
         with torch.no_grad():
             outputs = self.trained.model(to_device(collate_samples([item]), self.device))
         spans = spans_in_seconds(outputs["pred_spans"][0], duration)  # (N_S, 2) seconds

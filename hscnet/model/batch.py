@@ -47,8 +47,19 @@ def validate_batch(batch: dict[str, Tensor], require_spans: bool = False) -> Non
     missing = [k for k in keys if k not in batch]
     if missing:
         raise ValueError(f"model batch lacks {missing}")
-    video, words, word_sentence = batch["video"], batch["words"], batch["word_sentence"]
-    video_mask, word_mask, sentence_mask = batch["video_mask"], batch["word_mask"], batch["sentence_mask"]
+    _check_shapes(batch)
+    _check_masks(batch)
+    _check_word_sentence(batch["word_sentence"], batch["word_mask"], batch["sentence_mask"])
+    if "spans" in batch:
+        spans = batch["spans"][batch["sentence_mask"]]
+        if not torch.isfinite(spans).all() or (spans < 0).any() or (spans > 1).any():
+            raise ValueError("batch['spans'] must be normalised to [0, 1]")
+        if (spans[:, 0] > spans[:, 1]).any():
+            raise ValueError("batch['spans'] has a span with start > end")
+
+
+def _check_shapes(batch: dict[str, Tensor]) -> None:
+    video, words, sentence_mask = batch["video"], batch["words"], batch["sentence_mask"]
     if video.dim() != 3 or words.dim() != 3:
         raise ValueError(f"video and words must be (B, N, D); got {tuple(video.shape)} and {tuple(words.shape)}")
     b, n_v, _ = video.shape
@@ -65,7 +76,11 @@ def validate_batch(batch: dict[str, Tensor], require_spans: bool = False) -> Non
     for key, shape in expected.items():
         if tuple(batch[key].shape) != shape:
             raise ValueError(f"batch[{key!r}] has shape {tuple(batch[key].shape)}, expected {shape}")
-    for key, m in (("video_mask", video_mask), ("word_mask", word_mask), ("sentence_mask", sentence_mask)):
+
+
+def _check_masks(batch: dict[str, Tensor]) -> None:
+    for key in ("video_mask", "word_mask", "sentence_mask"):
+        m = batch[key]
         if m.dtype != torch.bool:
             raise ValueError(f"batch[{key!r}] must be bool, got {m.dtype}")
         if not m.any(1).all():
@@ -74,6 +89,10 @@ def validate_batch(batch: dict[str, Tensor], require_spans: bool = False) -> Non
         prefix = torch.arange(m.shape[1], device=m.device) < m.sum(1, keepdim=True)
         if not torch.equal(m, prefix):
             raise ValueError(f"batch[{key!r}]: padding must follow the valid entries")
+
+
+def _check_word_sentence(word_sentence: Tensor, word_mask: Tensor, sentence_mask: Tensor) -> None:
+    n_s = sentence_mask.shape[-1]
     if ((word_sentence >= 0) != word_mask).any():
         raise ValueError("batch['word_sentence'] must be >= 0 exactly on valid words and -1 on padding")
     if (word_sentence >= n_s).any():
@@ -85,9 +104,3 @@ def validate_batch(batch: dict[str, Tensor], require_spans: bool = False) -> Non
         raise ValueError("batch: a valid sentence has no words")
     if (counts[~sentence_mask] > 0).any():
         raise ValueError("batch: words refer to a padded sentence")
-    if "spans" in batch:
-        spans = batch["spans"][sentence_mask]
-        if not torch.isfinite(spans).all() or (spans < 0).any() or (spans > 1).any():
-            raise ValueError("batch['spans'] must be normalised to [0, 1]")
-        if (spans[:, 0] > spans[:, 1]).any():
-            raise ValueError("batch['spans'] has a span with start > end")

@@ -1,5 +1,7 @@
 """Model configuration: the architecture as one dataclass, named presets, and a row of Tables 2-4 applied.
 
+The presets' values are the ``model`` halves of the one table of presets, ``hscnet.presets``.
+
 Every choice the paper leaves open has a field here with a one-line reason; ``hscnet/DESIGN.md``
 maps the fields to the equations. Training settings (batch size, epochs, learning rate) are not the
 model's: ``hscnet.training_config``. The number of clips is the data's (``config.yaml``'s ``num_clips``).
@@ -14,6 +16,7 @@ from typing import Any
 from hscnet.ablations import ABLATION_TABLES, DECODERS, LEVELS
 from hscnet.errors import InputError
 from hscnet.limits import MAX_POSITIONS
+from hscnet.presets import PRESETS as DATASET_PRESETS
 
 
 @dataclass(frozen=True)
@@ -110,31 +113,8 @@ class ModelConfig:
 
 FORMER_TRAINING_FIELDS = frozenset({"batch_size", "num_clips", "epochs", "lr"})
 
-PRESETS: dict[str, dict[str, Any]] = {
-    # TACoS, sec. 4.2: {C1, C2, C3} = {3, 3, 3} on C3D fc6.
-    "tacos": dict(word_layers=3, sentence_layers=3, paragraph_layers=3),
-    # ActivityNet-Captions, sec. 4.2: {1, 1, 1}; public C3D features are 500-d.
-    "activitynet": dict(video_dim=500, word_layers=1, sentence_layers=1, paragraph_layers=1),
-    # The generated demo dataset: the full architecture, narrower so that it trains on a CPU in minutes.
-    "demo": dict(
-        hidden_dim=128,
-        num_heads=4,
-        ffn_dim=256,
-        word_layers=1,
-        sentence_layers=1,
-        paragraph_layers=1,
-    ),
-    # Smallest model with every component, for tests and CI.
-    "tiny": dict(
-        hidden_dim=32,
-        num_heads=2,
-        ffn_dim=64,
-        feature_layers=1,
-        word_layers=1,
-        sentence_layers=1,
-        paragraph_layers=1,
-    ),
-}
+# Each preset's ModelConfig fields, from the one table of presets.
+PRESETS: dict[str, dict[str, Any]] = {name: preset.model for name, preset in DATASET_PRESETS.items()}
 
 
 def ablation_config(base: ModelConfig, table: int, row: str) -> ModelConfig:

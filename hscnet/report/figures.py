@@ -137,22 +137,7 @@ def plot_hierarchy(
     truth is drawn as an outline over each row. ``video_of(paragraph)``: its video file, or None
     (then the timeline has no frame thumbnails).
     """
-    predictions, candidates = model_predictions(predictions_file, paragraphs, "word")
-    if paragraph_id is not None:
-        candidates = [p for p in candidates if p.id == paragraph_id]
-        if not candidates:
-            raise InputError(f"{predictions_file}: no word-level predictions for paragraph {paragraph_id!r}")
-    p = candidates[0]
-    entry = predictions[p.id]
-    if p.id not in tokens:
-        raise InputError(f"tokens: paragraph {p.id!r} not found (tokens of other annotations?)")
-    k = chosen_sentence(entry)
-    words, word_spans = (tokens[p.id].cased or tokens[p.id].tokens)[k], entry["levels"]["word"][k]
-    if len(words) != len(word_spans):
-        raise InputError(
-            f"{predictions_file}: paragraph {p.id!r} sentence {k}: {len(word_spans)} word spans "
-            f"but the tokens file has {len(words)} words"
-        )
+    p, entry, k, words = _hierarchy_paragraph(predictions_file, paragraphs, tokens, paragraph_id)
     video = video_of(p) if video_of else None
     if video_of and video is None:
         log.info("figure 4: no video file for %s; drawn without frame thumbnails", p.video)
@@ -178,6 +163,41 @@ def plot_hierarchy(
         strip.set_title(f"{p.id} ({p.video})", fontsize=8)
     else:
         ax.set_title(f"{p.id} ({p.video}; video not available: no thumbnails)", fontsize=8)
+    first_word = _draw_hierarchy(ax, p, entry, k)
+    ax.axhline(first_word - 0.5, color="grey", linewidth=0.5)
+    ax.set_yticks(range(rows), labels, fontsize=7)
+    ax.set_ylim(rows - 0.5, -0.5)
+    ax.set_xlim(0, p.duration)
+    ax.set_xlabel("time (s)")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize="small")
+    save_figure(fig, out)
+
+
+def _hierarchy_paragraph(
+    predictions_file: str | os.PathLike, paragraphs: Sequence, tokens: dict, paragraph_id: str | None
+) -> tuple[Any, dict, int, list[str]]:
+    """The paragraph of Fig. 4, its predictions entry, its chosen sentence and that sentence's words."""
+    predictions, candidates = model_predictions(predictions_file, paragraphs, "word")
+    if paragraph_id is not None:
+        candidates = [p for p in candidates if p.id == paragraph_id]
+        if not candidates:
+            raise InputError(f"{predictions_file}: no word-level predictions for paragraph {paragraph_id!r}")
+    p = candidates[0]
+    entry = predictions[p.id]
+    if p.id not in tokens:
+        raise InputError(f"tokens: paragraph {p.id!r} not found (tokens of other annotations?)")
+    k = chosen_sentence(entry)
+    words, word_spans = (tokens[p.id].cased or tokens[p.id].tokens)[k], entry["levels"]["word"][k]
+    if len(words) != len(word_spans):
+        raise InputError(
+            f"{predictions_file}: paragraph {p.id!r} sentence {k}: {len(word_spans)} word spans "
+            f"but the tokens file has {len(words)} words"
+        )
+    return p, entry, k, words
+
+
+def _draw_hierarchy(ax, p, entry: dict, k: int) -> int:
+    """The bars of Fig. 4: paragraph, sentences, sentence ``k``'s words; returns the first word's row."""
 
     def bar(row: int, span, colour: str, **kwargs) -> None:
         ax.barh(row, span[1] - span[0], left=span[0], height=0.6, color=colour, **kwargs)
@@ -193,13 +213,7 @@ def plot_hierarchy(
         outline(i, truth, linewidth=1.5)
         bar(i, final, FINAL, alpha=0.8 if i - 1 == k else 0.45, label="sentence (final)" if i == 1 else None)
     first_word = 1 + len(p.sentences)
-    for j, span in enumerate(word_spans):
+    for j, span in enumerate(entry["levels"]["word"][k]):
         outline(first_word + j, p.timestamps[k], linewidth=0.8, linestyle=":")
         bar(first_word + j, span, WORD, alpha=0.8, label=f"words of S{k + 1} (word decoder)" if j == 0 else None)
-    ax.axhline(first_word - 0.5, color="grey", linewidth=0.5)
-    ax.set_yticks(range(rows), labels, fontsize=7)
-    ax.set_ylim(rows - 0.5, -0.5)
-    ax.set_xlim(0, p.duration)
-    ax.set_xlabel("time (s)")
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize="small")
-    save_figure(fig, out)
+    return first_word

@@ -147,6 +147,22 @@ def load_vectors(path: str | os.PathLike) -> WordVectors:
 
 def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVectors:
     num_lines, header, first_line = _scan(path, has_header)
+    declared_count, dim = _vector_size(path, has_header, dim, header, first_line)
+    table = _VectorTable(path, capacity=num_lines - int(has_header), dim=dim)
+    events: Counter[str] = Counter()  # skipped / repaired lines, for the log
+    vector_lines = _read_vector_lines(path, has_header, table, events)
+    if has_header and vector_lines != declared_count:
+        raise InputError(f"{path}: header declares {declared_count} vectors but the file has {vector_lines}")
+    for reason, count in sorted(events.items()):
+        log.info("%s: %d x %s", path, count, reason)
+    return table.keyed_vectors()
+
+
+def _vector_size(
+    path: Path, has_header: bool, dim: int | None, header: bytes | None, first_line: bytes | None
+) -> tuple[int | None, int]:
+    """(the header's vector count or None, the vector size D): the header's, ``dim``, or the first line's."""
+    declared_count = None
     if has_header:
         declared_count, dim = _parse_header(header, path)
     elif dim is None:
@@ -155,22 +171,58 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
         dim = _detect_dim(first_line, path)
     if dim < 1:
         raise InputError(f"{path}: vector size must be positive, got {dim}")
+    return declared_count, dim
 
-    capacity = num_lines - int(has_header)
-    vectors = np.zeros((capacity, dim), dtype=np.float32)  # zero pages are only touched when filled
-    words: list[str] = []
-    key_to_index: dict[str, int] = {}
-    events: Counter[str] = Counter()  # skipped / repaired lines, for the log
+
+class _VectorTable:
+    """The words read so far and their vectors, parsed a batch of lines at a time into one (N, D) matrix
+    allocated once."""
+
+    def __init__(self, path: Path, capacity: int, dim: int) -> None:
+        self.path = path
+        self.dim = dim
+        self.vectors = np.zeros((capacity, dim), dtype=np.float32)  # zero pages are only touched when filled
+        self.words: list[str] = []
+        self.key_to_index: dict[str, int] = {}
+        self._tails: list[bytes] = []
+        self._line_numbers: list[int] = []
+
+    def add(self, word: str, tail: bytes, line_number: int) -> bool:
+        """Add ``word`` with the numbers ``tail`` of its line; True when that filled a batch, now parsed."""
+        self.key_to_index[word] = len(self.words)
+        self.words.append(word)
+        self._tails.append(tail)
+        self._line_numbers.append(line_number)
+        if len(self._tails) == _BATCH_LINES:
+            self.flush()
+            return True
+        return False
+
+    def flush(self) -> None:
+        """Parse the pending batch of lines, if any."""
+        if not self._tails:
+            return
+        start = len(self.words) - len(self._tails)
+        self.vectors[start : len(self.words)] = _parse_batch(self._tails, self._line_numbers, self.dim, self.path)
+        self._tails.clear()
+        self._line_numbers.clear()
+
+    def keyed_vectors(self) -> KeyedVectors:
+        from gensim.models import KeyedVectors
+
+        keyed = KeyedVectors(self.dim)
+        # Assign the filled matrix directly: KeyedVectors.add_vectors would vstack a second copy
+        # (2x the 2.6 GB of 840B at peak).
+        keyed.vectors = self.vectors[: len(self.words)]
+        keyed.index_to_key = self.words
+        keyed.key_to_index = self.key_to_index
+        keyed.next_index = len(self.words)
+        return keyed
+
+
+def _read_vector_lines(path: Path, has_header: bool, table: _VectorTable, events: Counter[str]) -> int:
+    """Every line of ``path`` into ``table``; returns the number of non-blank lines after the header."""
     vector_lines = 0
-    batch_tails: list[bytes] = []
-    batch_line_numbers: list[int] = []
-
-    def flush() -> None:
-        start = len(words) - len(batch_tails)
-        vectors[start : len(words)] = _parse_batch(batch_tails, batch_line_numbers, dim, path)
-        batch_tails.clear()
-        batch_line_numbers.clear()
-
     with (
         open(path, "rb") as fh,
         progress(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", leave=False) as bar,
@@ -188,61 +240,47 @@ def _read_text_vectors(path: Path, has_header: bool, dim: int | None) -> KeyedVe
                 events["blank line"] += 1
                 continue
             vector_lines += 1
-            spaces = body.count(b" ")
-            if spaces == dim:
-                cut = body.index(b" ")
-            elif spaces > dim:
-                # The word itself contains spaces (840B has a few): the vector is the last dim fields.
-                cut = len(body.rsplit(b" ", dim)[0])
-                if any(map(_is_number, body[:cut].split(b" ")[1:])):
-                    raise InputError(
-                        f"{path}: line {line_number}: more than {dim} numbers (found {spaces + 1} fields, "
-                        "and the extra ones are numbers, not words of a multi-word token)"
-                    )
-                events["multi-word line (kept)"] += 1
-            else:
-                raise InputError(
-                    f"{path}: line {line_number}: expected a word and {dim} numbers, found {spaces + 1} fields"
-                )
-            if b"\t" in body[:cut]:
-                raise InputError(f"{path}: line {line_number}: {_TAB_SEPARATED}")
-            try:
-                word = body[:cut].decode("utf-8")
-            except UnicodeDecodeError:
-                events["word not valid UTF-8"] += 1
+            word, tail = _split_line(body, table.dim, path, line_number, events)
+            if word is None:
                 continue
-            if not word:
-                events["empty word"] += 1
-                continue
-            if word in key_to_index:
+            if word in table.key_to_index:
                 events["repeated word (first kept)"] += 1
                 continue
-            key_to_index[word] = len(words)
-            words.append(word)
-            batch_tails.append(body[cut + 1 :])
-            batch_line_numbers.append(line_number)
-            if len(batch_tails) == _BATCH_LINES:
-                flush()
+            if table.add(word, tail, line_number):
                 bar.update(bytes_since_update)
                 bytes_since_update = 0
-        if batch_tails:
-            flush()
+        table.flush()
         bar.update(bytes_since_update)
+    return vector_lines
 
-    if has_header and vector_lines != declared_count:
-        raise InputError(f"{path}: header declares {declared_count} vectors but the file has {vector_lines}")
-    for reason, count in sorted(events.items()):
-        log.info("%s: %d x %s", path, count, reason)
-    from gensim.models import KeyedVectors
 
-    keyed = KeyedVectors(dim)
-    # Assign the filled matrix directly: KeyedVectors.add_vectors would vstack a second copy
-    # (2x the 2.6 GB of 840B at peak).
-    keyed.vectors = vectors[: len(words)]
-    keyed.index_to_key = words
-    keyed.key_to_index = key_to_index
-    keyed.next_index = len(words)
-    return keyed
+def _split_line(body: bytes, dim: int, path: Path, line_number: int, events: Counter[str]) -> tuple[str | None, bytes]:
+    """(word, its numbers) of a line; word None for a line skipped (counted in ``events``)."""
+    spaces = body.count(b" ")
+    if spaces == dim:
+        cut = body.index(b" ")
+    elif spaces > dim:
+        # The word itself contains spaces (840B has a few): the vector is the last dim fields.
+        cut = len(body.rsplit(b" ", dim)[0])
+        if any(map(_is_number, body[:cut].split(b" ")[1:])):
+            raise InputError(
+                f"{path}: line {line_number}: more than {dim} numbers (found {spaces + 1} fields, "
+                "and the extra ones are numbers, not words of a multi-word token)"
+            )
+        events["multi-word line (kept)"] += 1
+    else:
+        raise InputError(f"{path}: line {line_number}: expected a word and {dim} numbers, found {spaces + 1} fields")
+    if b"\t" in body[:cut]:
+        raise InputError(f"{path}: line {line_number}: {_TAB_SEPARATED}")
+    try:
+        word = body[:cut].decode("utf-8")
+    except UnicodeDecodeError:
+        events["word not valid UTF-8"] += 1
+        return None, b""
+    if not word:
+        events["empty word"] += 1
+        return None, b""
+    return word, body[cut + 1 :]
 
 
 def _scan(path: Path, has_header: bool) -> tuple[int, bytes | None, bytes | None]:

@@ -1,4 +1,4 @@
-"""Text-stage subcommands: ``tokenize``, ``glove-convert``, ``embed-words``."""
+"""The text stage's subcommands: ``tokenize``, ``glove-convert``, ``embed-words``."""
 
 from __future__ import annotations
 
