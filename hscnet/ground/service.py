@@ -284,7 +284,7 @@ class GroundingService:
         if self._stopping.is_set():
             raise GroundingStopped
         job = self._running
-        job.stage, job.done, job.total = f"C3D features of {stage}", done, total
+        job.stage, job.done, job.total = f"features of {stage}", done, total
 
     def _run(self, job: Job, sentences: list[str]) -> None:
         _, video = self.video(job.video)
