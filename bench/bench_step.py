@@ -16,6 +16,10 @@ With ``--prvg DIR`` (a checkout of MCG-NJU/PRVG, outside this repository), PRVG'
 and the ratio HSCNet / PRVG of forward + loss + backward is printed per pair and as median:
 
     python bench/bench_step.py --runs 5 --prvg /tmp/prvg
+
+``--efficiency K`` sets each step's GFLOP/s beside the machine's own fp32 GEMM rate at the K matrix-product
+shapes that do most of the step's work (each timed alone, weighted by its share): a ratio that holds on
+any machine.
 """
 
 from __future__ import annotations
@@ -256,6 +260,61 @@ def step_flops(step) -> tuple[float, dict[str, float]]:
     return counter.get_total_flops() / 1e9, by_op
 
 
+def main_products(step, top: int) -> list[tuple[tuple[str, tuple, tuple], int]]:
+    """The ``top`` matrix-product shapes of one step by their work: ((op, shape of A, shape of B), FLOP)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    aten = torch.ops.aten
+    work: dict[tuple[str, tuple, tuple], int] = defaultdict(int)
+
+    class Products(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            packet = func.overloadpacket
+            if packet in (aten.mm, aten.addmm, aten.bmm):
+                a, b = args[1:3] if packet is aten.addmm else args[:2]
+                op = "bmm" if packet is aten.bmm else "mm"
+                work[(op, tuple(a.shape), tuple(b.shape))] += 2 * a.numel() * b.shape[-1]
+            return func(*args, **(kwargs or {}))
+
+    with Products():
+        step.step()
+    return sorted(work.items(), key=lambda item: -item[1])[:top]
+
+
+def gemm_rate(products: list[tuple[tuple[str, tuple, tuple], int]], device: torch.device, repeats: int = 5) -> float:
+    """The machine's fp32 GFLOP/s on ``products``: each shape timed alone (median of ``repeats``), weighted by
+    its share of the step's work."""
+    seconds = flops = 0.0
+    for (op, a_shape, b_shape), work in products:
+        a, b = torch.randn(a_shape, device=device), torch.randn(b_shape, device=device)
+        multiply = torch.bmm if op == "bmm" else torch.mm
+        multiply(a, b)  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            multiply(a, b)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - start)
+        seconds += median(times) * work / (2 * a.numel() * b_shape[-1])  # this share of the work at this rate
+        flops += work
+    return flops / seconds / 1e9
+
+
+def print_efficiency(steps: dict, totals: dict[str, list[float]], top: int) -> None:
+    """Each step's GFLOP/s against the machine's fp32 GEMM rate at the step's main product shapes."""
+    print("\n| step | GFLOP | GFLOP/s at the median time | fp32 GEMM GFLOP/s at its main shapes | ratio |")
+    print("|---|---|---|---|---|")
+    for name, step in steps.items():
+        total, _ = step_flops(step)
+        products = main_products(step, top)
+        device = getattr(step, "device", torch.device("cpu"))  # PRVG's step runs on the CPU
+        achieved, machine = total / median(totals[name]), gemm_rate(products, device)
+        print(f"| {name} | {total:.0f} | {achieved:.0f} | {machine:.0f} | {achieved / machine:.2f} |")
+        shapes = "; ".join(f"{op} {list(a)} x {list(b)} ({work / 1e9:.0f} GFLOP)" for (op, a, b), work in products)
+        print(f"\n{name}'s main products: {shapes}")
+
+
 def profile_table(step: HSCNetStep, rows: int) -> str:
     from torch.profiler import ProfilerActivity, profile
 
@@ -301,6 +360,8 @@ def main() -> int:
             ops = ", ".join(f"{op.removeprefix('aten.')} {value:.0f}" for op, value in by_op.items())
             seconds = median(totals[name])
             print(f"| {name} | {total:.0f} ({total / seconds:.0f} GFLOP/s at the median time) | {ops} |")
+    if args.efficiency:
+        print_efficiency(steps, totals, args.efficiency)
     if not args.no_profile:
         print_profile(hscnet, args.top)
     return 0
@@ -321,6 +382,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-profile", action="store_true", help="only the timings")
     parser.add_argument("--eval", action="store_true", help="also time the evaluation forward")
     parser.add_argument("--flops", action="store_true", help="also count each model's floating-point work")
+    parser.add_argument(
+        "--efficiency",
+        type=int,
+        metavar="K",
+        help="also time the machine's fp32 GEMMs at the step's K main product shapes, and print the step's ratio",
+    )
     args = parser.parse_args()
     if args.prvg and args.device != "cpu":
         parser.error("--prvg compares on the CPU only")
