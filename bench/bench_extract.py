@@ -39,8 +39,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from extractors import registry  # noqa: E402
-from extractors.clip_index import clip_layout  # noqa: E402
-from extractors.clips import clip_frame_indices  # noqa: E402
+from extractors.clip_index import lay_out_clips  # noqa: E402
 from extractors.decode import open_frames  # noqa: E402
 from extractors.extract import FeatureExtractor  # noqa: E402
 from extractors.probe import probe_video_with_times  # noqa: E402
@@ -72,8 +71,7 @@ def clip_frames(extractor: FeatureExtractor, video: Path, num_clips: int):
     """(info, (num_clips, frames per clip) frame indices) of ``num_clips`` uniform clips, as extraction lays them."""
     info, times = probe_video_with_times(video)
     sampling = extractor.backbone.sampling
-    starts, _ = clip_layout(info, times, num_clips, sampling.window(info.fps))
-    return info, clip_frame_indices(starts, info.num_frames, sampling.frames_per_clip, sampling.stride(info.fps))
+    return info, lay_out_clips(str(video), info, times, num_clips, sampling).frame_indices(sampling.frames_per_clip)
 
 
 def bench_throughput(name: str, video: Path, num_clips: int, batch_size: int, repeats: int, **settings) -> dict:
@@ -138,9 +136,8 @@ def bench_decode(name: str, video: Path, num_clips: int) -> list[dict]:
         sequential = info.num_frames / (time.perf_counter() - start)
         reader.close()
         # Sparse: the frames of num_clips uniformly spread clips, in batches of 8 clips, as extraction reads them.
-        starts, _ = clip_layout(info, times, num_clips, extractor.sampling.window(info.fps))
-        stride = extractor.sampling.stride(info.fps)
-        indices = clip_frame_indices(starts, info.num_frames, extractor.sampling.frames_per_clip, stride)
+        laid_out = lay_out_clips(str(video), info, times, num_clips, extractor.sampling)
+        indices = laid_out.frame_indices(extractor.sampling.frames_per_clip)
         batches = [np.unique(indices[i : i + 8]) for i in range(0, num_clips, 8)]
         reader = open_frames(info, size)
         start = time.perf_counter()

@@ -21,15 +21,19 @@ from __future__ import annotations
 import abc
 import dataclasses
 import json
+import os
+import pickle
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from extractors.probe import VideoInfo
-from hscnet.errors import InputError
+from hscnet.errors import InputError, MissingInputError
 
+PRETRAINED = "pretrained"  # the --weights value of an extractor's official weights, where it has a download
 RANDOM_WEIGHTS = "random"  # the --weights value of a seeded random initialisation
 RANDOM_WEIGHTS_ID = "random-seed-"  # prefix of the store's ``weights`` attr for those
 NO_WEIGHTS = "none"  # the --weights value and ``weights`` attr of an extractor without parameters (a histogram)
@@ -180,6 +184,21 @@ def seeded(build, seed: int) -> nn.Module:
         return build()
     finally:
         torch.random.set_rng_state(state)
+
+
+def read_weights_file(path: str | os.PathLike, name: str) -> object:
+    """A weights file loaded with ``weights_only`` (a checkpoint is data: no code from a downloaded pickle runs);
+    MissingInputError or InputError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"{path}: {name} weights file not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
+        raise InputError(
+            f"{path}: cannot be read as a PyTorch checkpoint with weights_only=True ({err}). If it is a "
+            "trusted checkpoint carrying extra metadata, save just its state dict and pass that file."
+        ) from err
 
 
 def check_keys(network: nn.Module, state: dict, path, name: str, skip: tuple[str, ...] = ()) -> None:

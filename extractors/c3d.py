@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import re
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from torch import nn
 
 from extractors.base import (
     NO_WEIGHTS,
+    PRETRAINED,
     RANDOM_WEIGHTS,
     Backbone,
     ClipSampling,
@@ -53,10 +53,11 @@ from extractors.base import (
     FramePreprocessing,
     WeightsInfo,
     check_keys,
+    read_weights_file,
     seeded,
 )
 from extractors.clips import CLIP_LEN
-from hscnet.errors import InputError, MissingInputError
+from hscnet.errors import InputError
 from hscnet.fingerprint import sha256_file
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def load_c3d(weights: str | os.PathLike | None, layer: str = "fc6", seed: int = 
     sha256 of the weights file or ``random-seed-<seed>``. Raises InputError naming the file for a
     missing, unreadable or mismatched checkpoint.
     """
-    if weights in (None, "pretrained", NO_WEIGHTS):
+    if weights in (None, PRETRAINED, NO_WEIGHTS):
         raise InputError(
             "C3D has no official download: pass the Sports-1M c3d.pickle (github.com/DavideA/c3d-pytorch) or an "
             "mmaction2 C3D checkpoint as the weights, or 'random' for a seeded random init (the demo only)"
@@ -157,7 +158,7 @@ def load_c3d(weights: str | os.PathLike | None, layer: str = "fc6", seed: int = 
         return seeded(lambda: C3D(layer), seed).eval(), info
 
     path = Path(weights)
-    weights_format, state_dict = convert_state_dict(_read_checkpoint(path), path)
+    weights_format, state_dict = convert_state_dict(read_weights_file(path, "C3D"), path)
     model = seeded(lambda: C3D(layer), seed)  # seeded too: mmaction2 checkpoints leave fc8 at its init
     check_keys(model, state_dict, path, "C3D", skip=() if weights_format == "c3d-pickle" else ("fc8.",))
     model.load_state_dict(state_dict, strict=False)  # keys checked above; mmaction2 may omit fc8
@@ -200,16 +201,3 @@ def _rename_mmaction2(state: dict[str, torch.Tensor], path: Path) -> dict[str, t
     if unexpected:
         raise InputError(f"{path}: unexpected keys in mmaction2 C3D checkpoint: {', '.join(unexpected)}")
     return renamed
-
-
-def _read_checkpoint(path: Path) -> object:
-    if not path.is_file():
-        raise MissingInputError(f"{path}: C3D weights file not found")
-    try:
-        # weights_only: a checkpoint is data; never execute code from a downloaded pickle.
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
-        raise InputError(
-            f"{path}: cannot be read as a PyTorch checkpoint with weights_only=True ({err}). If it is a "
-            "trusted checkpoint carrying extra metadata, save just its state dict and pass that file."
-        ) from err

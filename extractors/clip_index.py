@@ -75,6 +75,14 @@ def clip_layout(info: VideoInfo, frame_times: np.ndarray, num_clips: int, window
     return starts, clip_spans(starts, info.fps, info.duration, window)
 
 
+def lay_out_clips(
+    video_id: str, info: VideoInfo, frame_times: np.ndarray, num_clips: int, sampling: ClipSampling
+) -> IndexedVideo:
+    """``num_clips`` clips of ``sampling`` laid out uniformly over a probed video."""
+    starts, spans = clip_layout(info, frame_times, num_clips, sampling.window(info.fps))
+    return IndexedVideo(video_id, info, starts, spans, sampling.stride(info.fps))
+
+
 def build_clip_index(
     videos: Mapping[str, str | os.PathLike],
     num_clips: int,
@@ -88,10 +96,10 @@ def build_clip_index(
     entries = []
     for video_id in progress(sorted(videos), desc="probe", unit="video"):
         info, frame_times = probe_video_with_times(videos[video_id], backend=backend)
-        starts, spans = clip_layout(info, frame_times, num_clips, sampling.window(info.fps))
-        entry = {"id": video_id, **dataclasses.asdict(info), "frame_stride": sampling.stride(info.fps)}
-        entry["clip_starts"] = starts.tolist()
-        entry["clip_spans"] = spans.tolist()
+        video = lay_out_clips(video_id, info, frame_times, num_clips, sampling)
+        entry = {"id": video_id, **dataclasses.asdict(info), "frame_stride": video.frame_stride}
+        entry["clip_starts"] = video.clip_starts.tolist()
+        entry["clip_spans"] = video.clip_spans.tolist()
         entries.append(entry)
         log.debug("%s: %d frames at %.3f fps via %s", video_id, info.num_frames, info.fps, info.backend)
         if info.variable_frame_rate:

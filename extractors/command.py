@@ -12,7 +12,7 @@ import argparse
 import logging
 
 from hscnet.errors import InputError
-from hscnet.limits import MAX_CLIPS
+from hscnet.limits import MAX_CLIPS, PRECISION_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _add_extract_features(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda[:N] (default auto)")
     p.add_argument(
         "--precision",
-        choices=("auto", "fp32", "bf16", "fp16"),
+        choices=PRECISION_CHOICES,
         default="fp32",
         help="fp32 (default), autocast to bf16/fp16, or auto: bf16 where the CPU (AVX-512 BF16, AMX) "
         "or GPU computes it natively, else fp32",

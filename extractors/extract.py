@@ -29,8 +29,7 @@ import torch
 
 from extractors import registry
 from extractors.base import Backbone
-from extractors.clip_index import IndexedVideo, clip_layout
-from extractors.clips import clip_frame_indices
+from extractors.clip_index import IndexedVideo, lay_out_clips
 from extractors.decode import open_frames
 from extractors.probe import VideoInfo, check_video_file, probe_video_with_times
 from extractors.store import write_file_attrs, write_video_features
@@ -98,6 +97,7 @@ class FeatureExtractor:
             "extractor": backbone.name,
             "weights": backbone.weights.id,
             "weights_source": backbone.weights.source,
+            "weights_format": backbone.weights.format,
             "source": "video",
             "num_clips": self.num_clips,
             "feature_dim": backbone.feature_dim,
@@ -118,13 +118,12 @@ class FeatureExtractor:
         """Probe ``path``, lay ``num_clips`` clips out uniformly in time and return their features."""
         info, frame_times = probe_video_with_times(path, backend=backend)
         sampling = self.backbone.sampling
-        starts, spans = clip_layout(info, frame_times, self.num_clips, sampling.window(info.fps))
-        clips = clip_frame_indices(starts, info.num_frames, sampling.frames_per_clip, sampling.stride(info.fps))
+        video = lay_out_clips(str(path), info, frame_times, self.num_clips, sampling)
         with progress(total=self.num_clips, desc=os.path.basename(info.path), unit="clip", leave=False) as bar:
-            features = self.extract(info, clips, bar.update)
+            features = self.extract(info, video.frame_indices(sampling.frames_per_clip), bar.update)
         return {
             "features": features,
-            "clip_spans": spans,
+            "clip_spans": video.clip_spans,
             "fps": info.fps,
             "num_frames": info.num_frames,
             "duration": info.duration,

@@ -30,12 +30,11 @@ import os
 import torch
 
 from extractors import registry
-from extractors.base import NO_WEIGHTS, RANDOM_WEIGHTS, RANDOM_WEIGHTS_ID
+from extractors.base import NO_WEIGHTS, PRETRAINED, RANDOM_WEIGHTS, RANDOM_WEIGHTS_ID
 from extractors.extract import FeatureExtractor
 from extractors.precomputed import GENERIC_EXTRACTOR, LAYOUTS, Release, resample_rows, single_video_rows
 from extractors.probe import probe_video
 from extractors.release_features import load_pca, release_features
-from extractors.torchvision_video import PRETRAINED
 from extractors.videos import annotation_video_id
 from hscnet.errors import InputError
 
@@ -195,8 +194,8 @@ def _weights_to_load(provenance: dict, weights: str | None) -> str:
         return RANDOM_WEIGHTS
     if weights is not None:
         return weights
-    if str(provenance.get("weights_source", "")).startswith("torchvision "):
-        return PRETRAINED  # torchvision's weights API loads them again (its cache, or a download)
+    if provenance.get("weights_format") == PRETRAINED:
+        return PRETRAINED  # the extractor's own download loads them again (torchvision: its cache, or the network)
     raise InputError(
         f"the model was trained on features of pretrained {extractor} weights (sha256 {recorded or 'unknown'}, "
         f"{provenance.get('weights_source', 'source unknown')}); pass that file with --weights"

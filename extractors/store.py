@@ -7,7 +7,9 @@ and ``source`` ("video" or "precomputed:<layout>"). File attrs describe the whol
 ``extractor`` (a name of ``extractors.registry``, or an imported release's), ``weights``, ``source``,
 ``num_clips``, ``feature_dim`` and ``preprocessing``, and for features extracted here also where the
 weights came from (``weights_source``: "random init, seed 0", "file c3d.pickle", "torchvision
-R3D_18_Weights.KINETICS400_V1"), the extractor's ``recipe`` (JSON: frames per clip, frame rate, frame
+R3D_18_Weights.KINETICS400_V1") and in which form (``weights_format``: "random", "c3d-pickle", "mmaction2",
+"pretrained", "state-dict", "none"; "pretrained" ones are loaded again by the extractor itself), the
+extractor's ``recipe`` (JSON: frames per clip, frame rate, frame
 size, crop, normalisation and its own settings) and how the network ran: ``precision`` ("fp32",
 "bf16", "fp16") and ``layout`` ("contiguous" or "channels_last_3d"); merging refuses shards whose
 file attrs differ, so one store never mixes features of different extractors or precisions.
@@ -33,7 +35,8 @@ from hscnet.progress import progress
 log = logging.getLogger(__name__)
 
 FILE_ATTRS = ("extractor", "weights", "source", "num_clips", "feature_dim", "preprocessing")
-OPTIONAL_FILE_ATTRS = ("weights_source", "recipe", "precision", "layout")  # absent from imported features
+# Absent from imported features:
+OPTIONAL_FILE_ATTRS = ("weights_source", "weights_format", "recipe", "precision", "layout")
 
 
 def check_video_id(video_id: str) -> str:

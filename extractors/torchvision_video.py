@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import pickle
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +35,7 @@ from torchvision.models._api import WeightsEnum
 
 from extractors.base import (
     NO_WEIGHTS,
+    PRETRAINED,
     RANDOM_WEIGHTS,
     Backbone,
     ClipSampling,
@@ -43,14 +43,13 @@ from extractors.base import (
     FramePreprocessing,
     WeightsInfo,
     check_keys,
+    read_weights_file,
     seeded,
 )
 from hscnet.errors import InputError, MissingInputError
 from hscnet.fingerprint import sha256_file
 
 log = logging.getLogger(__name__)
-
-PRETRAINED = "pretrained"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,12 +116,7 @@ class TorchvisionExtractor(Extractor):
             log.info("%s: %s from %s", self.name, official, cached)
             return state, WeightsInfo(sha256_file(cached), f"torchvision {official}", PRETRAINED)
         path = Path(weights)
-        if not path.is_file():
-            raise MissingInputError(f"{path}: {self.name} weights file not found")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
-            raise InputError(f"{path}: cannot be read as a PyTorch state dict with weights_only=True ({err})") from err
+        state = read_weights_file(path, self.name)
         state = state.get("state_dict", state) if isinstance(state, dict) else state
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise InputError(f"{path}: not a state dict of tensors (got {type(state).__name__})")

@@ -144,7 +144,7 @@ def test_extract_shard_writes_contract_store(extractor, ramp, videos, tmp_path):
 
     attrs = read_file_attrs(output)
     assert attrs["extractor"] == "c3d" and attrs["weights"] == "random-seed-0" and attrs["source"] == "video"
-    assert attrs["weights_source"] == "random init, seed 0"
+    assert (attrs["weights_source"], attrs["weights_format"]) == ("random init, seed 0", "random")
     assert attrs["num_clips"] == 3 and attrs["feature_dim"] == 4096
     assert attrs["precision"] == "fp32" and attrs["layout"] == "contiguous"
     recipe = json.loads(attrs["recipe"])

@@ -14,10 +14,10 @@ import torch
 import yaml
 
 from extractors import registry
-from extractors.base import NO_WEIGHTS, RANDOM_WEIGHTS
+from extractors.base import NO_WEIGHTS, PRETRAINED, RANDOM_WEIGHTS
 from extractors.recipe import feature_recipe
 from extractors.store import read_file_attrs
-from extractors.torchvision_video import MODELS, PRETRAINED
+from extractors.torchvision_video import MODELS
 from hscnet.fingerprint import sha256_file
 
 REQUIRED = ("r3d_18", "r2plus1d_18", "s3d", "mvit_v2_s", "swin3d_t")
@@ -107,7 +107,7 @@ def test_pretrained_reads_torchs_hub_cache_through_the_weights_api(r3d_state, tm
 
     # A checkpoint trained on those features loads them again by itself, and refuses other bytes in their place.
     provenance = {"extractor": "r3d_18", "weights": backbone.weights.id, "num_clips": 2}
-    provenance |= {"weights_source": backbone.weights.source, "recipe": backbone.recipe()}
+    provenance |= {"weights_format": backbone.weights.format, "recipe": backbone.recipe()}
     recipe = feature_recipe(provenance)
     assert recipe.weights == PRETRAINED
     assert recipe._extractor(torch.device("cpu")).backbone.weights.id == sha256_file(cached)
