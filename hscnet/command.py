@@ -19,14 +19,13 @@ from pathlib import Path
 from hscnet.baselines import BASELINES
 from hscnet.data.annotations import FORMATS, load_normalised, load_paragraphs
 from hscnet.errors import InputError
+from hscnet.limits import PRECISION_CHOICES
 from hscnet.metrics import DEFAULT_IOU_THRESHOLDS, HIT_RULES, check_thresholds
 from hscnet.training_config import FEATURE_NORMS, TrainSettings
 
 log = logging.getLogger(__name__)
 
 ANNOTATION_FORMATS = ("normalised", *FORMATS)
-# The names of hscnet.device.PRECISIONS, which imports torch (tests/test_cli.py keeps the two equal).
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 
 
 def module_doc(module: str) -> str:

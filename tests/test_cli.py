@@ -12,8 +12,8 @@ from conftest import REPO_ROOT
 import hscnet.evaluate
 import hscnet.train
 from hscnet import cli
-from hscnet import command as root_command
 from hscnet.device import PRECISIONS
+from hscnet.limits import PRECISION_CHOICES
 
 
 def subcommand_parsers(command: str) -> dict[str, argparse.ArgumentParser]:
@@ -30,7 +30,7 @@ def test_every_command_module_registers_exactly_the_commands_mapped_to_it():
 
 
 def test_precision_choices_are_the_devices_precisions():
-    assert root_command.PRECISION_CHOICES == ("auto", *PRECISIONS)
+    assert PRECISION_CHOICES == ("auto", *PRECISIONS)
 
 
 @pytest.mark.parametrize(
