@@ -9,6 +9,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from hscnet.model.attention import MultiHeadAttention
 from hscnet.model.config import ModelConfig
+from hscnet.model.packing import lengths, sentence_sizes, unpack
 from hscnet.spans import spans_from_logits
 
 
@@ -18,52 +19,43 @@ def span_head(in_dim: int, hidden: int) -> nn.Sequential:
 
 
 class SequenceLSTM(nn.Module):
-    """Bidirectional single-layer LSTM over padded sequences (eqs. 7-8).
+    """Bidirectional single-layer LSTM over packed sequences (eqs. 7-8).
 
-    Bidirectional so that each sentence (word) sees the ones before and after it; packing makes
-    the outputs independent of the padding. (K, L, in_dim), lengths (K,) >= 1 -> (K, L, dim),
-    zeros past each length.
+    Bidirectional so that each sentence (word) sees the ones before and after it. Packed rows
+    (K, in_dim) of consecutive sequences of ``lengths`` (each >= 1) -> (K, dim).
     """
 
     def __init__(self, in_dim: int, dim: int):
         super().__init__()
         self.lstm = nn.LSTM(in_dim, dim // 2, batch_first=True, bidirectional=True)
 
-    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    def forward(self, rows: Tensor, lengths: list[int]) -> Tensor:
+        sizes = torch.tensor(lengths)
+        real = (torch.arange(max(lengths)) < sizes[:, None]).to(rows.device)  # (S, L)
+        packed = pack_padded_sequence(unpack(rows, real), sizes, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-        return out
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=real.shape[1])  # (S, L, dim)
+        return out[real]
 
 
-def regroup_words(tokens: Tensor, word_sentence: Tensor, num_sentences: int) -> tuple[Tensor, Tensor]:
-    """Paragraph-ordered word tokens -> tokens per sentence, padded to M = the longest sentence.
+def word_grid(word_sentence: Tensor, sentence_mask: Tensor) -> tuple[tuple[Tensor, Tensor, Tensor], Tensor]:
+    """Where each real word goes in the (B, N_S, M) grid of words per sentence, M = the longest sentence.
 
-    tokens (B, N_W, C), word_sentence (B, N_W) non-decreasing sentence index, -1 on padding ->
-    (B, N_S, M, C) with zeros on padding, and the mask (B, N_S, M) of real words.
+    word_sentence (B, N_W) non-decreasing sentence index, -1 on padding -> the index (batch,
+    sentence, position) of each real word in paragraph order, and the grid's mask of real words.
     """
-    b, n_w, _ = tokens.shape
+    b, n_w = word_sentence.shape
     valid = word_sentence >= 0
     sentence = word_sentence.clamp(min=0)
-    one_hot = (sentence[..., None] == torch.arange(num_sentences, device=tokens.device)) & valid[..., None]
+    one_hot = (sentence[..., None] == torch.arange(sentence_mask.shape[1], device=sentence.device)) & valid[..., None]
     counts = one_hot.sum(1)  # (B, N_S)
     starts = counts.cumsum(1) - counts  # index of each sentence's first word
-    position = torch.arange(n_w, device=tokens.device) - starts.gather(1, sentence)  # (B, N_W)
-    longest = int(counts.max())
-    batch_index = torch.arange(b, device=tokens.device)[:, None].expand(b, n_w)
+    position = torch.arange(n_w, device=sentence.device) - starts.gather(1, sentence)  # (B, N_W)
+    batch_index = torch.arange(b, device=sentence.device)[:, None].expand(b, n_w)
     index = (batch_index[valid], sentence[valid], position[valid])
-    grouped = tokens.new_zeros(b, num_sentences, longest, tokens.shape[-1])
-    grouped[index] = tokens[valid]
-    mask = torch.zeros(b, num_sentences, longest, dtype=torch.bool, device=tokens.device)
+    mask = torch.zeros(*sentence_mask.shape, int(counts.max()), dtype=torch.bool, device=sentence.device)
     mask[index] = True
-    return grouped, mask
-
-
-def scatter_rows(values: Tensor, mask: Tensor) -> Tensor:
-    """Place ``values`` (K, ...) at the True entries of ``mask`` (B, N), zeros elsewhere -> (B, N, ...)."""
-    full = values.new_zeros(*mask.shape, *values.shape[1:])
-    full[mask] = values
-    return full
+    return index, mask
 
 
 class HierarchicalDecoder(nn.Module):
@@ -71,7 +63,7 @@ class HierarchicalDecoder(nn.Module):
 
     Ablations (see DESIGN.md): without the paragraph level the sentence LSTM reads g^S alone;
     without the word level the final head reads g^SP alone; without the word decoder the final
-    cross-attention selects from a linear projection of the regrouped g^W instead of g~^WS.
+    cross-attention selects from a linear projection of g^W instead of g~^WS.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -95,39 +87,38 @@ class HierarchicalDecoder(nn.Module):
         self.grounding_head = span_head(2 * d if self.use_word else d, d)
 
     def forward(self, encoded: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Encoder outputs and the batch -> spans (padding rows are zeros):
+        """Encoder outputs (packed g) and the batch -> spans (padding rows are zeros):
         paragraph_span (B, 2), sentence_spans (B, N_S, 2), word_spans (B, N_S, M, 2) with
         word_span_mask (B, N_S, M), pred_spans (B, N_S, 2) — each when its part is enabled."""
         sentence_mask = batch["sentence_mask"]  # (B, N_S)
-        num_sentences = sentence_mask.shape[1]
+        n_s = lengths(sentence_mask)
         out: dict[str, Tensor] = {}
 
-        g_s = encoded["g_sentence"]  # (B, N_S, 3D)
+        g_s = encoded["g_sentence"]  # (K_S, 3D)
         if self.use_paragraph:
-            g_p = encoded["g_paragraph"][:, 0]  # (B, 3D)
+            g_p = encoded["g_paragraph"]  # (B, 3D)
             if "paragraph" in self.cfg.decoders:
                 out["paragraph_span"] = spans_from_logits(self.paragraph_head(self.paragraph_linear(g_p)))
-            g_s = torch.cat([g_s, g_p[:, None].expand(-1, num_sentences, -1)], dim=-1)
-        g_sp = self.sentence_lstm(g_s, sentence_mask.sum(1))  # g^SP (B, N_S, D), eq. (7)
-        out["sentence_spans"] = spans_from_logits(self.sentence_head(g_sp)) * sentence_mask[..., None]
+            g_s = torch.cat([g_s, g_p.repeat_interleave(torch.tensor(n_s, device=g_p.device), 0)], dim=-1)
+        g_sp = self.sentence_lstm(g_s, n_s)  # g^SP (K_S, D), eq. (7)
+        out["sentence_spans"] = unpack(spans_from_logits(self.sentence_head(g_sp)), sentence_mask)
 
         if not self.use_word:
-            out["pred_spans"] = spans_from_logits(self.grounding_head(g_sp)) * sentence_mask[..., None]
+            out["pred_spans"] = unpack(spans_from_logits(self.grounding_head(g_sp)), sentence_mask)
             return out
 
-        # Only real sentences go through the word LSTM and the selection: a padded sentence has no words.
-        g_w, word_mask = regroup_words(encoded["g_word"], batch["word_sentence"], num_sentences)  # (B, N_S, M, 3D)
-        g_w, word_mask, g_sp_real = g_w[sentence_mask], word_mask[sentence_mask], g_sp[sentence_mask]  # (K, M, .)
+        sizes = sentence_sizes(batch["word_sentence"], sentence_mask)  # words of each real sentence
+        g_w = encoded["g_word"]  # (K_W, 3D), paragraph order = sentence after sentence
         if "word" in self.cfg.decoders:
-            context = g_sp_real[:, None].expand(-1, g_w.shape[1], -1)
-            words = self.word_lstm(torch.cat([g_w, context], dim=-1), word_mask.sum(1))  # g~^WS (K, M, D), eq. (8)
-            out["word_spans"] = scatter_rows(
-                spans_from_logits(self.word_head(words)) * word_mask[..., None], sentence_mask
-            )
-            out["word_span_mask"] = scatter_rows(word_mask, sentence_mask)
+            context = g_sp.repeat_interleave(torch.tensor(sizes, device=g_sp.device), 0)
+            words = self.word_lstm(torch.cat([g_w, context], dim=-1), sizes)  # g~^WS (K_W, D), eq. (8)
+            word_spans = spans_from_logits(self.word_head(words))  # (K_W, 2)
+            index, out["word_span_mask"] = word_grid(batch["word_sentence"], sentence_mask)
+            out["word_spans"] = word_spans.new_zeros(*out["word_span_mask"].shape, 2)
+            out["word_spans"][index] = word_spans
         else:
-            words = self.word_projection(g_w)  # (K, M, D)
-        g_ws = self.word_selection(g_sp_real[:, None], words, word_mask)  # g^WS (K, 1, D)
-        final = self.grounding_head(torch.cat([g_ws[:, 0], g_sp_real], dim=-1))  # [g^WS; g^SP] -> T_hat
-        out["pred_spans"] = scatter_rows(spans_from_logits(final), sentence_mask)
+            words = self.word_projection(g_w)  # (K_W, D)
+        g_ws = self.word_selection(g_sp, words, [1] * len(sizes), sizes)  # g^WS (K_S, D)
+        final = self.grounding_head(torch.cat([g_ws, g_sp], dim=-1))  # [g^WS; g^SP] -> T_hat
+        out["pred_spans"] = unpack(spans_from_logits(final), sentence_mask)
         return out
