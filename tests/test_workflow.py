@@ -112,8 +112,8 @@ def _real_data_override(tmp_path: Path, shared_data: Path) -> Path:
     return path
 
 
-def test_a_fresh_clone_plans_the_fetch_jobs_first(tmp_path):
-    """With nothing downloaded, the TACoS target starts with the public inputs (config.yaml `downloads`)."""
+def fresh_copy(tmp_path: Path) -> Path:
+    """The checkout's files (tracked and not ignored), as a fresh clone has them, without outputs."""
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=REPO_ROOT,
@@ -126,6 +126,26 @@ def test_a_fresh_clone_plans_the_fetch_jobs_first(tmp_path):
         if (REPO_ROOT / name).is_file():
             (clone / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / name, clone / name)
+    return clone
+
+
+def test_the_quick_start_plans_without_errors(tmp_path):
+    """The newcomer's first plan: no input-function errors (an unconstrained extractor wildcard once matched
+    results/demo/features/shards/... as a merged store and printed dozens of tracebacks before the run)."""
+    plan = subprocess.run(
+        [sys.executable, "-m", "snakemake", "results/demo/metrics.json", "--cores", "2", "-n"],
+        cwd=fresh_copy(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert planned_jobs(plan.stdout)["demo_data"] == 1
+    assert "Exception" not in plan.stdout + plan.stderr and "Error" not in plan.stdout + plan.stderr
+
+
+def test_a_fresh_clone_plans_the_fetch_jobs_first(tmp_path):
+    """With nothing downloaded, the TACoS target starts with the public inputs (config.yaml `downloads`)."""
+    clone = fresh_copy(tmp_path)
     command = [sys.executable, "-m", "snakemake", "results/tacos/metrics.json"]
     dry_run = subprocess.run([*command, "-n"], cwd=clone, capture_output=True, text=True, check=True).stdout
     jobs = planned_jobs(dry_run)

@@ -25,6 +25,7 @@ wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
     split="train|val|test",
     shard=r"\d+",
+    extractor=r"[^/]+",  # a file name part: never matches results/<ds>/features/shards/... as a merged store
     run=r"[A-Za-z0-9+\-]+",
     seed=rf"(?!{config['seed']}(?!\d))\d+",  # the config's own seed has the plain paths (run_dir)
     name=r"[A-Za-z0-9._]+",
