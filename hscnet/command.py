@@ -112,9 +112,9 @@ def _add_training_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--precision",
         choices=PRECISION_CHOICES,
-        default="fp32",
-        help="autocast of forward and loss: fp32 (off, default), bf16, fp16 with loss scaling, or auto: bf16 "
-        "where the device computes it natively, else fp32",
+        default="auto",
+        help="autocast of forward and loss: auto (default): bf16 where the device computes it natively, else "
+        "fp32; or fp32 (off), bf16, fp16 with loss scaling",
     )
     p.add_argument(
         "--feature-norm",

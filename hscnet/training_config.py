@@ -58,7 +58,7 @@ class TrainSettings:
     device: str = "auto"
     num_workers: int = 0
     threads: int | None = None  # torch intra-op CPU threads (default: torch's choice, all cores)
-    precision: str = "fp32"  # autocast of forward and loss: fp32 (off), bf16, fp16 (loss scaling), auto (hscnet.device)
+    precision: str = "auto"  # autocast of forward and loss: auto (bf16 where native, hscnet.device), fp32, bf16, fp16
     feature_norm: str = "standardize"  # or "none"; see hscnet.data.dataset
     temporal_crop: bool = False  # random crops of the training videos around the paragraph
     sentence_subset: bool = False  # PRVG's recipe: a random in-order subset of each training paragraph's sentences

@@ -120,6 +120,11 @@ def features_file(wildcards):
     return f"results/{wildcards.dataset}/features/{name}.h5"
 
 
+def train_precision(wildcards):
+    """Autocast of the dataset's training and evaluation: its own train_precision, else train.precision."""
+    return ds(wildcards).get("train_precision") or config["train"]["precision"]
+
+
 def dataset_extractor(wildcards):
     """The dataset's extractor, which its clip and feature files must be named after."""
     extractor = ds(wildcards)["extractor"]

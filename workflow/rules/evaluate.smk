@@ -24,7 +24,7 @@ rule evaluate:
     params:
         scoring=scoring,
         device=config["train"]["device"],
-        precision=config["train"]["precision"],
+        precision=train_precision,
     shell:
         "python -m hscnet evaluate --checkpoint {input.checkpoint} --features {input.features} --text {input.text}"
         " --annotations {input.annotations} {params.scoring} --device {params.device} --precision {params.precision}"

@@ -35,7 +35,7 @@ rule train:
         seed=config["seed"],
         out=lambda w, output: Path(output.best).parent,
         device=config["train"]["device"],
-        precision=config["train"]["precision"],
+        precision=train_precision,
         num_workers=config["train"]["num_workers"],
         # several processes: torchrun (DDP) on this machine, on a free port of the loopback interface
         python=(
