@@ -1,11 +1,11 @@
 """Benchmark (not a test): where one paper-scale HSCNet training step goes, on the CPU, and how it
 compares with PRVG's step on the same paragraphs in the same process.
 
-The batch: the first ``--batch`` TACoS training paragraphs of PRVG's ``.npy`` (real sentences, word
-counts from the project's tokenizer, real spans), every sentence kept; random clip features of the
-paper's shape (512 x 4096) and random 300-d word vectors. The model, criterion and fused Adam come from
-``hscnet.train.build_training`` with the ``tacos`` preset; fp32, ``--threads`` torch threads (1 by
-default). Forward, losses, backward and the optimizer step are timed separately; medians over
+The batch: the first ``--batch`` (the preset's batch size) TACoS training paragraphs of PRVG's ``.npy``
+(real sentences, word counts from the project's tokenizer, real spans), every sentence kept; random clip
+features of the paper's shape (512 x 4096) and random 300-d word vectors. The model, criterion and fused
+Adam come from ``hscnet.train.build_training`` with the ``tacos`` preset; fp32, ``--threads`` torch
+threads (1 by default). Forward, losses, backward and the optimizer step are timed separately; medians over
 ``--runs`` steps after one warm-up step. Then ``torch.profiler`` over one step prints the top
 operators, and forward hooks print each module's share of the forward pass. ``--eval`` also times an
 evaluation forward (``model.eval()``, no gradients), the pass ``hscnet evaluate`` and ``hscnet ground``
@@ -16,6 +16,9 @@ With ``--prvg DIR`` (a checkout of MCG-NJU/PRVG, outside this repository), PRVG'
 and the ratio HSCNet / PRVG of forward + loss + backward is printed per pair and as median:
 
     python bench/bench_step.py --runs 5 --prvg /tmp/prvg
+
+``--preset activitynet`` takes the first 32 paragraphs of ActivityNet Captions' train.json with 256 x 500
+clip features instead; ``--precision bf16`` (or ``auto``) times the step under autocast as ``hscnet train`` runs it.
 
 ``--efficiency K`` sets each step's GFLOP/s beside the machine's own fp32 GEMM rate at the K matrix-product
 shapes that do most of the step's work (each timed alone, weighted by its share): a ratio that holds on
@@ -40,19 +43,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from hscnet.data.annotations import load_paragraphs  # noqa: E402
 from hscnet.data.collate import to_device  # noqa: E402
-from hscnet.device import resolve_device  # noqa: E402
+from hscnet.device import autocast, resolve_device, resolve_precision  # noqa: E402
 from hscnet.model import ModelConfig, collate_paragraphs, total_loss  # noqa: E402
 from hscnet.text.tokenize import tokenize_sentences  # noqa: E402
 from hscnet.train import build_training  # noqa: E402
 from hscnet.training_config import TrainConfig  # noqa: E402
 
-DEFAULT_PARAGRAPHS = Path(__file__).resolve().parents[2] / "shared" / "data" / "prvg" / "tacos_train.npy"
-NUM_CLIPS, VIDEO_DIM, WORD_DIM = 512, 4096, 300  # TACoS in the paper: 512 C3D fc6 clips, GloVe
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+WORD_DIM = 300  # GloVe
+# Each preset's training paragraphs (../shared/data, the real releases), their format and clips per video:
+# TACoS 512 C3D fc6 clips (4096-d), ActivityNet 256 clips of the public 500-d C3D (sec. 4.2).
+SOURCES = {
+    "activitynet": (SHARED_DATA / "activitynet" / "train.json", "activitynet", 256),
+    "tacos": (SHARED_DATA / "prvg" / "tacos_train.npy", "prvg_npy", 512),
+}
 
 
-def real_paragraphs(path: Path, count: int, seed: int) -> list[dict]:
-    """The first ``count`` paragraphs: tokenized sentences, normalised spans, random features."""
-    paragraphs = load_paragraphs(path, "prvg_npy", "train")[:count]
+def real_paragraphs(path: Path, count: int, seed: int, preset: str = "tacos") -> list[dict]:
+    """The first ``count`` paragraphs: tokenized sentences, normalised spans, random features of the shape
+    of ``preset``'s dataset (ActivityNet's for ``activitynet``, TACoS's for the others)."""
+    _, annotation_format, num_clips = SOURCES.get(preset, SOURCES["tacos"])
+    video_dim = ModelConfig.preset(preset).video_dim
+    paragraphs = load_paragraphs(path, annotation_format, "train")[:count]
     generator = torch.Generator().manual_seed(seed)
     samples = []
     for paragraph in paragraphs:
@@ -60,7 +72,7 @@ def real_paragraphs(path: Path, count: int, seed: int) -> list[dict]:
         spans = torch.tensor(paragraph.timestamps, dtype=torch.float32) / paragraph.duration
         samples.append(
             {
-                "video": torch.randn(NUM_CLIPS, VIDEO_DIM, generator=generator),
+                "video": torch.randn(num_clips, video_dim, generator=generator),
                 "words": torch.randn(sum(lengths), WORD_DIM, generator=generator),
                 "word_sentence": torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths)),
                 "spans": spans.clamp(0, 1),
@@ -75,9 +87,12 @@ def median(values: list[float]) -> float:
 
 
 class HSCNetStep:
-    def __init__(self, samples: list[dict], seed: int, preset: str = "tacos", device: str = "cpu"):
+    def __init__(
+        self, samples: list[dict], seed: int, preset: str = "tacos", device: str = "cpu", precision: str = "fp32"
+    ):
         torch.manual_seed(seed)
         self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
         batch = collate_paragraphs([{k: v for k, v in s.items() if k != "lengths"} for s in samples])
         self.batch = to_device(batch, self.device)
         self.cfg = ModelConfig.preset(preset)
@@ -97,9 +112,10 @@ class HSCNetStep:
     def step(self) -> dict[str, float]:
         self.model.train()
         t0 = self.clock()
-        outputs = self.model(self.batch)
-        t1 = self.clock()
-        loss = total_loss(self.criterion(outputs, self.batch), self.criterion.weight_dict)
+        with autocast(self.device, self.precision):
+            outputs = self.model(self.batch)
+            t1 = self.clock()
+            loss = total_loss(self.criterion(outputs, self.batch), self.criterion.weight_dict)
         t2 = self.clock()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -111,7 +127,7 @@ class HSCNetStep:
     def evaluation_forward(self) -> float:
         self.model.eval()
         start = self.clock()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device, self.precision):
             self.model(self.batch)
         return self.clock() - start
 
@@ -327,13 +343,13 @@ def main() -> int:
     args = parse_args()
     torch.set_num_threads(args.threads)
 
-    samples = real_paragraphs(args.paragraphs, args.batch, args.seed)
-    hscnet = HSCNetStep(samples, args.seed, args.preset, args.device)
+    samples = real_paragraphs(args.paragraphs, args.batch, args.seed, args.preset)
+    hscnet = HSCNetStep(samples, args.seed, args.preset, args.device, args.precision)
     b, n_v, _ = hscnet.batch["video"].shape
     print(
         f"batch: {b} paragraphs, {int(hscnet.batch['sentence_mask'].sum())} sentences, "
         f"{int(hscnet.batch['word_mask'].sum())} words (N_V={n_v}, N_W={hscnet.batch['words'].shape[1]}, "
-        f"N_S={hscnet.batch['sentence_mask'].shape[1]}); preset {args.preset} on {hscnet.device}, "
+        f"N_S={hscnet.batch['sentence_mask'].shape[1]}); preset {args.preset} on {hscnet.device}, {hscnet.precision}, "
         f"{args.threads} thread(s); torch {torch.__version__}"
     )
     steps = {"HSCNet": hscnet}
@@ -369,8 +385,8 @@ def main() -> int:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--paragraphs", type=Path, default=DEFAULT_PARAGRAPHS, help="PRVG's tacos_train.npy")
-    parser.add_argument("--batch", type=int, default=16, help="paragraphs in the batch (the tacos preset's 16)")
+    parser.add_argument("--paragraphs", type=Path, help="the preset's training paragraphs (default: SOURCES)")
+    parser.add_argument("--batch", type=int, help="paragraphs in the batch (default: the preset's batch size)")
     parser.add_argument("--runs", type=int, default=3, help="timed steps (after one warm-up step)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--preset", default="tacos", help="model and training preset (gpu.sh --dry: tiny)")
@@ -388,7 +404,10 @@ def parse_args() -> argparse.Namespace:
         metavar="K",
         help="also time the machine's fp32 GEMMs at the step's K main product shapes, and print the step's ratio",
     )
+    parser.add_argument("--precision", default="fp32", help="autocast of forward and losses: fp32, bf16, auto")
     args = parser.parse_args()
+    args.paragraphs = args.paragraphs or SOURCES.get(args.preset, SOURCES["tacos"])[0]
+    args.batch = args.batch or TrainConfig.preset(args.preset).batch_size
     if args.prvg and args.device != "cpu":
         parser.error("--prvg compares on the CPU only")
     return args

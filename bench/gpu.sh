@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-run GPU benchmark, prepared for when a GPU machine is lent (under 8 minutes on one H200):
+# One-run GPU benchmark, prepared for when a GPU machine is lent (under 8 minutes on one H200 without the stand-in epoch):
 #   1. C3D extraction clips/s, fp32 against bf16 autocast (+ channels_last_3d), bare forward against the
 #      whole stage (decode + preprocess + forward): which of decoding and the GPU is the limit; then every
 #      registered extractor (C3D, torchvision's video models), fp32 and bf16: clips/s and peak memory;
@@ -7,7 +7,9 @@
 #      (loss scaling), with evaluation seconds and peak GPU memory (bench/bench_train.py);
 #   3. one training step of the tacos preset on 16 real TACoS paragraphs, forward / loss / backward /
 #      optimizer and an evaluation forward (bench/bench_step.py);
-#   4. when `hscnet train` runs distributed (DDP) and 2 GPUs are present: one epoch on 1 against 2 GPUs
+#   4. a whole epoch of the tacos preset with the data loader on stand-in TACoS inputs: time, loader
+#      share, peak memory (bench/bench_epoch.py);
+#   5. when `hscnet train` runs distributed (DDP) and 2 GPUs are present: one epoch on 1 against 2 GPUs
 #      through `torchrun` and the real CLI.
 # Writes OUT/gpu.md (the table), OUT/*.json (raw results) and OUT/log.txt.
 #
@@ -43,11 +45,13 @@ if [ "$dry" = 1 ]; then
     device=cpu; clips=2; batch=2; preset=tiny; train_limit="--scale 0.02 --threads 1"; step_timeout=300
     extractors="c3d r3d_18"; extractor_clips=1; extractor_batch=1
     step_limit="--batch 4 --runs 1"
+    epoch_limit="--max-batches 2 --threads 1"
     gpus=2  # gloo processes stand in for GPUs
 else
     device=cuda; clips=256; batch=32; preset=tacos; train_limit=""; step_timeout=170
     extractors=$("$PYTHON" -m hscnet extract-features --list | cut -d' ' -f1); extractor_clips=64; extractor_batch=16
     step_limit="--runs 5"
+    epoch_limit=""
     gpus=$("$PYTHON" -c 'import torch; print(torch.cuda.device_count())')
 fi
 
@@ -97,6 +101,13 @@ done
 # shellcheck disable=SC2086
 step "step" "$PYTHON" bench/bench_step.py --preset "$preset" --device "$device" $step_limit --eval --no-profile \
     --json "$out/step.json"
+
+# A whole epoch of the preset with the data loader on stand-in TACoS inputs (the real training paragraphs,
+# random features through the project's own import commands), as bench/README.md's CPU figure.
+step "standin" "$PYTHON" bench/standin_tacos.py --out "$work/tacos-standin"
+# shellcheck disable=SC2086
+step "epoch" "$PYTHON" bench/bench_epoch.py --data "$work/tacos-standin" --preset "$preset" --device "$device" \
+    --skip-loader-passes $epoch_limit --json "$out/epoch.json"
 
 # 1 against 2 GPUs needs distributed training in `hscnet train` (being built) and a second device.
 ddp_note=""
@@ -173,6 +184,16 @@ if r is None:
 else:
     lines.append(f"| {r['device']} | {r['preset']} | {r['paragraphs']} | {r['forward_s']:.3f} | {r['loss_s']:.3f} "
                  f"| {r['backward_s']:.3f} | {r['optimizer_s']:.3f} | {r['evaluation_forward_s']:.3f} |")
+lines += ["", "## An epoch with the data loader on stand-in TACoS inputs (bench/bench_epoch.py)", "",
+          "| device | preset | precision | batches timed | epoch s | loader share | peak RSS GiB | peak GPU MiB |",
+          "|---|---|---|---|---|---|---|---|"]
+r = load("epoch")
+if r is None:
+    lines.append("| failed or not run | | | | | | | |")
+else:
+    gpu = "n/a (CPU)" if r["peak_cuda_mib"] is None else f"{r['peak_cuda_mib']:.0f}"
+    lines.append(f"| {r['device']} | {r['preset']} | {r['precision']} | {r['batches']}/{r['batches_per_epoch']} "
+                 f"| {r['epoch_s']:.1f} | {r['loader_share']:.1%} | {r['peak_rss_gib']:.2f} | {gpu} |")
 lines += ["", "## Distributed training, one epoch through `hscnet train` (seconds incl. validation)", ""]
 if ddp_note:
     lines.append(f"1 vs 2 GPUs: {ddp_note}.")

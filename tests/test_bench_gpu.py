@@ -54,5 +54,7 @@ def test_gpu_benchmark_dry_mode_writes_the_table(tmp_path):
     assert re.search(
         rf"^\| cpu \| tiny \| 4 \| {number} \| {number} \| {number} \| {number} \| {number} \|$", table, re.M
     )
+    epoch_row = rf"^\| cpu \| tiny \| (fp32|bf16) \| 2/\d+ \| {number} \| {number}% \| {number} \| n/a \(CPU\) \|$"
+    assert re.search(epoch_row, table, re.M)  # stand-in TACoS epoch, its first 2 batches
     # Until hscnet train runs distributed the 1-vs-2 step says why it was skipped, else it has both rows.
     assert re.search(r"1 vs 2 GPUs: skipped: .+\.$|^\| 2 \| \d+(\.\d+)? \|$", table, re.M)
