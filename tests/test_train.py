@@ -27,8 +27,11 @@ def data(tmp_path_factory):
 
 
 def settings(data, out, **kw) -> TrainSettings:
+    """fp32 unless a test asks otherwise: the reference that mixed precision and evaluation are held to
+    (the default, auto, is bf16 on a CPU with native bf16)."""
     paths = {k: str(data[k]) for k in ("features", "text", "train", "val")}
-    return TrainSettings(**{**paths, "out": str(out), "preset": "tiny", "epochs": 2, "seed": 0, "device": "cpu", **kw})
+    base = {"out": str(out), "preset": "tiny", "epochs": 2, "seed": 0, "device": "cpu", "precision": "fp32"}
+    return TrainSettings(**{**paths, **base, **kw})
 
 
 def read_history(path):
