@@ -22,16 +22,16 @@ class SequenceLSTM(nn.Module):
     """Bidirectional single-layer LSTM over packed sequences (eqs. 7-8).
 
     Bidirectional so that each sentence (word) sees the ones before and after it. Packed rows
-    (K, in_dim) of consecutive sequences of ``lengths`` (each >= 1) -> (K, dim).
+    (K, in_dim) of consecutive sequences of ``sequence_lengths`` (each >= 1) -> (K, dim).
     """
 
     def __init__(self, in_dim: int, dim: int):
         super().__init__()
         self.lstm = nn.LSTM(in_dim, dim // 2, batch_first=True, bidirectional=True)
 
-    def forward(self, rows: Tensor, lengths: list[int]) -> Tensor:
-        sizes = torch.tensor(lengths)
-        real = (torch.arange(max(lengths)) < sizes[:, None]).to(rows.device)  # (S, L)
+    def forward(self, rows: Tensor, sequence_lengths: list[int]) -> Tensor:
+        sizes = torch.tensor(sequence_lengths)
+        real = (torch.arange(max(sequence_lengths)) < sizes[:, None]).to(rows.device)  # (S, L)
         packed = pack_padded_sequence(unpack(rows, real), sizes, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=real.shape[1])  # (S, L, dim)

@@ -86,7 +86,7 @@ def aggregate(
     for query, clips, positions in paragraphs:
         a = query @ clips.T / tau  # (n_Q, n_V)
         weights = a.softmax(-1)
-        logits.append(F.pad(a, (0, video_mask.shape[1] - len(clips)), value=float("-inf")))
+        logits.append(F.pad(a, (0, video_mask.shape[1] - len(clips))))  # padded clips: -inf below
         g.append(torch.cat([query, weights @ clips, weights @ positions], dim=-1))
     padded = unpack(torch.cat(logits), text_mask).masked_fill(~video_mask[:, None, :], float("-inf"))
     return padded, torch.cat(g)
