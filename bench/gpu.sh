@@ -175,25 +175,21 @@ for precision in ("fp32", "bf16", "fp16"):
     lines.append(f"| {r['precision']} | {r['device']} | {r['preset']} | {r['train_batches_timed']}/{r['train_batches_per_epoch']} "
                  f"| {r['train_seconds_per_batch']:.3f} | {r['train_epoch_seconds_estimate']:.1f} | {r['eval_seconds']:.1f} "
                  f"| {r.get('peak_cuda_mib', 'n/a (CPU)')} |")
-lines += ["", "## One training step on 16 real TACoS paragraphs, random features (bench/bench_step.py, medians)", "",
-          "| device | preset | paragraphs | forward s | loss s | backward s | optimizer s | evaluation forward s |",
-          "|---|---|---|---|---|---|---|---|"]
-r = load("step")
-if r is None:
-    lines.append("| failed or not run | | | | | | | |")
-else:
-    lines.append(f"| {r['device']} | {r['preset']} | {r['paragraphs']} | {r['forward_s']:.3f} | {r['loss_s']:.3f} "
-                 f"| {r['backward_s']:.3f} | {r['optimizer_s']:.3f} | {r['evaluation_forward_s']:.3f} |")
-lines += ["", "## An epoch with the data loader on stand-in TACoS inputs (bench/bench_epoch.py)", "",
-          "| device | preset | precision | batches timed | epoch s | loader share | peak RSS GiB | peak GPU MiB |",
-          "|---|---|---|---|---|---|---|---|"]
-r = load("epoch")
-if r is None:
-    lines.append("| failed or not run | | | | | | | |")
-else:
-    gpu = "n/a (CPU)" if r["peak_cuda_mib"] is None else f"{r['peak_cuda_mib']:.0f}"
-    lines.append(f"| {r['device']} | {r['preset']} | {r['precision']} | {r['batches']}/{r['batches_per_epoch']} "
-                 f"| {r['epoch_s']:.1f} | {r['loader_share']:.1%} | {r['peak_rss_gib']:.2f} | {gpu} |")
+gpu_mib = lambda mib: "n/a (CPU)" if mib is None else f"{mib:.0f}"
+def one_result(title, columns, name, row):
+    """A section with the table of one result: its row, or a row that says it failed or did not run."""
+    lines.extend(["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"])
+    r = load(name)
+    lines.append("| failed or not run |" + " |" * (len(columns) - 1) if r is None else row(r))
+one_result("One training step on 16 real TACoS paragraphs, random features (bench/bench_step.py, medians)",
+           ["device", "preset", "paragraphs", "forward s", "loss s", "backward s", "optimizer s", "evaluation forward s"],
+           "step", lambda r: f"| {r['device']} | {r['preset']} | {r['paragraphs']} | {r['forward_s']:.3f} | {r['loss_s']:.3f} "
+                             f"| {r['backward_s']:.3f} | {r['optimizer_s']:.3f} | {r['evaluation_forward_s']:.3f} |")
+one_result("An epoch with the data loader on stand-in TACoS inputs (bench/bench_epoch.py)",
+           ["device", "preset", "precision", "batches timed", "epoch s", "loader share", "peak RSS GiB", "peak GPU MiB"],
+           "epoch", lambda r: f"| {r['device']} | {r['preset']} | {r['precision']} | {r['batches']}/{r['batches_per_epoch']} "
+                              f"| {r['epoch_s']:.1f} | {r['loader_share']:.1%} | {r['peak_rss_gib']:.2f} "
+                              f"| {gpu_mib(r['peak_cuda_mib'])} |")
 lines += ["", "## Distributed training, one epoch through `hscnet train` (seconds incl. validation)", ""]
 if ddp_note:
     lines.append(f"1 vs 2 GPUs: {ddp_note}.")
