@@ -9,7 +9,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from hscnet.model.attention import MultiHeadAttention
 from hscnet.model.config import ModelConfig
-from hscnet.model.packing import lengths, sentence_sizes, unpack
+from hscnet.model.packing import length_mask, lengths, sentence_sizes, unpack
 from hscnet.spans import spans_from_logits
 
 
@@ -30,32 +30,11 @@ class SequenceLSTM(nn.Module):
         self.lstm = nn.LSTM(in_dim, dim // 2, batch_first=True, bidirectional=True)
 
     def forward(self, rows: Tensor, sequence_lengths: list[int]) -> Tensor:
-        sizes = torch.tensor(sequence_lengths)
-        real = (torch.arange(max(sequence_lengths)) < sizes[:, None]).to(rows.device)  # (S, L)
-        packed = pack_padded_sequence(unpack(rows, real), sizes, batch_first=True, enforce_sorted=False)
+        real = length_mask(sequence_lengths, rows.device)  # (S, L)
+        packed = pack_padded_sequence(unpack(rows, real), sequence_lengths, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=real.shape[1])  # (S, L, dim)
         return out[real]
-
-
-def word_grid(word_sentence: Tensor, sentence_mask: Tensor) -> tuple[tuple[Tensor, Tensor, Tensor], Tensor]:
-    """Where each real word goes in the (B, N_S, M) grid of words per sentence, M = the longest sentence.
-
-    word_sentence (B, N_W) non-decreasing sentence index, -1 on padding -> the index (batch,
-    sentence, position) of each real word in paragraph order, and the grid's mask of real words.
-    """
-    b, n_w = word_sentence.shape
-    valid = word_sentence >= 0
-    sentence = word_sentence.clamp(min=0)
-    one_hot = (sentence[..., None] == torch.arange(sentence_mask.shape[1], device=sentence.device)) & valid[..., None]
-    counts = one_hot.sum(1)  # (B, N_S)
-    starts = counts.cumsum(1) - counts  # index of each sentence's first word
-    position = torch.arange(n_w, device=sentence.device) - starts.gather(1, sentence)  # (B, N_W)
-    batch_index = torch.arange(b, device=sentence.device)[:, None].expand(b, n_w)
-    index = (batch_index[valid], sentence[valid], position[valid])
-    mask = torch.zeros(*sentence_mask.shape, int(counts.max()), dtype=torch.bool, device=sentence.device)
-    mask[index] = True
-    return index, mask
 
 
 class HierarchicalDecoder(nn.Module):
@@ -112,10 +91,9 @@ class HierarchicalDecoder(nn.Module):
         if "word" in self.cfg.decoders:
             context = g_sp.repeat_interleave(torch.tensor(sizes, device=g_sp.device), 0)
             words = self.word_lstm(torch.cat([g_w, context], dim=-1), sizes)  # g~^WS (K_W, D), eq. (8)
-            word_spans = spans_from_logits(self.word_head(words))  # (K_W, 2)
-            index, out["word_span_mask"] = word_grid(batch["word_sentence"], sentence_mask)
-            out["word_spans"] = word_spans.new_zeros(*out["word_span_mask"].shape, 2)
-            out["word_spans"][index] = word_spans
+            grid = length_mask(sizes, words.device)  # (K_S, M): M = the batch's longest sentence
+            out["word_spans"] = unpack(unpack(spans_from_logits(self.word_head(words)), grid), sentence_mask)
+            out["word_span_mask"] = unpack(grid, sentence_mask)  # (B, N_S, M)
         else:
             words = self.word_projection(g_w)  # (K_W, D)
         g_ws = self.word_selection(g_sp, words, [1] * len(sizes), sizes)  # g^WS (K_S, D)

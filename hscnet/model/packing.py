@@ -24,6 +24,11 @@ def unpack(rows: Tensor, mask: Tensor) -> Tensor:
     return full
 
 
+def length_mask(sizes: list[int], device: torch.device) -> Tensor:
+    """(S, max(sizes)) mask of the first n entries of each row: where runs of ``sizes`` rows go when padded."""
+    return torch.arange(max(sizes), device=device) < torch.tensor(sizes, device=device)[:, None]
+
+
 def interleave(first: Tensor, first_lengths: list[int], second: Tensor, second_lengths: list[int]) -> Tensor:
     """Two packed sets of the same paragraphs -> rows [first_0; second_0; first_1; second_1; ...]."""
     pieces = zip(first.split(first_lengths), second.split(second_lengths), strict=True)
