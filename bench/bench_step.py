@@ -41,6 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from bench.presets import num_clips  # noqa: E402
 from hscnet.data.annotations import load_paragraphs  # noqa: E402
 from hscnet.data.collate import to_device  # noqa: E402
 from hscnet.device import autocast, resolve_device, resolve_precision  # noqa: E402
@@ -51,19 +52,19 @@ from hscnet.training_config import TrainConfig  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WORD_DIM = 300  # GloVe
-# Each preset's training paragraphs (../shared/data, the real releases), their format and clips per video:
-# TACoS 512 C3D fc6 clips (4096-d), ActivityNet 256 clips of the public 500-d C3D (sec. 4.2).
+# Each preset's training paragraphs (../shared/data, the real releases) and their format; the other presets
+# take TACoS's. Clips per video: the preset's dataset in config.yaml (bench.presets.num_clips).
 SOURCES = {
-    "activitynet": (SHARED_DATA / "activitynet" / "train.json", "activitynet", 256),
-    "tacos": (SHARED_DATA / "prvg" / "tacos_train.npy", "prvg_npy", 512),
+    "activitynet": (SHARED_DATA / "activitynet" / "train.json", "activitynet"),
+    "tacos": (SHARED_DATA / "prvg" / "tacos_train.npy", "prvg_npy"),
 }
 
 
 def real_paragraphs(path: Path, count: int, seed: int, preset: str = "tacos") -> list[dict]:
     """The first ``count`` paragraphs: tokenized sentences, normalised spans, random features of the shape
-    of ``preset``'s dataset (ActivityNet's for ``activitynet``, TACoS's for the others)."""
-    _, annotation_format, num_clips = SOURCES.get(preset, SOURCES["tacos"])
-    video_dim = ModelConfig.preset(preset).video_dim
+    of ``preset``'s dataset (``num_clips`` x the preset's ``video_dim``)."""
+    _, annotation_format = SOURCES.get(preset, SOURCES["tacos"])
+    clips, video_dim = num_clips(preset), ModelConfig.preset(preset).video_dim
     paragraphs = load_paragraphs(path, annotation_format, "train")[:count]
     generator = torch.Generator().manual_seed(seed)
     samples = []
@@ -72,7 +73,7 @@ def real_paragraphs(path: Path, count: int, seed: int, preset: str = "tacos") ->
         spans = torch.tensor(paragraph.timestamps, dtype=torch.float32) / paragraph.duration
         samples.append(
             {
-                "video": torch.randn(num_clips, video_dim, generator=generator),
+                "video": torch.randn(clips, video_dim, generator=generator),
                 "words": torch.randn(sum(lengths), WORD_DIM, generator=generator),
                 "word_sentence": torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths)),
                 "spans": spans.clamp(0, 1),
