@@ -275,6 +275,17 @@ def test_more_clips_than_the_model_and_store_take_is_refused_by_the_schema(tmp_p
     assert result.returncode != 0 and "5000 is greater than the maximum of 4000" in result.stdout + result.stderr
 
 
+def test_a_datasets_train_precision_reaches_training_and_evaluation_and_a_bad_one_is_refused(tmp_path):
+    override = tmp_path / "precision.yaml"
+    override.write_text(yaml.safe_dump({"datasets": {"tiny": {"train_precision": "fp16"}}}))
+    printed = snakemake(tmp_path, "-n", "-p", TINY_TARGET, configfiles=[override]).stdout
+    commands = [line for line in printed.splitlines() if "-m hscnet train " in line or "-m hscnet evaluate " in line]
+    assert len(commands) == 2 and all("--precision fp16" in line for line in commands), commands
+    override.write_text(yaml.safe_dump({"datasets": {"tiny": {"train_precision": "half"}}}))
+    result = snakemake(tmp_path, "-n", TINY_TARGET, configfiles=[override], check=False)
+    assert result.returncode != 0 and "'half' is not one of" in result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def tiny_workdir(tmp_path_factory) -> Path:
     """The whole tiny DAG, from generated raw videos to metrics, run once; tests change copies of it."""
